@@ -1,0 +1,248 @@
+//! A case file: one documented condition, the state it starts from, the
+//! request(s) that exercise it and what must come back.
+//!
+//! ```yaml
+//! name: instance-not-stopped
+//! condition: "实例的状态必须为已停止(Stopped)状态。"
+//! tags: [precondition]
+//! given:
+//!   instances:
+//!     instance: { status: Running }
+//! request:
+//!   InstanceId: ${instance.id}
+//!   ImageId: ${other_image.id}
+//! expect:
+//!   status: 403
+//!   code: IncorrectInstanceStatus
+//! ```
+//!
+//! `request`/`expect` is shorthand for a single step; `steps:` holds several,
+//! each able to `save:` body fields for later steps (`${saved.name}`).
+
+use crate::diag::Pos;
+use crate::world::WorldSpec;
+use crate::yaml::Spanned;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A case file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub name: Spanned<String>,
+    /// The documented condition, quoted from the doc.
+    pub condition: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// A patch over the API's default world.
+    #[serde(default)]
+    pub given: WorldSpec,
+    #[serde(default)]
+    pub request: Option<Params>,
+    #[serde(default)]
+    pub wire: Option<Wire>,
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    #[serde(default)]
+    pub steps: Option<Vec<Step>>,
+    #[serde(default)]
+    pub targets: Targets,
+}
+
+/// One request and its expectation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Defaults to the API's own action.
+    #[serde(default)]
+    pub action: Option<Spanned<String>>,
+    pub request: Params,
+    #[serde(default)]
+    pub wire: Option<Wire>,
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    pub expect: Expect,
+    /// `variable: BodyPath`: saves a response field as `${saved.variable}`.
+    #[serde(default)]
+    pub save: BTreeMap<String, String>,
+}
+
+/// How the request travels, where a vendor offers choices.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Wire {
+    /// Alibaba: `rpc-v1` (HMAC-SHA1) or `acs3` (ACS3-HMAC-SHA256, the default).
+    #[serde(default)]
+    pub signature: Option<Signature>,
+    /// `GET` or `POST`; each vendor has its SDK's default.
+    #[serde(default)]
+    pub method: Option<Method>,
+    /// Where the parameters go: `query` or `form` (a urlencoded body).
+    #[serde(default)]
+    pub params_in: Option<ParamsIn>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signature {
+    RpcV1,
+    Acs3,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamsIn {
+    Query,
+    Form,
+}
+
+/// Which credentials sign the request.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// The target's own valid credentials.
+    #[default]
+    Valid,
+    /// The right access key, signed with a wrong secret.
+    BadSignature,
+    /// An access key the target does not know.
+    UnknownAccessKey,
+}
+
+/// What must come back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: u16,
+    /// The vendor's error code; absent for a success.
+    #[serde(default)]
+    pub code: Option<Spanned<String>>,
+    /// The exact message. When absent and `code` is set, the documented
+    /// message is expected (`%s` matching anything).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// A substring the message must contain.
+    #[serde(default)]
+    pub message_contains: Option<String>,
+    /// Set, with the reason, when the code is not in the API's documentation.
+    #[serde(default)]
+    pub undocumented: Option<String>,
+    /// Assertions on response body fields, by dotted path (`DiskId`, `Result.X`).
+    #[serde(default)]
+    pub body: BTreeMap<String, BodyCheck>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BodyCheck {
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub not_equals: Option<String>,
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// A regular expression the value must match.
+    #[serde(default)]
+    pub matches: Option<String>,
+}
+
+/// Per-target applicability.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    #[serde(default)]
+    pub emulator: Option<Applies>,
+    #[serde(default)]
+    pub mock: Option<Applies>,
+    #[serde(default)]
+    pub live: Option<Applies>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applies {
+    /// Why the case does not run on this target.
+    pub skip: String,
+}
+
+impl Targets {
+    pub fn skip_reason(&self, target: &str) -> Option<&str> {
+        let a = match target {
+            "emulator" => &self.emulator,
+            "mock" => &self.mock,
+            "live" => &self.live,
+            _ => &None,
+        };
+        a.as_ref().map(|a| a.skip.as_str())
+    }
+}
+
+/// Request parameters by wire name, in the order written, with positions.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<ParamEntry>);
+
+#[derive(Debug, Clone)]
+pub struct ParamEntry {
+    pub name: String,
+    pub name_pos: Pos,
+    /// The value as text: YAML `true`, `80` and `"80"` all become their text.
+    pub value: String,
+    pub value_pos: Pos,
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Params;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of parameter names to scalar values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Params, A::Error> {
+                let mut out: Vec<ParamEntry> = Vec::new();
+                while let Some(k) = m.next_key::<Spanned<String>>()? {
+                    let v: Spanned<String> = m.next_value()?;
+                    if out.iter().any(|e| e.name == k.value) {
+                        return Err(de::Error::custom(format!("duplicate parameter `{}`", k.value)));
+                    }
+                    out.push(ParamEntry {
+                        name: k.value,
+                        name_pos: Pos::of(&k.referenced),
+                        value: v.value,
+                        value_pos: Pos::of(&v.referenced),
+                    });
+                }
+                Ok(Params(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|e| e.name == name).map(|e| e.value.as_str())
+    }
+}

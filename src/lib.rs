@@ -1,0 +1,17 @@
+//! apiconform: a conformance harness for cloud vendor APIs.
+//!
+//! One pipeline: **discover** the case files under `cases/` ([`suite`]),
+//! **build** one trial per case and target ([`runner`]), **run** each trial
+//! by sending real, signed HTTP requests ([`protocol`]) to a target (the
+//! in-process [`emulator`], the wiremock [`mock`], or the live cloud), and
+//! compare the normalized response with the case's expectation.
+//!
+//! Known limits are listed in `ARCHITECTURE.md`.
+
+pub mod case;
+pub mod contract;
+pub mod diag;
+pub mod suite;
+pub mod template;
+pub mod world;
+pub mod yaml;
