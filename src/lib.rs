@@ -15,3 +15,5 @@ pub mod suite;
 pub mod template;
 pub mod world;
 pub mod yaml;
+pub mod clock;
+pub mod signing;
