@@ -17,3 +17,4 @@ pub mod world;
 pub mod yaml;
 pub mod clock;
 pub mod signing;
+pub mod protocol;

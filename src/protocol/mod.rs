@@ -1,0 +1,289 @@
+//! Vendor wire protocols: one module per vendor behind one small trait.
+//!
+//! A protocol module knows bytes and nothing else: how a call is encoded and
+//! signed ([`Protocol::encode`]), how a response is read back into one
+//! [`Normalized`] shape ([`Protocol::decode`]), how an incoming request is
+//! authenticated and parsed ([`Protocol::accept`]), and how a result or an
+//! error is rendered in the vendor's own body ([`Protocol::render_success`],
+//! [`Protocol::render_error`]). It never decides a business rule, and it never
+//! writes an error message: messages come from the contracts.
+//!
+//! The modules share only the types below and the pure algorithms in
+//! [`crate::signing`].
+
+pub mod aliyun;
+pub mod ksyun;
+pub mod volcengine;
+
+use crate::case::Wire;
+use serde_json::{Map, Value};
+
+/// An HTTP request as bytes on the wire, vendor-neutral. Query parameters are
+/// decoded (`+` and `%20` are spaces), in the order they appeared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Includes `host`.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses a raw query string (`a=1&b=x+y`).
+    pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+    }
+
+    /// The urlencoded body's parameters, when the body is a form.
+    pub fn form(&self) -> Vec<(String, String)> {
+        let is_form = self
+            .header("content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        if is_form && !self.body.is_empty() {
+            form_urlencoded::parse(&self.body).into_owned().collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Query then form parameters.
+    pub fn all_params(&self) -> Vec<(String, String)> {
+        let mut p = self.query.clone();
+        p.extend(self.form());
+        p
+    }
+
+    /// The query string as sent: RFC 3986 escapes, in order.
+    pub fn query_string(&self) -> String {
+        encode_pairs(&self.query)
+    }
+}
+
+/// `k=v&...` with RFC 3986 escapes, in the given order.
+pub fn encode_pairs(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", crate::signing::pct(k), crate::signing::pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(status: u16, body: &Value) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json;charset=utf-8".into())],
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
+    }
+}
+
+/// The credentials a client signs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret: String,
+    pub session_token: Option<String>,
+}
+
+/// One API call to encode.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub action: &'a str,
+    pub version: &'a str,
+    pub params: &'a [(String, String)],
+    pub wire: &'a Wire,
+    /// `host[:port]`, as it will appear in the Host header.
+    pub host: &'a str,
+    pub region: &'a str,
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// A fresh nonce, for the vendors that sign one.
+    pub nonce: &'a str,
+}
+
+/// A response read back into one shape, whatever the vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    /// The result fields (without the request id and error envelope).
+    pub body: Value,
+}
+
+/// An authenticated, parsed incoming call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub action: String,
+    pub version: String,
+    /// Business parameters only: protocol parameters are removed.
+    pub params: Vec<(String, String)>,
+    pub access_key_id: String,
+    pub reply: ReplyCtx,
+}
+
+/// What a response needs to know about the request it answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplyCtx {
+    pub action: String,
+    pub version: String,
+    pub region: String,
+    pub request_id: String,
+    /// Answer in XML rather than JSON.
+    pub xml: bool,
+}
+
+/// A request refused by the wire layer, with a vendor common error code and
+/// the values to put into its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub args: Vec<String>,
+    pub reply: ReplyCtx,
+}
+
+/// An error ready to render: status, code and the final message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// Milliseconds, for throttling errors.
+    pub retry_after_ms: Option<u64>,
+    /// Volcengine's numeric code, when documented.
+    pub code_n: Option<u64>,
+}
+
+/// What the server side needs from the credential store.
+pub trait KeyStore {
+    /// The secret for an access key of this vendor, if it exists.
+    fn secret(&self, vendor: &str, access_key_id: &str) -> Option<String>;
+    /// Records a nonce; false when it was already used within the window.
+    fn fresh_nonce(&self, vendor: &str, access_key_id: &str, nonce: &str, now: i64) -> bool;
+}
+
+/// Allowed clock skew for signed timestamps, seconds (15 minutes).
+pub const TIME_WINDOW: i64 = 15 * 60;
+
+pub trait Protocol: Send + Sync {
+    fn vendor(&self) -> &'static str;
+    /// True when the request is shaped like this vendor's.
+    fn recognizes(&self, req: &HttpRequest) -> bool;
+    /// Encodes and signs a call.
+    fn encode(&self, call: &Call, creds: &Credentials) -> HttpRequest;
+    /// Reads a response.
+    fn decode(&self, resp: &HttpResponse) -> Normalized;
+    /// Authenticates and parses a request.
+    fn accept(&self, req: &HttpRequest, keys: &dyn KeyStore, now: i64) -> Result<Inbound, Rejection>;
+    fn render_success(&self, ctx: &ReplyCtx, result: &Map<String, Value>) -> HttpResponse;
+    fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse;
+    /// A request id in the vendor's format, from a counter.
+    fn request_id(&self, seq: u64) -> String;
+}
+
+/// The protocol for a vendor name.
+pub fn for_vendor(vendor: &str) -> Option<&'static dyn Protocol> {
+    match vendor {
+        "aliyun" => Some(&aliyun::Aliyun),
+        "volcengine" => Some(&volcengine::Volcengine),
+        "ksyun" => Some(&ksyun::Ksyun),
+        _ => None,
+    }
+}
+
+/// Every protocol, for request detection.
+pub fn all() -> [&'static dyn Protocol; 3] {
+    [&aliyun::Aliyun, &volcengine::Volcengine, &ksyun::Ksyun]
+}
+
+/// Parses `Key=value` items out of an Authorization header's parameter list
+/// (`Credential=..., SignedHeaders=..., Signature=...`), separated by commas
+/// with or without spaces.
+pub(crate) fn auth_fields(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Reads a JSON object body, or an empty object.
+pub(crate) fn json_body(resp: &HttpResponse) -> Value {
+    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
+}
+
+/// Escapes text for an XML element.
+pub(crate) fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The text of the first `<tag>…</tag>`.
+pub(crate) fn xml_tag(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(
+        body[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Result fields as XML elements, scalars only (nested values as JSON text).
+pub(crate) fn xml_fields(result: &Map<String, Value>) -> String {
+    let mut s = String::new();
+    for (k, v) in result {
+        let text = match v {
+            Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        s.push_str(&format!("<{k}>{}</{k}>", xml_escape(&text)));
+    }
+    s
+}
+
+/// A 32-hex-digit pseudo-random value from a counter (not for security).
+pub fn hex_id(seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut out = String::new();
+    for _ in 0..2 {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        out.push_str(&format!("{x:016x}"));
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    }
+    out
+}
