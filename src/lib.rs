@@ -18,3 +18,4 @@ pub mod yaml;
 pub mod clock;
 pub mod signing;
 pub mod protocol;
+pub mod emulator;

@@ -1,0 +1,319 @@
+//! The stateful emulator: real HTTP, real signatures, the vendors' own bodies.
+//!
+//! One request takes this path ([`Emulator::handle`]):
+//! 1. the protocol module that recognizes the request authenticates and
+//!    parses it (signature, time window, nonce) or rejects it with the
+//!    vendor's common error;
+//! 2. the tenant is found from the access key: each access key belongs to one
+//!    tenant, and each trial gets its own, so parallel trials never see each
+//!    other's state;
+//! 3. the action's business rule ([`rules`]) runs against the tenant's
+//!    [`state::State`];
+//! 4. an error code is turned into status and message from the contract
+//!    (`api.yaml`, else `common-errors.yaml`), and the protocol module renders
+//!    the body.
+//!
+//! [`Emulator::handle`] is plain synchronous code; [`Emulator::serve`] puts it
+//! behind hyper on a TCP listener.
+
+pub mod rules;
+pub mod state;
+
+use crate::contract::{CommonErrors, Contract, DocumentedError};
+use crate::protocol::{self, Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
+use crate::suite::Suite;
+use crate::template::Bindings;
+use crate::world::{Kind, WorldSpec};
+use rules::{Fail, Req};
+use state::State;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Credentials `apiconform serve` accepts out of the box, per vendor: the
+/// throw-away values the official SDK captures were made with.
+pub const DEFAULT_CREDENTIALS: &[(&str, &str, &str)] = &[
+    ("aliyun", "testid", "testsecret"),
+    ("volcengine", "AKLTtestak", "testsk"),
+    ("ksyun", "AKLTtestak", "testsecretkey"),
+];
+
+struct Key {
+    secret: String,
+    tenant: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    contracts: HashMap<(String, String), Contract>,
+    common: HashMap<String, CommonErrors>,
+    keys: Mutex<HashMap<(String, String), Key>>,
+    tenants: Mutex<HashMap<u64, State>>,
+    nonces: Mutex<HashSet<(String, String)>>,
+    seq: AtomicU64,
+}
+
+/// A cheap handle; clones share the same emulator.
+#[derive(Clone, Default)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl KeyStore for Inner {
+    fn secret(&self, vendor: &str, ak: &str) -> Option<String> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.secret.clone())
+    }
+    fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, _now: i64) -> bool {
+        let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        n.insert((format!("{vendor}/{ak}"), nonce.to_string()))
+    }
+}
+
+/// Substitutes `%s` placeholders in order; a message ending in `:` (Alibaba's
+/// `server string to sign is:`) gets the first value appended.
+pub fn fill_message(template: &str, args: &[String]) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    let mut it = args.iter();
+    while let Some(i) = rest.find("%s") {
+        out.push_str(&rest[..i]);
+        match it.next() {
+            Some(a) => out.push_str(a),
+            None => out.push_str("%s"),
+        }
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    if !template.contains("%s") && template.ends_with(':') {
+        if let Some(a) = args.first() {
+            out.push_str(a);
+        }
+    }
+    out
+}
+
+impl Emulator {
+    /// An emulator that knows every contract of the suite, with one default
+    /// tenant per vendor (the union of that vendor's worlds) behind
+    /// [`DEFAULT_CREDENTIALS`].
+    pub fn from_suite(suite: &Suite) -> Emulator {
+        let mut inner = Inner::default();
+        for api in &suite.apis {
+            inner.contracts.insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
+            inner.common.entry(api.vendor.clone()).or_insert_with(|| (*api.common).clone());
+        }
+        let emu = Emulator { inner: Arc::new(inner) };
+        for (vendor, ak, sk) in DEFAULT_CREDENTIALS {
+            let world = suite
+                .apis
+                .iter()
+                .filter(|a| a.vendor == *vendor)
+                .fold(WorldSpec::default(), |w, a| w.patched(&a.world));
+            let tenant = emu.add_tenant(vendor, &world).0;
+            emu.add_key(vendor, ak, sk, tenant);
+        }
+        emu
+    }
+
+    fn add_key(&self, vendor: &str, ak: &str, secret: &str, tenant: u64) {
+        let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.insert((vendor.to_string(), ak.to_string()), Key { secret: secret.to_string(), tenant });
+    }
+
+    fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
+        let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let (state, fixtures) = State::build(vendor, id, world);
+        let mut b = Bindings { fixtures, ..Default::default() };
+        for k in Kind::ALL {
+            b.absent.insert(k.word().to_string(), state.absent_id(k));
+        }
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(id, state);
+        (id, b)
+    }
+
+    /// A fresh tenant seeded with `world`, and credentials that reach it.
+    pub fn create_tenant(&self, vendor: &str, world: &WorldSpec) -> (Credentials, Bindings) {
+        let (id, b) = self.add_tenant(vendor, world);
+        let creds = Credentials {
+            access_key_id: format!("APICONFORM{id:08}"),
+            secret: format!("emulator-secret-{}", protocol::hex_id(id ^ 0x5eed)),
+            session_token: None,
+        };
+        self.add_key(vendor, &creds.access_key_id, &creds.secret, id);
+        (creds, b)
+    }
+
+    /// The fixture IDs of the default tenant of `vendor` (for `serve`).
+    pub fn default_tenant_state(&self, vendor: &str, ak: &str) -> Option<State> {
+        let tenant = {
+            let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+            keys.get(&(vendor.to_string(), ak.to_string()))?.tenant
+        };
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant).cloned()
+    }
+
+    /// Status and message of a documented error.
+    fn error_reply(&self, vendor: &str, action: &str, f: &Fail) -> ErrorReply {
+        let from_contract = self.inner.contracts.get(&(vendor.to_string(), action.to_string())).and_then(|c| {
+            let mut entries: Vec<&DocumentedError> = c.errors_for(f.code).filter(|e| f.status.is_none_or(|s| e.status == s)).collect();
+            entries.sort_by_key(|e| e.source.is_some());
+            entries.first().copied()
+        });
+        let entry = from_contract.or_else(|| {
+            self.inner
+                .common
+                .get(vendor)
+                .and_then(|c| c.errors.iter().find(|e| e.code == f.code && f.status.is_none_or(|s| e.status == s)))
+        });
+        match entry {
+            Some(e) => ErrorReply {
+                status: e.status,
+                code: e.code.clone(),
+                message: fill_message(&e.message, &f.args),
+                retry_after_ms: None,
+                code_n: e
+                    .description
+                    .as_deref()
+                    .and_then(|d| d.split("CodeN ").nth(1))
+                    .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|n| n.parse().ok()),
+            },
+            None => ErrorReply {
+                status: 500,
+                code: f.code.to_string(),
+                message: format!("apiconform emulator: `{}` has no documented message for {vendor} {action}", f.code),
+                retry_after_ms: None,
+                code_n: None,
+            },
+        }
+    }
+
+    /// Answers one request.
+    pub fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        let Some(p) = protocol::all().into_iter().find(|p| p.recognizes(req)) else {
+            return HttpResponse::json(
+                400,
+                &serde_json::json!({"Code": "MissingAuthentication", "Message": "apiconform emulator: the request is not signed in any known vendor's scheme"}),
+            );
+        };
+        let now = crate::clock::now_secs();
+        let inbound = match p.accept(req, &*self.inner, now) {
+            Ok(i) => i,
+            Err(rej) => {
+                let mut ctx = rej.reply.clone();
+                ctx.request_id = p.request_id(seq);
+                let f = Fail { code: rej.code, status: None, args: rej.args };
+                return p.render_error(&ctx, &self.error_reply(p.vendor(), &ctx.action, &f));
+            }
+        };
+        let mut ctx: ReplyCtx = inbound.reply.clone();
+        ctx.request_id = p.request_id(seq);
+        let vendor = p.vendor();
+        let outcome = self.run_rule(p, &inbound.access_key_id, &inbound.action, &inbound.version, &inbound.params);
+        match outcome {
+            Ok(result) => p.render_success(&ctx, &result),
+            Err(f) => p.render_error(&ctx, &self.error_reply(vendor, &inbound.action, &f)),
+        }
+    }
+
+    fn run_rule(&self, p: &dyn Protocol, ak: &str, action: &str, version: &str, params: &[(String, String)]) -> rules::Outcome {
+        let vendor = p.vendor();
+        let Some(contract) = self.inner.contracts.get(&(vendor.to_string(), action.to_string())) else {
+            return Err(match vendor {
+                "aliyun" => rules::fail("InvalidAction.NotFound"),
+                "volcengine" => rules::fail("InvalidActionOrVersion").arg(action).arg(version),
+                _ => rules::fail("InvalidAction"),
+            });
+        };
+        if contract.version != version {
+            return Err(match vendor {
+                "aliyun" => rules::fail("InvalidVersion"),
+                "volcengine" => rules::fail("InvalidActionOrVersion").arg(action).arg(version),
+                _ => rules::fail("InvalidAction"),
+            });
+        }
+        let tenant = {
+            let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+            keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.tenant)
+        };
+        let mut tenants = self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(state) = tenant.and_then(|t| tenants.get_mut(&t)) else {
+            return Err(rules::fail("InternalError"));
+        };
+        rules::dispatch(vendor, action, state, &Req { params }).unwrap_or_else(|| Err(rules::fail("InternalError")))
+    }
+
+    /// Serves HTTP/1.1 on `listener` until the task is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            let emu = self.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let emu = emu.clone();
+                    async move { Ok::<_, std::convert::Infallible>(emu.handle_hyper(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle_hyper(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        use http_body_util::BodyExt;
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes().to_vec(),
+            Err(_) => Vec::new(),
+        };
+        let mut headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        if !headers.iter().any(|(k, _)| k == "host") {
+            if let Some(a) = parts.uri.authority() {
+                headers.push(("host".into(), a.to_string()));
+            }
+        }
+        let req = HttpRequest {
+            method: parts.method.as_str().to_string(),
+            path: parts.uri.path().to_string(),
+            query: HttpRequest::parse_query(parts.uri.query().unwrap_or("")),
+            headers,
+            body,
+        };
+        let resp = self.handle(&req);
+        let mut b = hyper::Response::builder().status(resp.status);
+        for (k, v) in &resp.headers {
+            b = b.header(k, v);
+        }
+        b.body(http_body_util::Full::new(bytes::Bytes::from(resp.body)))
+            .unwrap_or_else(|_| hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
+    }
+
+    /// Binds `addr` and serves in the background on the current runtime.
+    pub async fn spawn(self, addr: &str) -> std::io::Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        tokio::spawn(self.serve(listener));
+        Ok(local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_fill_placeholders() {
+        assert_eq!(fill_message("a %s b %s", &["1".into(), "2".into()]), "a 1 b 2");
+        assert_eq!(fill_message("is:", &["X".into()]), "is:X");
+        assert_eq!(fill_message("plain.", &["X".into()]), "plain.");
+        assert_eq!(fill_message("%s", &[]), "%s");
+    }
+}

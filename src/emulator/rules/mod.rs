@@ -1,0 +1,179 @@
+//! Business rules: one module per vendor service, one function per action.
+//!
+//! A rule reads the request's parameters, checks them against the tenant's
+//! [`State`] in the documented order (presence and format, then existence,
+//! then resource state, then account state; see `ARCHITECTURE.md`), and
+//! either changes the state and returns the result fields, or fails with a
+//! documented error **code**. It never writes a message or a byte: the
+//! emulator looks the message up in the contract and the protocol module
+//! renders it.
+
+pub mod aliyun_ecs;
+pub mod ksyun_kec;
+pub mod volcengine_ecs;
+
+use super::state::State;
+use serde_json::{Map, Value};
+
+/// A documented error, by code. `status` picks among entries that share a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fail {
+    pub code: &'static str,
+    pub status: Option<u16>,
+    /// Values for the message's `%s` placeholders.
+    pub args: Vec<String>,
+}
+
+pub fn fail(code: &'static str) -> Fail {
+    Fail { code, status: None, args: Vec::new() }
+}
+
+impl Fail {
+    pub fn status(mut self, s: u16) -> Fail {
+        self.status = Some(s);
+        self
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Fail {
+        self.args.push(a.into());
+        self
+    }
+}
+
+pub type Outcome = Result<Map<String, Value>, Fail>;
+
+/// The request's business parameters with typed accessors.
+pub struct Req<'a> {
+    pub params: &'a [(String, String)],
+}
+
+impl<'a> Req<'a> {
+    /// The value of the first of `names` present (a name and its aliases).
+    pub fn get(&self, names: &[&str]) -> Option<&'a str> {
+        names
+            .iter()
+            .find_map(|n| self.params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
+    }
+
+    /// Present and not empty.
+    pub fn has(&self, names: &[&str]) -> bool {
+        self.get(names).is_some_and(|v| !v.is_empty())
+    }
+
+    /// `true`/`True`/`false`/`False` (any case). `Err(())` when malformed.
+    pub fn bool(&self, names: &[&str]) -> Result<Option<bool>, ()> {
+        match self.get(names) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(()),
+        }
+    }
+
+    /// An integer. `Err(())` when malformed.
+    pub fn int(&self, names: &[&str]) -> Result<Option<i64>, ()> {
+        match self.get(names) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| ()),
+        }
+    }
+
+    /// Values of a list parameter `Prefix.N`, by index (1-based or 0-based).
+    pub fn list(&self, prefix: &str) -> Vec<&'a str> {
+        let mut items: Vec<(u32, &str)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix(prefix)?.strip_prefix('.')?;
+                Some((n.parse().ok()?, v.as_str()))
+            })
+            .collect();
+        items.sort();
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// All parameters except those named, sorted: the identity of an
+    /// idempotent request.
+    pub fn fingerprint(&self, except: &[&str]) -> String {
+        let mut p: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| !except.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        p.sort();
+        p.join("&")
+    }
+}
+
+/// Runs the rule for `vendor`/`action`; `None` when the emulator does not
+/// implement that action.
+pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Option<Outcome> {
+    match vendor {
+        "aliyun" => aliyun_ecs::dispatch(action, state, req),
+        "volcengine" => volcengine_ecs::dispatch(action, state, req),
+        "ksyun" => ksyun_kec::dispatch(action, state, req),
+        _ => None,
+    }
+}
+
+/// Character classes present in a password: upper, lower, digit, special.
+pub fn password_classes(pw: &str, specials: &str) -> Option<usize> {
+    let (mut up, mut low, mut dig, mut sp) = (false, false, false, false);
+    for c in pw.chars() {
+        if c.is_ascii_uppercase() {
+            up = true;
+        } else if c.is_ascii_lowercase() {
+            low = true;
+        } else if c.is_ascii_digit() {
+            dig = true;
+        } else if specials.contains(c) {
+            sp = true;
+        } else {
+            return None;
+        }
+    }
+    Some([up, low, dig, sp].iter().filter(|x| **x).count())
+}
+
+/// A UUID in the lowercase form Ksyun documents.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_params_accept_both_bases() {
+        let p = vec![("KeyId.2".to_string(), "b".to_string()), ("KeyId.1".to_string(), "a".to_string()), ("KeyIdX".into(), "z".into())];
+        assert_eq!(Req { params: &p }.list("KeyId"), vec!["a", "b"]);
+        let p0 = vec![("KeyId.0".to_string(), "a".to_string())];
+        assert_eq!(Req { params: &p0 }.list("KeyId"), vec!["a"]);
+    }
+
+    #[test]
+    fn booleans_in_every_sdk_spelling() {
+        let p = vec![("A".to_string(), "True".to_string()), ("B".to_string(), "false".to_string()), ("C".into(), "yes".into())];
+        let r = Req { params: &p };
+        assert_eq!(r.bool(&["A"]), Ok(Some(true)));
+        assert_eq!(r.bool(&["B"]), Ok(Some(false)));
+        assert_eq!(r.bool(&["C"]), Err(()));
+        assert_eq!(r.bool(&["D"]), Ok(None));
+    }
+
+    #[test]
+    fn password_rules() {
+        let sp = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
+        assert_eq!(password_classes("EcsV587!", sp), Some(4));
+        assert_eq!(password_classes("abcdefgh", sp), Some(1));
+        assert_eq!(password_classes("abc def1", sp), None);
+        assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
+        assert!(!is_uuid("IMG-1"));
+    }
+}

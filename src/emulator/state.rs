@@ -1,0 +1,270 @@
+//! The emulator's state model: the resources of one tenant and nothing about
+//! bytes. Built from a [`WorldSpec`] with defaults filled in; business rules
+//! read and change it; protocol modules never see it.
+
+use crate::protocol::hex_id;
+use crate::world::{Kind, WorldSpec};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: String,
+    pub status: String,
+    pub os_type: String,
+    pub image_id: String,
+    pub system_disk_id: Option<String>,
+    pub instance_type: String,
+    pub zone: String,
+    pub charge_type: String,
+    pub lock_reason: Option<String>,
+    pub unpaid_order: bool,
+    pub expired: bool,
+    pub creating_image: bool,
+    pub key_pair_ids: Vec<String>,
+    pub max_system_disk_gib: u32,
+    pub password_set: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disk {
+    pub id: String,
+    pub status: String,
+    pub role: String,
+    pub category: String,
+    pub size_gib: u32,
+    pub instance_id: Option<String>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub creating_snapshot: bool,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub id: String,
+    pub status: String,
+    pub os_type: String,
+    pub platform: String,
+    pub architecture: String,
+    pub size_gib: u32,
+    pub owner: String,
+    pub has_data_disk_snapshot: bool,
+    pub supports_resize: bool,
+    pub supports_key_login: bool,
+    pub has_credential: bool,
+    pub subscribed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub id: String,
+    pub disk_id: Option<String>,
+    pub status: String,
+    pub content: String,
+    pub legacy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPair {
+    pub id: String,
+    pub name: String,
+    pub key_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KmsKey {
+    pub id: String,
+    pub enabled: bool,
+    pub symmetric: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub enough_balance: bool,
+    pub snapshot_service: bool,
+    pub kms_enabled: bool,
+}
+
+/// One tenant's resources, by ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub vendor: String,
+    pub instances: BTreeMap<String, Instance>,
+    pub disks: BTreeMap<String, Disk>,
+    pub images: BTreeMap<String, Image>,
+    pub snapshots: BTreeMap<String, Snapshot>,
+    pub key_pairs: BTreeMap<String, KeyPair>,
+    pub kms_keys: BTreeMap<String, KmsKey>,
+    pub account: Account,
+    /// Idempotency records: `Action/ClientToken` → (request fingerprint, result).
+    pub client_tokens: BTreeMap<String, (String, serde_json::Map<String, serde_json::Value>)>,
+    /// Seed for IDs this tenant generates.
+    seed: u64,
+    next: u64,
+}
+
+/// Fixture name → `{name}.id` / `{name}.name` values, for `${...}` references.
+pub type FixtureIds = BTreeMap<String, String>;
+
+impl State {
+    /// A new ID of `kind` in the vendor's format.
+    pub fn new_id(&mut self, kind: Kind) -> String {
+        self.next += 1;
+        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(self.next))
+    }
+
+    /// An ID of `kind` that is well formed and does not exist.
+    pub fn absent_id(&self, kind: Kind) -> String {
+        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(999_999))
+    }
+
+    /// Builds the tenant's state from a world, with the vendor's defaults.
+    pub fn build(vendor: &str, seed: u64, w: &WorldSpec) -> (State, FixtureIds) {
+        let mut s = State {
+            vendor: vendor.to_string(),
+            instances: BTreeMap::new(),
+            disks: BTreeMap::new(),
+            images: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            key_pairs: BTreeMap::new(),
+            kms_keys: BTreeMap::new(),
+            account: Account {
+                enough_balance: w.account.enough_balance.unwrap_or(true),
+                snapshot_service: w.account.snapshot_service.unwrap_or(true),
+                kms_enabled: w.account.kms_enabled.unwrap_or(true),
+            },
+            client_tokens: BTreeMap::new(),
+            seed,
+            next: 0,
+        };
+        // IDs first, so that fixtures can refer to each other by name.
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (name, kind) in w.fixtures() {
+            let id = match kind {
+                Kind::KeyPair if vendor == "aliyun" => w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string()),
+                _ => s.new_id(kind),
+            };
+            ids.insert(name.to_string(), id);
+        }
+        let id = |n: &Option<String>| n.as_ref().and_then(|n| ids.get(n).cloned());
+        for (name, i) in &w.instances {
+            let inst = Instance {
+                id: ids[name].clone(),
+                status: i.status.clone().unwrap_or_else(|| "Stopped".into()),
+                os_type: i.os_type.clone().unwrap_or_else(|| "linux".into()),
+                image_id: id(&i.image).unwrap_or_default(),
+                system_disk_id: id(&i.system_disk),
+                instance_type: i.instance_type.clone().unwrap_or_else(|| "ecs.g7.large".into()),
+                zone: i.zone.clone().unwrap_or_default(),
+                charge_type: i.charge_type.clone().unwrap_or_else(|| "PostPaid".into()),
+                lock_reason: i.lock_reason.clone(),
+                unpaid_order: i.unpaid_order.unwrap_or(false),
+                expired: i.expired.unwrap_or(false),
+                creating_image: i.creating_image.unwrap_or(false),
+                key_pair_ids: i.key_pairs.iter().flatten().filter_map(|k| ids.get(k).cloned()).collect(),
+                max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
+                password_set: false,
+            };
+            s.instances.insert(inst.id.clone(), inst);
+        }
+        for (name, d) in &w.disks {
+            let disk = Disk {
+                id: ids[name].clone(),
+                status: d.status.clone().unwrap_or_else(|| "In_Use".into()),
+                role: d.role.clone().unwrap_or_else(|| "data".into()),
+                category: d.category.clone().unwrap_or_else(|| "cloud_essd".into()),
+                size_gib: d.size_gib.unwrap_or(40),
+                instance_id: id(&d.instance),
+                encrypted: d.encrypted.unwrap_or(false),
+                kms_key_id: id(&d.kms_key),
+                creating_snapshot: d.creating_snapshot.unwrap_or(false),
+                content: d.content.clone().unwrap_or_else(|| "v1".into()),
+            };
+            s.disks.insert(disk.id.clone(), disk);
+        }
+        for (name, m) in &w.images {
+            let img = Image {
+                id: ids[name].clone(),
+                status: m.status.clone().unwrap_or_else(|| "Available".into()),
+                os_type: m.os_type.clone().unwrap_or_else(|| "linux".into()),
+                platform: m.platform.clone().unwrap_or_default(),
+                architecture: m.architecture.clone().unwrap_or_else(|| "x86_64".into()),
+                size_gib: m.size_gib.unwrap_or(20),
+                owner: m.owner.clone().unwrap_or_else(|| "system".into()),
+                has_data_disk_snapshot: m.has_data_disk_snapshot.unwrap_or(false),
+                supports_resize: m.supports_resize.unwrap_or(true),
+                supports_key_login: m.supports_key_login.unwrap_or(true),
+                has_credential: m.has_credential.unwrap_or(false),
+                subscribed: m.subscribed.unwrap_or(true),
+            };
+            s.images.insert(img.id.clone(), img);
+        }
+        for (name, sn) in &w.snapshots {
+            let snap = Snapshot {
+                id: ids[name].clone(),
+                disk_id: id(&sn.disk),
+                status: sn.status.clone().unwrap_or_else(|| "accomplished".into()),
+                content: sn.content.clone().unwrap_or_else(|| "v0".into()),
+                legacy: sn.legacy.unwrap_or(false),
+            };
+            s.snapshots.insert(snap.id.clone(), snap);
+        }
+        for (name, k) in &w.key_pairs {
+            let kp = KeyPair {
+                id: ids[name].clone(),
+                name: k.name.clone().unwrap_or_else(|| name.clone()),
+                key_type: k.key_type.clone().unwrap_or_else(|| "rsa-2048".into()),
+            };
+            s.key_pairs.insert(kp.id.clone(), kp);
+        }
+        for (name, k) in &w.kms_keys {
+            let key = KmsKey { id: ids[name].clone(), enabled: k.enabled.unwrap_or(true), symmetric: k.symmetric.unwrap_or(true) };
+            s.kms_keys.insert(key.id.clone(), key);
+        }
+        let mut out = FixtureIds::new();
+        for (name, kind) in w.fixtures() {
+            out.insert(format!("{name}.id"), ids[name].clone());
+            if kind == Kind::KeyPair {
+                let kp = &s.key_pairs[&ids[name]];
+                out.insert(format!("{name}.name"), kp.name.clone());
+            }
+        }
+        (s, out)
+    }
+
+    /// The key pair with this name.
+    pub fn key_pair_by_name(&self, name: &str) -> Option<&KeyPair> {
+        self.key_pairs.values().find(|k| k.name == name)
+    }
+}
+
+/// IDs in each vendor's format: Alibaba `i-bp1…`, Volcengine `i-…`/`image-…`,
+/// Ksyun UUIDs.
+fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
+    let h = hex_id(seed);
+    match vendor {
+        "ksyun" => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
+        "volcengine" => {
+            let prefix = match kind {
+                Kind::Instance => "i-",
+                Kind::Disk => "vol-",
+                Kind::Image => "image-",
+                Kind::Snapshot => "snap-",
+                Kind::KeyPair => "kp-",
+                Kind::KmsKey => "key-",
+            };
+            format!("{prefix}{}", &h[..20])
+        }
+        _ => {
+            let prefix = match kind {
+                Kind::Instance => "i-",
+                Kind::Disk => "d-",
+                Kind::Image => "m-",
+                Kind::Snapshot => "s-",
+                Kind::KeyPair => "kp-",
+                Kind::KmsKey => "key-",
+            };
+            format!("{prefix}bp1{}", &h[..17])
+        }
+    }
+}
