@@ -34,6 +34,10 @@ pub struct Contract {
     /// Every documented error of this API. The same code may appear several
     /// times with different statuses or messages: each entry is kept.
     pub errors: Vec<DocumentedError>,
+    /// The documented success response's fields, with the doc's example
+    /// values (the mock serves them; the request id is added by the protocol).
+    #[serde(default)]
+    pub response: BTreeMap<String, serde_json::Value>,
     /// Documented errors that cannot be triggered, with the reason.
     #[serde(default)]
     pub waivers: Vec<Waiver>,

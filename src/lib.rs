@@ -19,3 +19,6 @@ pub mod clock;
 pub mod signing;
 pub mod protocol;
 pub mod emulator;
+pub mod mock;
+pub mod normalize;
+pub mod runner;

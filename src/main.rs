@@ -1,1 +1,206 @@
-fn main() {}
+//! `apiconform`: run cases, lint them, or serve the emulator.
+
+use apiconform::runner::{Harness, Target};
+use apiconform::suite::Suite;
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+#[derive(Parser)]
+#[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
+struct Cli {
+    /// The cases directory.
+    #[arg(long, global = true, default_value = "cases")]
+    cases: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run cases against a target and print a summary per API.
+    Run {
+        /// `emulator` (in-process, the default) or `mock` (wiremock).
+        #[arg(long, default_value = "emulator")]
+        target: String,
+        /// Run only trials whose name (`vendor::service::Action::case`) contains one of these.
+        filters: Vec<String>,
+        /// Print every trial, not only failures.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Check every case file and report all problems with file:line:column.
+    Lint,
+    /// Serve the emulator over HTTP for SDKs and applications.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+}
+
+fn load(cases: &PathBuf) -> Result<Suite, ExitCode> {
+    Suite::load(cases).map_err(|d| {
+        eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Lint => match load(&cli.cases) {
+            Ok(s) => {
+                println!("ok: {} cases in {} APIs", s.case_count(), s.apis.len());
+                ExitCode::SUCCESS
+            }
+            Err(c) => c,
+        },
+        Command::Run { target, filters, verbose } => {
+            let Some(target) = Target::parse(&target) else {
+                eprintln!("error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)");
+                return ExitCode::from(2);
+            };
+            let suite = match load(&cli.cases) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            run(&suite, target, &filters, verbose)
+        }
+        Command::Serve { addr } => serve(&cli.cases, &addr),
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> ExitCode {
+    let harness = match Harness::start(suite) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: cannot start the emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut jobs = Vec::new();
+    for api in &suite.apis {
+        for case in &api.cases {
+            let name = format!("{}::{}", api.path(), case.name);
+            if filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())) {
+                jobs.push((api, case, name));
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<(usize, Option<Vec<String>>, Option<String>)>> = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some((api, case, _)) = jobs.get(i) else { break };
+                let r = match case.targets.skip_reason(target.name()) {
+                    Some(reason) => (i, None, Some(reason.to_string())),
+                    None => (i, Some(harness.run(api, case, target).failures), None),
+                };
+                results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|r| r.0);
+    let mut per_api: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut total = Counts::default();
+    for (i, failures, skip) in &results {
+        let (api, _, name) = &jobs[*i];
+        let c = per_api.entry(api.path()).or_default();
+        match (failures, skip) {
+            (_, Some(reason)) => {
+                c.skipped += 1;
+                total.skipped += 1;
+                if verbose {
+                    println!("SKIP {name} ({reason})");
+                }
+            }
+            (Some(f), None) if f.is_empty() => {
+                c.passed += 1;
+                total.passed += 1;
+                if verbose {
+                    println!("ok   {name}");
+                }
+            }
+            (Some(f), None) => {
+                c.failed += 1;
+                total.failed += 1;
+                println!("FAIL {name}");
+                for line in f {
+                    println!("     {}", line.replace('\n', "\n     "));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    let width = per_api.keys().map(String::len).max().unwrap_or(3).max(3);
+    println!("\ntarget: {}\n", target.name());
+    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "API", "passed", "failed", "skipped");
+    for (api, c) in &per_api {
+        println!("{api:<width$}  {:>6}  {:>6}  {:>7}", c.passed, c.failed, c.skipped);
+    }
+    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "total", total.passed, total.failed, total.skipped);
+    println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
+    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
+    if total.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn serve(cases: &PathBuf, addr: &str) -> ExitCode {
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let emulator = apiconform::emulator::Emulator::from_suite(&suite);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    rt.block_on(async {
+        let bound = match emulator.clone().spawn(addr).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!("apiconform emulator listening on http://{bound}");
+        for (vendor, ak, _) in apiconform::emulator::DEFAULT_CREDENTIALS {
+            println!("\n{vendor}: access key id {ak} (secret: see README)");
+            if let Some(state) = emulator.default_tenant_state(vendor, ak) {
+                for i in state.instances.values() {
+                    println!("  instance {} ({}, image {})", i.id, i.status, i.image_id);
+                }
+                for m in state.images.values() {
+                    println!("  image    {} ({})", m.id, m.os_type);
+                }
+            }
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,1 +1,86 @@
-fn main() {}
+//! The conformance suite: one trial per case × offline target, named
+//! `vendor::service::Action::case::target`.
+//!
+//! Each trial runs its case through the runner and fails with a readable
+//! list of mismatches; when the verdict passes, the normalized, redacted
+//! transcript is compared with `snapshots/<target>/<vendor>/<service>/<Action>/<case>.snap`
+//! by insta (`cargo insta review` works on them). libtest-mimic provides the
+//! standard flags (`--list`, `--exact`, `--ignored`, `--include-ignored`,
+//! filters), which is also what `cargo nextest run` needs.
+
+use apiconform::runner::{Harness, Target};
+use apiconform::suite::Suite;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn main() {
+    let args = Arguments::from_args();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let suite = match Suite::load(&manifest.join("cases")) {
+        Ok(s) => Arc::new(s),
+        Err(d) => {
+            eprintln!("{d}\n\nthe case files do not load; `cargo run -- lint` shows the same");
+            std::process::exit(101);
+        }
+    };
+    let harness = match Harness::start(&suite) {
+        Ok(h) => Arc::new(h),
+        Err(e) => {
+            eprintln!("cannot start the emulator: {e}");
+            std::process::exit(101);
+        }
+    };
+    let mut trials = Vec::new();
+    for (ai, api) in suite.apis.iter().enumerate() {
+        for (ci, case) in api.cases.iter().enumerate() {
+            for target in Target::OFFLINE {
+                let name = format!("{}::{}::{}", api.path(), case.name, target.name());
+                let skip = case.targets.skip_reason(target.name()).is_some();
+                let (suite, harness) = (suite.clone(), harness.clone());
+                let snap_dir: PathBuf = manifest.join("snapshots").join(target.name()).join(&api.vendor).join(&api.service).join(&api.action);
+                trials.push(
+                    Trial::test(name, move || {
+                        let api = &suite.apis[ai];
+                        let case = &api.cases[ci];
+                        let outcome = harness.run(api, case, target);
+                        if !outcome.failures.is_empty() {
+                            return Err(Failed::from(format!(
+                                "{}\n  case file: {}\n\ntranscript:\n{}",
+                                outcome.failures.join("\n"),
+                                case.file.display(),
+                                outcome.transcript
+                            )));
+                        }
+                        snapshot(&snap_dir, &case.name, &outcome.transcript)
+                    })
+                    .with_ignored_flag(skip),
+                );
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn snapshot(dir: &Path, name: &str, transcript: &str) -> Result<(), Failed> {
+    let dir = dir.to_path_buf();
+    let name = name.to_string();
+    let transcript = transcript.to_string();
+    std::panic::catch_unwind(move || {
+        insta::with_settings!({
+            snapshot_path => dir,
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, transcript);
+        });
+    })
+    .map_err(|e| {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "snapshot assertion failed".into());
+        Failed::from(format!("snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"))
+    })
+}

@@ -1,0 +1,130 @@
+//! The mock target: wiremock serving the documented response of each step.
+//!
+//! For each step the mock mounts one response: the documented error for the
+//! expected code (status and message from the contract, in the vendor's body
+//! format), or the documented success fields. It answers only a request whose
+//! action, version and parameters are the step's and whose signature
+//! verifies, so a broken encoder or signer fails the mock trial: wiremock
+//! then answers 404 with an empty body.
+
+use crate::protocol::{Credentials, ErrorReply, HttpRequest, KeyStore, Protocol, ReplyCtx};
+use crate::suite::{Api, CaseStep};
+use crate::template::Bindings;
+use serde_json::{json, Map, Value};
+use wiremock::{Match, Mock, MockServer, ResponseTemplate};
+
+/// Credentials the mock accepts.
+pub fn credentials() -> Credentials {
+    Credentials { access_key_id: "MOCKACCESSKEY".into(), secret: "mock-secret".into(), session_token: None }
+}
+
+struct MockKeys;
+
+impl KeyStore for MockKeys {
+    fn secret(&self, _vendor: &str, ak: &str) -> Option<String> {
+        (ak == credentials().access_key_id).then(|| credentials().secret)
+    }
+    fn fresh_nonce(&self, _v: &str, _ak: &str, _n: &str, _now: i64) -> bool {
+        // wiremock evaluates every mounted matcher per request; replay checks
+        // belong to the emulator.
+        true
+    }
+}
+
+/// Matches a request that verifies and carries exactly this call.
+struct SignedCall {
+    protocol: &'static dyn Protocol,
+    action: String,
+    version: String,
+    params: Vec<(String, String)>,
+    expect_bad_auth: bool,
+}
+
+fn to_http(r: &wiremock::Request) -> HttpRequest {
+    HttpRequest {
+        method: r.method.as_str().to_string(),
+        path: r.url.path().to_string(),
+        query: r.url.query_pairs().into_owned().collect(),
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: r.body.clone(),
+    }
+}
+
+impl Match for SignedCall {
+    fn matches(&self, r: &wiremock::Request) -> bool {
+        let req = to_http(r);
+        match self.protocol.accept(&req, &MockKeys, crate::clock::now_secs()) {
+            Ok(inbound) => {
+                let mut got = inbound.params.clone();
+                let mut want = self.params.clone();
+                got.sort();
+                want.sort();
+                !self.expect_bad_auth && inbound.action == self.action && inbound.version == self.version && got == want
+            }
+            Err(_) => self.expect_bad_auth,
+        }
+    }
+}
+
+/// Mounts the response for one step; `params` are resolved values.
+pub async fn mount_step(
+    server: &MockServer,
+    api: &Api,
+    p: &'static dyn Protocol,
+    step: &CaseStep,
+    params: Vec<(String, String)>,
+    bindings: &Bindings,
+    seq: u64,
+) {
+    let ctx = ReplyCtx {
+        action: step.action.clone(),
+        version: step.version.clone(),
+        region: crate::runner::region(p.vendor()).to_string(),
+        request_id: p.request_id(seq),
+        xml: false,
+    };
+    let e = &step.expect;
+    let resp = match &e.code {
+        Some(code) => {
+            let doc = e.documented.first();
+            let message = e.message.clone().or_else(|| doc.map(|d| d.message.clone())).unwrap_or_default();
+            p.render_error(&ctx, &ErrorReply { status: e.status, code: code.clone(), message, retry_after_ms: None, code_n: None })
+        }
+        None => {
+            let mut result: Map<String, Value> = api.contract.response.clone().into_iter().collect();
+            for (path, check) in &e.body {
+                let v = match (&check.equals, &check.matches) {
+                    (Some(v), _) => json!(bindings.resolve(v)),
+                    _ => json!(format!("mock-{path}-{seq}")),
+                };
+                if !path.contains('.') {
+                    result.insert(path.clone(), v);
+                }
+            }
+            p.render_success(&ctx, &result)
+        }
+    };
+    let mut tpl = ResponseTemplate::new(resp.status);
+    for (k, v) in &resp.headers {
+        if !k.eq_ignore_ascii_case("content-type") {
+            tpl = tpl.insert_header(k.as_str(), v.as_str());
+        }
+    }
+    let ct = resp.header("content-type").unwrap_or("application/json").to_string();
+    tpl = tpl.set_body_raw(resp.body, &ct);
+    Mock::given(SignedCall {
+        protocol: p,
+        action: step.action.clone(),
+        version: step.version.clone(),
+        params,
+        expect_bad_auth: step.auth != crate::case::Auth::Valid,
+    })
+    .respond_with(tpl)
+    .up_to_n_times(1)
+    .mount(server)
+    .await;
+}
