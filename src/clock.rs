@@ -5,7 +5,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// (year, month, day) from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -67,7 +70,8 @@ fn from_fields(y: &str, mo: &str, d: &str, h: &str, mi: &str, s: &str) -> Option
 
 pub fn parse_iso8601(t: &str) -> Option<i64> {
     let b = t.as_bytes();
-    if t.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if t.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
         return None;
     }
     from_fields(&t[0..4], &t[5..7], &t[8..10], &t[11..13], &t[14..16], &t[17..19])
@@ -92,7 +96,10 @@ mod tests {
         assert_eq!(compact(t), "20261124T213624Z");
         assert_eq!(parse_iso8601("2026-11-24T21:36:24Z"), Some(t));
         assert_eq!(parse_compact("20261124T213624Z"), Some(t));
-        assert_eq!(parse_iso8601("2016-02-23T12:46:24Z").map(iso8601).as_deref(), Some("2016-02-23T12:46:24Z"));
+        assert_eq!(
+            parse_iso8601("2016-02-23T12:46:24Z").map(iso8601).as_deref(),
+            Some("2016-02-23T12:46:24Z")
+        );
         assert_eq!(parse_compact("2026-11-24"), None);
         assert_eq!(parse_iso8601("2026-13-24T21:36:24Z"), None);
     }

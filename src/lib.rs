@@ -9,16 +9,16 @@
 //! Known limits are listed in `ARCHITECTURE.md`.
 
 pub mod case;
+pub mod clock;
 pub mod contract;
 pub mod diag;
+pub mod emulator;
+pub mod mock;
+pub mod normalize;
+pub mod protocol;
+pub mod runner;
+pub mod signing;
 pub mod suite;
 pub mod template;
 pub mod world;
 pub mod yaml;
-pub mod clock;
-pub mod signing;
-pub mod protocol;
-pub mod emulator;
-pub mod mock;
-pub mod normalize;
-pub mod runner;

@@ -4,12 +4,16 @@ use apiconform::runner::{Harness, Target};
 use apiconform::suite::Suite;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
+#[command(
+    name = "apiconform",
+    version,
+    about = "Conformance harness and emulator for cloud vendor APIs"
+)]
 struct Cli {
     /// The cases directory.
     #[arg(long, global = true, default_value = "cases")]
@@ -40,7 +44,7 @@ enum Command {
     },
 }
 
-fn load(cases: &PathBuf) -> Result<Suite, ExitCode> {
+fn load(cases: &Path) -> Result<Suite, ExitCode> {
     Suite::load(cases).map_err(|d| {
         eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
         ExitCode::from(2)
@@ -57,9 +61,15 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose } => {
+        Command::Run {
+            target,
+            filters,
+            verbose,
+        } => {
             let Some(target) = Target::parse(&target) else {
-                eprintln!("error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)");
+                eprintln!(
+                    "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
+                );
                 return ExitCode::from(2);
             };
             let suite = match load(&cli.cases) {
@@ -98,8 +108,13 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
     }
     let started = std::time::Instant::now();
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<(usize, Option<Vec<String>>, Option<String>)>> = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    // (job index, failures when run, skip reason when skipped)
+    type Done = (usize, Option<Vec<String>>, Option<String>);
+    let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -109,7 +124,9 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
                     *n += 1;
                     i
                 };
-                let Some((api, case, _)) = jobs.get(i) else { break };
+                let Some((api, case, _)) = jobs.get(i) else {
+                    break;
+                };
                 let r = match case.targets.skip_reason(target.name()) {
                     Some(reason) => (i, None, Some(reason.to_string())),
                     None => (i, Some(harness.run(api, case, target).failures), None),
@@ -157,9 +174,15 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
     for (api, c) in &per_api {
         println!("{api:<width$}  {:>6}  {:>6}  {:>7}", c.passed, c.failed, c.skipped);
     }
-    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "total", total.passed, total.failed, total.skipped);
+    println!(
+        "{:<width$}  {:>6}  {:>6}  {:>7}",
+        "total", total.passed, total.failed, total.skipped
+    );
     println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
-    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
+    println!(
+        "{} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    );
     if total.failed > 0 {
         ExitCode::FAILURE
     } else {
@@ -167,7 +190,7 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
     }
 }
 
-fn serve(cases: &PathBuf, addr: &str) -> ExitCode {
+fn serve(cases: &Path, addr: &str) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,

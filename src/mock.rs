@@ -15,7 +15,11 @@ use wiremock::{Match, Mock, MockServer, ResponseTemplate};
 
 /// Credentials the mock accepts.
 pub fn credentials() -> Credentials {
-    Credentials { access_key_id: "MOCKACCESSKEY".into(), secret: "mock-secret".into(), session_token: None }
+    Credentials {
+        access_key_id: "MOCKACCESSKEY".into(),
+        secret: "mock-secret".into(),
+        session_token: None,
+    }
 }
 
 struct MockKeys;
@@ -48,7 +52,12 @@ fn to_http(r: &wiremock::Request) -> HttpRequest {
         headers: r
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: r.body.clone(),
     }
@@ -91,8 +100,21 @@ pub async fn mount_step(
     let resp = match &e.code {
         Some(code) => {
             let doc = e.documented.first();
-            let message = e.message.clone().or_else(|| doc.map(|d| d.message.clone())).unwrap_or_default();
-            p.render_error(&ctx, &ErrorReply { status: e.status, code: code.clone(), message, retry_after_ms: None, code_n: None })
+            let message = e
+                .message
+                .clone()
+                .or_else(|| doc.map(|d| d.message.clone()))
+                .unwrap_or_default();
+            p.render_error(
+                &ctx,
+                &ErrorReply {
+                    status: e.status,
+                    code: code.clone(),
+                    message,
+                    retry_after_ms: None,
+                    code_n: None,
+                },
+            )
         }
         None => {
             let mut result: Map<String, Value> = api.contract.response.clone().into_iter().collect();

@@ -60,7 +60,10 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(bindings: &Bindings) -> Redactor {
-        let mut r = Redactor { values: Vec::new(), ids: HashMap::new() };
+        let mut r = Redactor {
+            values: Vec::new(),
+            ids: HashMap::new(),
+        };
         for (v, name) in bindings.symbols() {
             r.add(&v, &name);
         }
@@ -79,7 +82,7 @@ impl Redactor {
                 self.values.push((v, token.to_string()));
             }
         }
-        self.values.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.0.len()));
     }
 
     /// Registers the volatile values a request carries (before rendering it
@@ -126,7 +129,10 @@ impl Redactor {
         for m in re.find_iter(&out) {
             result.push_str(&out[last..m.start()]);
             let n = self.ids.len() + 1;
-            let tok = self.ids.entry(m.as_str().to_string()).or_insert_with(|| format!("[id-{n}]"));
+            let tok = self
+                .ids
+                .entry(m.as_str().to_string())
+                .or_insert_with(|| format!("[id-{n}]"));
             result.push_str(tok);
             last = m.end();
         }
@@ -147,14 +153,23 @@ impl Redactor {
     pub fn request(&mut self, req: &HttpRequest) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "  {} {}", req.method, req.path);
-        let mut params: Vec<(String, String, &str)> = req.query.iter().map(|(k, v)| (k.clone(), v.clone(), "query")).collect();
+        let mut params: Vec<(String, String, &str)> =
+            req.query.iter().map(|(k, v)| (k.clone(), v.clone(), "query")).collect();
         params.extend(req.form().into_iter().map(|(k, v)| (k, v, "form")));
         params.sort();
         for (k, v, place) in params {
-            let v = PARAM_TOKENS.iter().find(|(n, _)| *n == k).map(|(_, t)| t.to_string()).unwrap_or_else(|| self.text(&v));
+            let v = PARAM_TOKENS
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, t)| t.to_string())
+                .unwrap_or_else(|| self.text(&v));
             let _ = writeln!(s, "  {place} {k}: {v}");
         }
-        let mut headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let mut headers: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
         headers.sort();
         for (k, v) in headers {
             let v = if k == "authorization" {
@@ -178,7 +193,11 @@ impl Redactor {
         if let Some(m) = &n.message {
             let _ = writeln!(s, "  message: {}", self.text(m));
         }
-        let _ = writeln!(s, "  request_id: {}", if n.request_id.is_some() { "[request-id]" } else { "~" });
+        let _ = writeln!(
+            s,
+            "  request_id: {}",
+            if n.request_id.is_some() { "[request-id]" } else { "~" }
+        );
         let body = self.json(&n.body);
         let _ = writeln!(s, "  body: {}", serde_json::to_string(&body).unwrap_or_default());
         s

@@ -77,14 +77,23 @@ pub struct Harness {
 impl Harness {
     /// Starts the emulator on `127.0.0.1:<ephemeral>`.
     pub fn start(suite: &Suite) -> std::io::Result<Harness> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let emulator = Emulator::from_suite(suite);
         let emulator_addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(Harness { rt, emulator, emulator_addr, client, seq: AtomicU64::new(1) })
+        Ok(Harness {
+            rt,
+            emulator,
+            emulator_addr,
+            client,
+            seq: AtomicU64::new(1),
+        })
     }
 
     pub fn emulator_addr(&self) -> SocketAddr {
@@ -98,7 +107,10 @@ impl Harness {
 
     async fn run_async(&self, api: &Api, case: &Case, target: Target) -> TrialOutcome {
         let Some(p) = protocol::for_vendor(&api.vendor) else {
-            return TrialOutcome { failures: vec![format!("no protocol module for vendor `{}`", api.vendor)], ..Default::default() };
+            return TrialOutcome {
+                failures: vec![format!("no protocol module for vendor `{}`", api.vendor)],
+                ..Default::default()
+            };
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (creds, mut bindings, server) = match target {
@@ -108,7 +120,10 @@ impl Harness {
             }
             Target::Mock => {
                 let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
-                let mut b = Bindings { fixtures, ..Default::default() };
+                let mut b = Bindings {
+                    fixtures,
+                    ..Default::default()
+                };
                 for k in Kind::ALL {
                     b.absent.insert(k.word().to_string(), state.absent_id(k));
                 }
@@ -121,18 +136,35 @@ impl Harness {
         };
         let mut out = TrialOutcome::default();
         let mut redactor = Redactor::new(&bindings);
-        let _ = writeln!(out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, target.name());
+        let _ = writeln!(
+            out.transcript,
+            "case: {}::{}\ntarget: {}",
+            api.path(),
+            case.name,
+            target.name()
+        );
         for (i, step) in case.steps.iter().enumerate() {
-            let params: Vec<(String, String)> = step.params.iter().map(|(k, v)| (k.clone(), bindings.resolve(v))).collect();
+            let params: Vec<(String, String)> = step
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), bindings.resolve(v)))
+                .collect();
             if let Some(s) = &server {
                 crate::mock::mount_step(s, api, p, step, params.clone(), &bindings, seq * 100 + i as u64).await;
             }
             let creds = match step.auth {
                 Auth::Valid => creds.clone(),
-                Auth::BadSignature => Credentials { secret: format!("{}-wrong", creds.secret), ..creds.clone() },
-                Auth::UnknownAccessKey => Credentials { access_key_id: "APICONFORMUNKNOWNKEY".into(), ..creds.clone() },
+                Auth::BadSignature => Credentials {
+                    secret: format!("{}-wrong", creds.secret),
+                    ..creds.clone()
+                },
+                Auth::UnknownAccessKey => Credentials {
+                    access_key_id: "APICONFORMUNKNOWNKEY".into(),
+                    ..creds.clone()
+                },
             };
-            let nonce = protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(i as u64 + 1) ^ crate::clock::now_secs() as u64);
+            let nonce =
+                protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(i as u64 + 1) ^ crate::clock::now_secs() as u64);
             let call = Call {
                 action: &step.action,
                 version: &step.version,
@@ -145,7 +177,13 @@ impl Harness {
             };
             let req = p.encode(&call, &creds);
             redactor.learn_request(&req);
-            let _ = writeln!(out.transcript, "\n{} {}\nrequest:\n{}", step.name, step.action, redactor.request(&req).trim_end());
+            let _ = writeln!(
+                out.transcript,
+                "\n{} {}\nrequest:\n{}",
+                step.name,
+                step.action,
+                redactor.request(&req).trim_end()
+            );
             let resp = match self.send(&req).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -174,7 +212,11 @@ impl Harness {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
         let host = req.header("host").unwrap_or("127.0.0.1");
         let q = req.query_string();
-        let url = if q.is_empty() { format!("http://{host}{}", req.path) } else { format!("http://{host}{}?{q}", req.path) };
+        let url = if q.is_empty() {
+            format!("http://{host}{}", req.path)
+        } else {
+            format!("http://{host}{}?{q}", req.path)
+        };
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut b = self.client.request(method, url);
         for (k, v) in &req.headers {
@@ -187,7 +229,12 @@ impl Harness {
         let headers = r
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
         Ok(HttpResponse { status, headers, body })
@@ -223,14 +270,25 @@ pub fn check(step: &str, e: &CheckedExpect, n: &Normalized, b: &Bindings, failur
         failures.push(format!("{step}: expected HTTP {}, {got}", e.status));
     }
     if n.code != e.code {
-        failures.push(format!("{step}: expected code {}, {got}", e.code.as_deref().unwrap_or("(none, a success)")));
+        failures.push(format!(
+            "{step}: expected code {}, {got}",
+            e.code.as_deref().unwrap_or("(none, a success)")
+        ));
     }
     let msg = n.message.as_deref().unwrap_or("");
     if let Some(m) = &e.message {
         if msg != m {
-            failures.push(format!("{step}: expected message {m:?}\n{:>width$}got message {msg:?}", "", width = step.len() + 2));
+            failures.push(format!(
+                "{step}: expected message {m:?}\n{:>width$}got message {msg:?}",
+                "",
+                width = step.len() + 2
+            ));
         }
-    } else if e.code.is_some() && e.code == n.code && !e.documented.is_empty() && !e.documented.iter().any(|d| message_matches(&d.message, msg)) {
+    } else if e.code.is_some()
+        && e.code == n.code
+        && !e.documented.is_empty()
+        && !e.documented.iter().any(|d| message_matches(&d.message, msg))
+    {
         let docs: Vec<&str> = e.documented.iter().map(|d| d.message.as_str()).collect();
         failures.push(format!("{step}: message {msg:?} is not the documented {docs:?}"));
     }
@@ -244,7 +302,11 @@ pub fn check(step: &str, e: &CheckedExpect, n: &Normalized, b: &Bindings, failur
         let txt = v.map(text_of);
         if let Some(want) = c.exists {
             if v.is_some() != want {
-                failures.push(format!("{step}: body.{path}: expected {}, body is {}", if want { "present" } else { "absent" }, n.body));
+                failures.push(format!(
+                    "{step}: body.{path}: expected {}, body is {}",
+                    if want { "present" } else { "absent" },
+                    n.body
+                ));
             }
         }
         if let Some(eq) = &c.equals {
@@ -274,7 +336,10 @@ fn save(step: &CaseStep, n: &Normalized, b: &mut Bindings, failures: &mut Vec<St
             Some(v) => {
                 b.saved.insert(var.clone(), text_of(v));
             }
-            None => failures.push(format!("{}: cannot save `{var}`: the response has no `{path}`", step.name)),
+            None => failures.push(format!(
+                "{}: cannot save `{var}`: the response has no `{path}`",
+                step.name
+            )),
         }
     }
 }
@@ -285,8 +350,14 @@ mod tests {
 
     #[test]
     fn documented_placeholders_match_anything() {
-        assert!(message_matches("The accesskey [%s] included", "The accesskey [AK1] included"));
-        assert!(!message_matches("The accesskey [%s] included", "The accesskey [AK1] excluded"));
+        assert!(message_matches(
+            "The accesskey [%s] included",
+            "The accesskey [AK1] included"
+        ));
+        assert!(!message_matches(
+            "The accesskey [%s] included",
+            "The accesskey [AK1] excluded"
+        ));
         assert!(message_matches("a.b", "a.b"));
         assert!(!message_matches("a.b", "axb"));
     }

@@ -59,7 +59,10 @@ pub fn same(a: &str, b: &str) -> bool {
 pub fn canonical_query(params: &[(String, String)]) -> String {
     let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
     enc.sort();
-    enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    enc.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `name:value\n` for each signed header, names lowercased and sorted, values
@@ -85,7 +88,14 @@ pub fn canonical_headers(headers: &[(String, String)], signed: &[String]) -> Str
 }
 
 /// `Method\nPath\nQuery\nCanonicalHeaders\nSignedHeaders\nPayloadHash`.
-pub fn canonical_request(method: &str, path: &str, query: &str, canonical_headers: &str, signed_headers: &str, payload_hash: &str) -> String {
+pub fn canonical_request(
+    method: &str,
+    path: &str,
+    query: &str,
+    canonical_headers: &str,
+    signed_headers: &str,
+    payload_hash: &str,
+) -> String {
     format!("{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}")
 }
 
@@ -144,7 +154,14 @@ impl V4Scheme {
     }
 
     /// (string to sign, hex signature). `datetime` is `YYYYMMDDTHHMMSSZ`.
-    pub fn sign(&self, secret: &str, datetime: &str, region: &str, service: &str, canonical_request: &str) -> (String, String) {
+    pub fn sign(
+        &self,
+        secret: &str,
+        datetime: &str,
+        region: &str,
+        service: &str,
+        canonical_request: &str,
+    ) -> (String, String) {
         let date = datetime.get(..8).unwrap_or(datetime);
         let sts = format!(
             "{}\n{datetime}\n{}\n{}",

@@ -139,13 +139,22 @@ impl Suite {
                         continue;
                     }
                 };
-                let mut ck = Checker { file: &file, text: &text, api: &api, siblings: &siblings, diags: Vec::new() };
+                let mut ck = Checker {
+                    file: &file,
+                    text: &text,
+                    api: &api,
+                    siblings: &siblings,
+                    diags: Vec::new(),
+                };
                 let name_pos = yaml::pos_of(&cf.name);
                 if let Some(prev) = seen.get(&cf.name.value) {
                     ck.err(
                         name_pos,
                         format!("duplicate case name `{}`", cf.name.value),
-                        Some(format!("`{}` already uses this name; case names must be unique per API", prev.display())),
+                        Some(format!(
+                            "`{}` already uses this name; case names must be unique per API",
+                            prev.display()
+                        )),
                     );
                 } else {
                     seen.insert(cf.name.value.clone(), file.clone());
@@ -162,7 +171,10 @@ impl Suite {
             apis.push(api);
         }
         if diags.is_empty() {
-            Ok(Suite { root: root.to_path_buf(), apis })
+            Ok(Suite {
+                root: root.to_path_buf(),
+                apis,
+            })
         } else {
             Err(Diagnostics(diags))
         }
@@ -220,13 +232,20 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
         .collect();
     entries.sort();
     for p in entries {
-        let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let fname = p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if fname == "api.yaml" || fname == "world.yaml" {
             continue;
         }
         if fname.ends_with(".yml") {
-            return Err(Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`")
-                .hint(format!("rename it to `{}`", fname.trim_end_matches(".yml").to_string() + ".yaml")));
+            return Err(
+                Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`").hint(format!(
+                    "rename it to `{}`",
+                    fname.trim_end_matches(".yml").to_string() + ".yaml"
+                )),
+            );
         }
         if fname.ends_with(".yaml") {
             files.push((p.clone(), read(&p)?));
@@ -261,8 +280,12 @@ fn check_world_refs(w: &WorldSpec, file: &Path, out: &mut Vec<Diagnostic>) {
                 format!("`{owner}.{field}` names `{target}`, which is a {k:?}, not a {kind:?}"),
             )),
             None => out.push(
-                Diagnostic::new(file, Pos::default(), format!("`{owner}.{field}` names a fixture `{target}` that does not exist"))
-                    .suggest(&target, names.iter().copied()),
+                Diagnostic::new(
+                    file,
+                    Pos::default(),
+                    format!("`{owner}.{field}` names a fixture `{target}` that does not exist"),
+                )
+                .suggest(&target, names.iter().copied()),
             ),
         }
     }
@@ -286,7 +309,11 @@ impl Checker<'_> {
     fn case(&mut self, cf: CaseFile) -> Option<Case> {
         let name_pos = yaml::pos_of(&cf.name);
         let name = cf.name.value.clone();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
             self.err(
                 name_pos,
                 format!("case name `{name}` must be lowercase letters, digits, `-` and `_`"),
@@ -294,7 +321,11 @@ impl Checker<'_> {
             );
         }
         if cf.condition.trim().is_empty() {
-            self.err(name_pos, "`condition` is empty", Some("quote the documented condition this case exercises".into()));
+            self.err(
+                name_pos,
+                "`condition` is empty",
+                Some("quote the documented condition this case exercises".into()),
+            );
         }
         let world = self.api.world.patched(&cf.given);
         let mut d = Vec::new();
@@ -314,20 +345,36 @@ impl Checker<'_> {
             }],
             (None, None, Some(steps)) if !steps.is_empty() => {
                 if cf.wire.is_some() || cf.auth.is_some() {
-                    self.err(name_pos, "`wire` and `auth` go inside each step when `steps` is used", None);
+                    self.err(
+                        name_pos,
+                        "`wire` and `auth` go inside each step when `steps` is used",
+                        None,
+                    );
                 }
                 steps
             }
             (_, _, Some(_)) => {
-                self.err(name_pos, "a case has either `request` and `expect`, or `steps`, not both", Some("move the request into `steps`".into()));
+                self.err(
+                    name_pos,
+                    "a case has either `request` and `expect`, or `steps`, not both",
+                    Some("move the request into `steps`".into()),
+                );
                 return None;
             }
             (Some(_), None, None) => {
-                self.err(name_pos, "the case has a `request` but no `expect`", Some("add `expect:` with at least `status:`".into()));
+                self.err(
+                    name_pos,
+                    "the case has a `request` but no `expect`",
+                    Some("add `expect:` with at least `status:`".into()),
+                );
                 return None;
             }
             _ => {
-                self.err(name_pos, "the case has no request", Some("add `request:` and `expect:`, or `steps:`".into()));
+                self.err(
+                    name_pos,
+                    "the case has no request",
+                    Some("add `request:` and `expect:`, or `steps:`".into()),
+                );
                 return None;
             }
         };
@@ -359,14 +406,25 @@ impl Checker<'_> {
                     let hint = did_you_mean(&a.value, names.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
                         .or_else(|| Some(format!("actions with a contract here: {}", names.join(", "))));
-                    self.err(yaml::pos_of(a), format!("no contract for action `{}` in {}/{}", a.value, self.api.vendor, self.api.service), hint);
+                    self.err(
+                        yaml::pos_of(a),
+                        format!(
+                            "no contract for action `{}` in {}/{}",
+                            a.value, self.api.vendor, self.api.service
+                        ),
+                        hint,
+                    );
                     (a.value.clone(), None)
                 }
             },
         };
         let contract = contract?;
         if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
-            self.err(Pos::default(), "`wire.signature` only applies to Alibaba Cloud", Some("remove it; this vendor has one signature scheme".into()));
+            self.err(
+                Pos::default(),
+                "`wire.signature` only applies to Alibaba Cloud",
+                Some("remove it; this vendor has one signature scheme".into()),
+            );
         }
         self.params(&s.request, contract, world, saved);
         let expect = self.expect(s.expect, contract, world, saved);
@@ -388,14 +446,23 @@ impl Checker<'_> {
     fn params(&mut self, p: &Params, contract: &Contract, world: &WorldSpec, saved: &BTreeSet<String>) {
         let common = self.api.common.clone();
         for e in &p.0 {
-            let known = contract.param_for_wire_name(&e.name).is_some() || common.common_params.iter().any(|c| *c == e.name);
+            let known = contract.param_for_wire_name(&e.name).is_some() || common.common_params.contains(&e.name);
             if !known {
                 let mut names: Vec<&str> = contract.params.keys().map(String::as_str).collect();
-                names.extend(contract.params.values().flat_map(|p| p.aliases.iter().map(String::as_str)));
+                names.extend(
+                    contract
+                        .params
+                        .values()
+                        .flat_map(|p| p.aliases.iter().map(String::as_str)),
+                );
                 let hint = did_you_mean(&e.name, names.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("{} documents: {}", contract.action, names.join(", ")));
-                self.err(e.name_pos, format!("unknown request parameter `{}` for {}", e.name, contract.action), Some(hint));
+                self.err(
+                    e.name_pos,
+                    format!("unknown request parameter `{}` for {}", e.name, contract.action),
+                    Some(hint),
+                );
             }
             self.template(&e.value, e.value_pos, world, saved);
         }
@@ -405,7 +472,14 @@ impl Checker<'_> {
         let tokens = match template::parse(text) {
             Ok(t) => t,
             Err(msg) => {
-                self.err(pos, msg, Some("write references as `${fixture.id}`, `${fixture.name}`, `${absent.kind}` or `${saved.var}`".into()));
+                self.err(
+                    pos,
+                    msg,
+                    Some(
+                        "write references as `${fixture.id}`, `${fixture.name}`, `${absent.kind}` or `${saved.var}`"
+                            .into(),
+                    ),
+                );
                 return;
             }
         };
@@ -418,23 +492,39 @@ impl Checker<'_> {
                         let hint = did_you_mean(&name, names.iter().copied())
                             .map(|s| format!("did you mean `{s}`?"))
                             .unwrap_or_else(|| format!("fixtures in this world: {}", names.join(", ")));
-                        self.err(pos, format!("`${{{name}.{attr}}}` names a fixture `{name}` that is not in the world"), Some(hint));
+                        self.err(
+                            pos,
+                            format!("`${{{name}.{attr}}}` names a fixture `{name}` that is not in the world"),
+                            Some(hint),
+                        );
                     }
                     Some(kind) => {
                         if attr == "name" && kind != Kind::KeyPair {
-                            self.err(pos, format!("only key pairs have a `.name`; `{name}` is a {kind:?}"), Some(format!("use `${{{name}.id}}`")));
+                            self.err(
+                                pos,
+                                format!("only key pairs have a `.name`; `{name}` is a {kind:?}"),
+                                Some(format!("use `${{{name}.id}}`")),
+                            );
                         }
                     }
                 },
                 Token::Absent(kind) => {
                     if Kind::from_word(&kind).is_none() {
                         let words: Vec<&str> = Kind::ALL.iter().map(|k| k.word()).collect();
-                        self.err(pos, format!("`${{absent.{kind}}}`: unknown kind `{kind}`"), Some(format!("kinds: {}", words.join(", "))));
+                        self.err(
+                            pos,
+                            format!("`${{absent.{kind}}}`: unknown kind `{kind}`"),
+                            Some(format!("kinds: {}", words.join(", "))),
+                        );
                     }
                 }
                 Token::Saved(var) => {
                     if !saved.contains(&var) {
-                        self.err(pos, format!("`${{saved.{var}}}` is not saved by an earlier step"), Some("add `save: {{ {var}: <BodyField> }}` to an earlier step".into()));
+                        self.err(
+                            pos,
+                            format!("`${{saved.{var}}}` is not saved by an earlier step"),
+                            Some("add `save: {{ {var}: <BodyField> }}` to an earlier step".into()),
+                        );
                     }
                 }
             }
@@ -455,24 +545,51 @@ impl Checker<'_> {
                     let mut all: Vec<&str> = contract.errors.iter().map(|x| x.code.as_str()).collect();
                     all.extend(self.api.common.errors.iter().map(|x| x.code.as_str()));
                     let hint = did_you_mean(&code.value, all.iter().copied())
-                        .map(|s| format!("did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"))
-                        .unwrap_or_else(|| "add `undocumented: <reason>` to expect, if the vendor really returns it".into());
-                    self.err(pos, format!("`{}` is not a documented error of {}", code.value, contract.action), Some(hint));
+                        .map(|s| {
+                            format!(
+                                "did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"
+                            )
+                        })
+                        .unwrap_or_else(|| {
+                            "add `undocumented: <reason>` to expect, if the vendor really returns it".into()
+                        });
+                    self.err(
+                        pos,
+                        format!("`{}` is not a documented error of {}", code.value, contract.action),
+                        Some(hint),
+                    );
                 }
                 (Some(_), false) => {
-                    self.err(pos, format!("`{}` is documented, but the case marks it `undocumented`", code.value), Some("remove `undocumented`".into()));
+                    self.err(
+                        pos,
+                        format!("`{}` is documented, but the case marks it `undocumented`", code.value),
+                        Some("remove `undocumented`".into()),
+                    );
                 }
                 (None, false) => {
                     if !entries.iter().any(|x| x.status == e.status) {
                         let st: Vec<String> = entries.iter().map(|x| x.status.to_string()).collect();
-                        self.err(pos, format!("`{}` is documented with HTTP {}, not {}", code.value, st.join(" or "), e.status), Some(format!("set `status: {}`", st[0])));
+                        self.err(
+                            pos,
+                            format!(
+                                "`{}` is documented with HTTP {}, not {}",
+                                code.value,
+                                st.join(" or "),
+                                e.status
+                            ),
+                            Some(format!("set `status: {}`", st[0])),
+                        );
                     }
                     documented = entries.into_iter().filter(|x| x.status == e.status).collect();
                 }
                 (Some(_), true) => {}
             }
         } else if e.status >= 300 {
-            self.err(Pos::default(), format!("expect.status {} is an error, but no `code` is given", e.status), Some("add the expected `code:`".into()));
+            self.err(
+                Pos::default(),
+                format!("expect.status {} is an error, but no `code` is given", e.status),
+                Some("add the expected `code:`".into()),
+            );
         }
         for (path, check) in &e.body {
             for v in [&check.equals, &check.not_equals].into_iter().flatten() {
@@ -480,7 +597,11 @@ impl Checker<'_> {
             }
             if let Some(re) = &check.matches {
                 if let Err(err) = regex::Regex::new(re) {
-                    self.err(Pos::default(), format!("body.{path}.matches is not a valid regular expression: {err}"), None);
+                    self.err(
+                        Pos::default(),
+                        format!("body.{path}.matches is not a valid regular expression: {err}"),
+                        None,
+                    );
                 }
             }
         }

@@ -57,7 +57,10 @@ pub fn parse(text: &str) -> Result<Vec<Token>, String> {
                 if attr != "id" && attr != "name" {
                     return Err(format!("`${{{inner}}}`: a fixture has `.id` or `.name`, not `.{attr}`"));
                 }
-                Token::Fixture { name: head.to_string(), attr: attr.to_string() }
+                Token::Fixture {
+                    name: head.to_string(),
+                    attr: attr.to_string(),
+                }
             }
         });
     }
@@ -82,7 +85,9 @@ impl Bindings {
     /// Substitutes every reference. Unknown ones were refused at load time;
     /// should one slip through, it is left visible rather than guessed.
     pub fn resolve(&self, text: &str) -> String {
-        let Ok(tokens) = parse(text) else { return text.to_string() };
+        let Ok(tokens) = parse(text) else {
+            return text.to_string();
+        };
         let mut out = String::new();
         for t in tokens {
             match t {

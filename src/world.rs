@@ -243,10 +243,7 @@ impl WorldSpec {
     }
 
     pub fn kind_of(&self, name: &str) -> Option<Kind> {
-        self.fixtures()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, k)| k)
+        self.fixtures().into_iter().find(|(n, _)| *n == name).map(|(_, k)| k)
     }
 
     /// Fixture fields that name another fixture: (owner, field, target, expected kind).

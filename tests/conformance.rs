@@ -38,7 +38,12 @@ fn main() {
                 let name = format!("{}::{}::{}", api.path(), case.name, target.name());
                 let skip = case.targets.skip_reason(target.name()).is_some();
                 let (suite, harness) = (suite.clone(), harness.clone());
-                let snap_dir: PathBuf = manifest.join("snapshots").join(target.name()).join(&api.vendor).join(&api.service).join(&api.action);
+                let snap_dir: PathBuf = manifest
+                    .join("snapshots")
+                    .join(target.name())
+                    .join(&api.vendor)
+                    .join(&api.service)
+                    .join(&api.action);
                 trials.push(
                     Trial::test(name, move || {
                         let api = &suite.apis[ai];
@@ -81,6 +86,8 @@ fn snapshot(dir: &Path, name: &str, transcript: &str) -> Result<(), Failed> {
             .cloned()
             .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "snapshot assertion failed".into());
-        Failed::from(format!("snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"))
+        Failed::from(format!(
+            "snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"
+        ))
     })
 }

@@ -62,7 +62,8 @@ pub struct Emulator {
 impl KeyStore for Inner {
     fn secret(&self, vendor: &str, ak: &str) -> Option<String> {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.secret.clone())
+        keys.get(&(vendor.to_string(), ak.to_string()))
+            .map(|k| k.secret.clone())
     }
     fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, _now: i64) -> bool {
         let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,8 +101,13 @@ impl Emulator {
     pub fn from_suite(suite: &Suite) -> Emulator {
         let mut inner = Inner::default();
         for api in &suite.apis {
-            inner.contracts.insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
-            inner.common.entry(api.vendor.clone()).or_insert_with(|| (*api.common).clone());
+            inner
+                .contracts
+                .insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
+            inner
+                .common
+                .entry(api.vendor.clone())
+                .or_insert_with(|| (*api.common).clone());
         }
         let emu = Emulator { inner: Arc::new(inner) };
         for (vendor, ak, sk) in DEFAULT_CREDENTIALS {
@@ -118,17 +124,30 @@ impl Emulator {
 
     fn add_key(&self, vendor: &str, ak: &str, secret: &str, tenant: u64) {
         let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.insert((vendor.to_string(), ak.to_string()), Key { secret: secret.to_string(), tenant });
+        keys.insert(
+            (vendor.to_string(), ak.to_string()),
+            Key {
+                secret: secret.to_string(),
+                tenant,
+            },
+        );
     }
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
         let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let (state, fixtures) = State::build(vendor, id, world);
-        let mut b = Bindings { fixtures, ..Default::default() };
+        let mut b = Bindings {
+            fixtures,
+            ..Default::default()
+        };
         for k in Kind::ALL {
             b.absent.insert(k.word().to_string(), state.absent_id(k));
         }
-        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(id, state);
+        self.inner
+            .tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, state);
         (id, b)
     }
 
@@ -150,21 +169,34 @@ impl Emulator {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
             keys.get(&(vendor.to_string(), ak.to_string()))?.tenant
         };
-        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant).cloned()
+        self.inner
+            .tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tenant)
+            .cloned()
     }
 
     /// Status and message of a documented error.
     fn error_reply(&self, vendor: &str, action: &str, f: &Fail) -> ErrorReply {
-        let from_contract = self.inner.contracts.get(&(vendor.to_string(), action.to_string())).and_then(|c| {
-            let mut entries: Vec<&DocumentedError> = c.errors_for(f.code).filter(|e| f.status.is_none_or(|s| e.status == s)).collect();
-            entries.sort_by_key(|e| e.source.is_some());
-            entries.first().copied()
-        });
+        let from_contract = self
+            .inner
+            .contracts
+            .get(&(vendor.to_string(), action.to_string()))
+            .and_then(|c| {
+                let mut entries: Vec<&DocumentedError> = c
+                    .errors_for(f.code)
+                    .filter(|e| f.status.is_none_or(|s| e.status == s))
+                    .collect();
+                entries.sort_by_key(|e| e.source.is_some());
+                entries.first().copied()
+            });
         let entry = from_contract.or_else(|| {
-            self.inner
-                .common
-                .get(vendor)
-                .and_then(|c| c.errors.iter().find(|e| e.code == f.code && f.status.is_none_or(|s| e.status == s)))
+            self.inner.common.get(vendor).and_then(|c| {
+                c.errors
+                    .iter()
+                    .find(|e| e.code == f.code && f.status.is_none_or(|s| e.status == s))
+            })
         });
         match entry {
             Some(e) => ErrorReply {
@@ -182,7 +214,10 @@ impl Emulator {
             None => ErrorReply {
                 status: 500,
                 code: f.code.to_string(),
-                message: format!("apiconform emulator: `{}` has no documented message for {vendor} {action}", f.code),
+                message: format!(
+                    "apiconform emulator: `{}` has no documented message for {vendor} {action}",
+                    f.code
+                ),
                 retry_after_ms: None,
                 code_n: None,
             },
@@ -202,23 +237,40 @@ impl Emulator {
         let inbound = match p.accept(req, &*self.inner, now) {
             Ok(i) => i,
             Err(rej) => {
-                let mut ctx = rej.reply.clone();
+                let mut ctx = *rej.reply;
                 ctx.request_id = p.request_id(seq);
-                let f = Fail { code: rej.code, status: None, args: rej.args };
+                let f = Fail {
+                    code: rej.code,
+                    status: None,
+                    args: rej.args,
+                };
                 return p.render_error(&ctx, &self.error_reply(p.vendor(), &ctx.action, &f));
             }
         };
         let mut ctx: ReplyCtx = inbound.reply.clone();
         ctx.request_id = p.request_id(seq);
         let vendor = p.vendor();
-        let outcome = self.run_rule(p, &inbound.access_key_id, &inbound.action, &inbound.version, &inbound.params);
+        let outcome = self.run_rule(
+            p,
+            &inbound.access_key_id,
+            &inbound.action,
+            &inbound.version,
+            &inbound.params,
+        );
         match outcome {
             Ok(result) => p.render_success(&ctx, &result),
             Err(f) => p.render_error(&ctx, &self.error_reply(vendor, &inbound.action, &f)),
         }
     }
 
-    fn run_rule(&self, p: &dyn Protocol, ak: &str, action: &str, version: &str, params: &[(String, String)]) -> rules::Outcome {
+    fn run_rule(
+        &self,
+        p: &dyn Protocol,
+        ak: &str,
+        action: &str,
+        version: &str,
+        params: &[(String, String)],
+    ) -> rules::Outcome {
         let vendor = p.vendor();
         let Some(contract) = self.inner.contracts.get(&(vendor.to_string(), action.to_string())) else {
             return Err(match vendor {
@@ -248,7 +300,9 @@ impl Emulator {
     /// Serves HTTP/1.1 on `listener` until the task is dropped.
     pub async fn serve(self, listener: tokio::net::TcpListener) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let emu = self.clone();
             tokio::spawn(async move {
@@ -263,7 +317,10 @@ impl Emulator {
         }
     }
 
-    async fn handle_hyper(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    async fn handle_hyper(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
         use http_body_util::BodyExt;
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
@@ -273,7 +330,12 @@ impl Emulator {
         let mut headers: Vec<(String, String)> = parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         if !headers.iter().any(|(k, _)| k == "host") {
             if let Some(a) = parts.uri.authority() {

@@ -110,12 +110,20 @@ impl State {
     /// A new ID of `kind` in the vendor's format.
     pub fn new_id(&mut self, kind: Kind) -> String {
         self.next += 1;
-        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(self.next))
+        make_id(
+            &self.vendor,
+            kind,
+            self.seed.wrapping_mul(1_000_003).wrapping_add(self.next),
+        )
     }
 
     /// An ID of `kind` that is well formed and does not exist.
     pub fn absent_id(&self, kind: Kind) -> String {
-        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(999_999))
+        make_id(
+            &self.vendor,
+            kind,
+            self.seed.wrapping_mul(1_000_003).wrapping_add(999_999),
+        )
     }
 
     /// Builds the tenant's state from a world, with the vendor's defaults.
@@ -141,7 +149,9 @@ impl State {
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (name, kind) in w.fixtures() {
             let id = match kind {
-                Kind::KeyPair if vendor == "aliyun" => w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string()),
+                Kind::KeyPair if vendor == "aliyun" => {
+                    w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
+                }
                 _ => s.new_id(kind),
             };
             ids.insert(name.to_string(), id);
@@ -161,7 +171,12 @@ impl State {
                 unpaid_order: i.unpaid_order.unwrap_or(false),
                 expired: i.expired.unwrap_or(false),
                 creating_image: i.creating_image.unwrap_or(false),
-                key_pair_ids: i.key_pairs.iter().flatten().filter_map(|k| ids.get(k).cloned()).collect(),
+                key_pair_ids: i
+                    .key_pairs
+                    .iter()
+                    .flatten()
+                    .filter_map(|k| ids.get(k).cloned())
+                    .collect(),
                 max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
                 password_set: false,
             };
@@ -218,7 +233,11 @@ impl State {
             s.key_pairs.insert(kp.id.clone(), kp);
         }
         for (name, k) in &w.kms_keys {
-            let key = KmsKey { id: ids[name].clone(), enabled: k.enabled.unwrap_or(true), symmetric: k.symmetric.unwrap_or(true) };
+            let key = KmsKey {
+                id: ids[name].clone(),
+                enabled: k.enabled.unwrap_or(true),
+                symmetric: k.symmetric.unwrap_or(true),
+            };
             s.kms_keys.insert(key.id.clone(), key);
         }
         let mut out = FixtureIds::new();
@@ -243,7 +262,14 @@ impl State {
 fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
     let h = hex_id(seed);
     match vendor {
-        "ksyun" => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
+        "ksyun" => format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        ),
         "volcengine" => {
             let prefix = match kind {
                 Kind::Instance => "i-",

@@ -164,7 +164,7 @@ pub struct ReplyCtx {
 pub struct Rejection {
     pub code: &'static str,
     pub args: Vec<String>,
-    pub reply: ReplyCtx,
+    pub reply: Box<ReplyCtx>,
 }
 
 /// An error ready to render: status, code and the final message text.
@@ -244,7 +244,10 @@ pub(crate) fn json_body(resp: &HttpResponse) -> Value {
 
 /// Escapes text for an XML element.
 pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The text of the first `<tag>…</tag>`.

@@ -36,7 +36,9 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
         _ => {}
     }
     let password = r.get(&["Password"]);
-    let inherit = r.bool(&["PasswordInherit"]).map_err(|_| fail("InvalidParameter").arg("PasswordInherit"))?;
+    let inherit = r
+        .bool(&["PasswordInherit"])
+        .map_err(|_| fail("InvalidParameter").arg("PasswordInherit"))?;
     if let Some(pw) = password {
         if inherit == Some(true) {
             return Err(fail("InvalidPasswordParam.Mismatch"));
@@ -47,7 +49,9 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidPassword.Malformed").status(400));
         }
     }
-    let size = r.int(&["SystemDisk.Size"]).map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
+    let size = r
+        .int(&["SystemDisk.Size"])
+        .map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
     if let Some(sz) = size {
         if sz > 500 {
             return Err(fail("InvalidSystemDiskSize.MoreThanMaxSize"));
@@ -56,7 +60,9 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
         }
     }
-    let encrypted = r.bool(&["Encrypted"]).map_err(|_| fail("InvalidParameter").arg("Encrypted"))?;
+    let encrypted = r
+        .bool(&["Encrypted"])
+        .map_err(|_| fail("InvalidParameter").arg("Encrypted"))?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
     if kms.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
@@ -81,12 +87,20 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
             None => return Err(fail("InvalidImageId.NotFound")),
         },
         None => match disk_id.and_then(|d| s.disks.get(d)) {
-            Some(_) => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
+            Some(_) => s
+                .images
+                .get(&inst.image_id)
+                .cloned()
+                .ok_or_else(|| fail("InvalidImageId.NotFound"))?,
             None => return Err(fail("InvalidDiskId.NotFound")),
         },
     };
     let key_pair = match r.get(&["KeyPairName"]).filter(|v| !v.is_empty()) {
-        Some(name) => Some(s.key_pair_by_name(name).cloned().ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?),
+        Some(name) => Some(
+            s.key_pair_by_name(name)
+                .cloned()
+                .ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?,
+        ),
         None => None,
     };
     if let Some(k) = kms {
@@ -172,7 +186,8 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {
-        s.client_tokens.insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
+        s.client_tokens
+            .insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
     }
     Ok(out)
 }
@@ -184,7 +199,9 @@ fn reset_disk(s: &mut State, r: &Req) -> Outcome {
     let Some(snapshot_id) = r.get(&["SnapshotId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("SnapshotId"));
     };
-    let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidParameter").arg("DryRun"))?;
+    let dry_run = r
+        .bool(&["DryRun"])
+        .map_err(|_| fail("InvalidParameter").arg("DryRun"))?;
     let Some(disk) = s.disks.get(disk_id).cloned() else {
         return Err(fail("InvalidDiskId.NotFound"));
     };

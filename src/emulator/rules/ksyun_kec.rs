@@ -36,8 +36,16 @@ fn modify_instance_image(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InstanceNotFound"));
     };
     let image = match image_id {
-        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
-        None => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+        Some(id) => s
+            .images
+            .get(id)
+            .cloned()
+            .ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+        None => s
+            .images
+            .get(&inst.image_id)
+            .cloned()
+            .ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
     };
     let mut key_ids = Vec::new();
     for k in &keys {
@@ -70,7 +78,10 @@ fn modify_instance_image(s: &mut State, r: &Req) -> Outcome {
             Disk {
                 id: new_id.clone(),
                 size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib),
-                category: r.get(&["SystemDisk.DiskType", "SystemDisk_DiskType"]).map(str::to_string).unwrap_or(old.category.clone()),
+                category: r
+                    .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
+                    .map(str::to_string)
+                    .unwrap_or(old.category.clone()),
                 content: format!("image:{}", image.id),
                 ..old
             },

@@ -25,7 +25,11 @@ pub struct Fail {
 }
 
 pub fn fail(code: &'static str) -> Fail {
-    Fail { code, status: None, args: Vec::new() }
+    Fail {
+        code,
+        status: None,
+        args: Vec::new(),
+    }
 }
 
 impl Fail {
@@ -40,6 +44,10 @@ impl Fail {
 }
 
 pub type Outcome = Result<Map<String, Value>, Fail>;
+
+/// A parameter value that is not of its documented type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
 
 /// The request's business parameters with typed accessors.
 pub struct Req<'a> {
@@ -60,20 +68,20 @@ impl<'a> Req<'a> {
     }
 
     /// `true`/`True`/`false`/`False` (any case). `Err(())` when malformed.
-    pub fn bool(&self, names: &[&str]) -> Result<Option<bool>, ()> {
+    pub fn bool(&self, names: &[&str]) -> Result<Option<bool>, Malformed> {
         match self.get(names) {
             None => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(_) => Err(()),
+            Some(_) => Err(Malformed),
         }
     }
 
     /// An integer. `Err(())` when malformed.
-    pub fn int(&self, names: &[&str]) -> Result<Option<i64>, ()> {
+    pub fn int(&self, names: &[&str]) -> Result<Option<i64>, Malformed> {
         match self.get(names) {
             None => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| ()),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| Malformed),
         }
     }
 
@@ -151,7 +159,11 @@ mod tests {
 
     #[test]
     fn list_params_accept_both_bases() {
-        let p = vec![("KeyId.2".to_string(), "b".to_string()), ("KeyId.1".to_string(), "a".to_string()), ("KeyIdX".into(), "z".into())];
+        let p = vec![
+            ("KeyId.2".to_string(), "b".to_string()),
+            ("KeyId.1".to_string(), "a".to_string()),
+            ("KeyIdX".into(), "z".into()),
+        ];
         assert_eq!(Req { params: &p }.list("KeyId"), vec!["a", "b"]);
         let p0 = vec![("KeyId.0".to_string(), "a".to_string())];
         assert_eq!(Req { params: &p0 }.list("KeyId"), vec!["a"]);
@@ -159,11 +171,15 @@ mod tests {
 
     #[test]
     fn booleans_in_every_sdk_spelling() {
-        let p = vec![("A".to_string(), "True".to_string()), ("B".to_string(), "false".to_string()), ("C".into(), "yes".into())];
+        let p = vec![
+            ("A".to_string(), "True".to_string()),
+            ("B".to_string(), "false".to_string()),
+            ("C".into(), "yes".into()),
+        ];
         let r = Req { params: &p };
         assert_eq!(r.bool(&["A"]), Ok(Some(true)));
         assert_eq!(r.bool(&["B"]), Ok(Some(false)));
-        assert_eq!(r.bool(&["C"]), Err(()));
+        assert_eq!(r.bool(&["C"]), Err(Malformed));
         assert_eq!(r.bool(&["D"]), Ok(None));
     }
 
