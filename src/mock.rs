@@ -118,13 +118,20 @@ pub async fn mount_step(
         }
         None => {
             let mut result: Map<String, Value> = api.contract.response.clone().into_iter().collect();
+            // `equals` pins a value; other checks keep the doc's example, or
+            // get a fresh value when the doc has none.
             for (path, check) in &e.body {
-                let v = match (&check.equals, &check.matches) {
-                    (Some(v), _) => json!(bindings.resolve(v)),
-                    _ => json!(format!("mock-{path}-{seq}")),
-                };
-                if !path.contains('.') {
-                    result.insert(path.clone(), v);
+                if path.contains('.') {
+                    continue;
+                }
+                if let Some(v) = &check.equals {
+                    let want = bindings.resolve(v);
+                    let same_as_doc = result.get(path).is_some_and(|d| d.as_str().map_or(d.to_string(), str::to_string) == want);
+                    if !same_as_doc {
+                        result.insert(path.clone(), json!(want));
+                    }
+                } else if check.exists != Some(false) && !result.contains_key(path) {
+                    result.insert(path.clone(), json!(format!("mock-{path}-{seq}")));
                 }
             }
             p.render_success(&ctx, &result)

@@ -17,7 +17,10 @@ use std::sync::Arc;
 fn main() {
     let args = Arguments::from_args();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let suite = match Suite::load(&manifest.join("cases")) {
+    // APICONFORM_CASES points the suite at another cases tree (for trying
+    // out cases outside the repository); snapshots stay under `snapshots/`.
+    let cases = std::env::var_os("APICONFORM_CASES").map(PathBuf::from).unwrap_or_else(|| manifest.join("cases"));
+    let suite = match Suite::load(&cases) {
         Ok(s) => Arc::new(s),
         Err(d) => {
             eprintln!("{d}\n\nthe case files do not load; `cargo run -- lint` shows the same");
