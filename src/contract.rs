@@ -141,7 +141,20 @@ pub struct DocumentedError {
 #[serde(deny_unknown_fields)]
 pub struct Waiver {
     pub code: String,
+    /// Narrows the waiver to one entry when a code is documented several times.
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub message: Option<String>,
     pub reason: String,
+}
+
+impl Waiver {
+    pub fn covers(&self, e: &DocumentedError) -> bool {
+        self.code == e.code
+            && self.status.is_none_or(|s| s == e.status)
+            && self.message.as_deref().is_none_or(|m| m == e.message)
+    }
 }
 
 /// `cases/<vendor>/common-errors.yaml`: errors any API of the vendor can return.

@@ -11,6 +11,7 @@
 pub mod case;
 pub mod clock;
 pub mod contract;
+pub mod coverage;
 pub mod diag;
 pub mod emulator;
 pub mod mock;

@@ -1,7 +1,8 @@
 //! `apiconform`: run cases, lint them, or serve the emulator.
 
+use apiconform::coverage::{Matrix, Results, Verdict};
 use apiconform::runner::{Harness, Target};
-use apiconform::suite::Suite;
+use apiconform::suite::{Api, Case, Suite};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,15 @@ enum Command {
     },
     /// Check every case file and report all problems with file:line:column.
     Lint,
+    /// Show every documented error against the cases that produce it and each target's verdict.
+    Coverage {
+        /// `table` for people, `json` for machines.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Exit 1 when a documented error has neither a case nor a waiver.
+        #[arg(long)]
+        check: bool,
+    },
     /// Serve the emulator over HTTP for SDKs and applications.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -79,6 +89,13 @@ fn main() -> ExitCode {
             run(&suite, target, &filters, verbose)
         }
         Command::Serve { addr } => serve(&cli.cases, &addr),
+        Command::Coverage { format, check } => {
+            let suite = match load(&cli.cases) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            coverage(&suite, &format, check)
+        }
     }
 }
 
@@ -97,49 +114,11 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
             return ExitCode::from(2);
         }
     };
-    let mut jobs = Vec::new();
-    for api in &suite.apis {
-        for case in &api.cases {
-            let name = format!("{}::{}", api.path(), case.name);
-            if filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())) {
-                jobs.push((api, case, name));
-            }
-        }
-    }
     let started = std::time::Instant::now();
-    let next = Mutex::new(0usize);
-    // (job index, failures when run, skip reason when skipped)
-    type Done = (usize, Option<Vec<String>>, Option<String>);
-    let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 8);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some((api, case, _)) = jobs.get(i) else {
-                    break;
-                };
-                let r = match case.targets.skip_reason(target.name()) {
-                    Some(reason) => (i, None, Some(reason.to_string())),
-                    None => (i, Some(harness.run(api, case, target).failures), None),
-                };
-                results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|r| r.0);
+    let (jobs, results) = run_trials(suite, &harness, &[target], filters);
     let mut per_api: BTreeMap<String, Counts> = BTreeMap::new();
     let mut total = Counts::default();
-    for (i, failures, skip) in &results {
+    for (i, _, failures, skip) in &results {
         let (api, _, name) = &jobs[*i];
         let c = per_api.entry(api.path()).or_default();
         match (failures, skip) {
@@ -188,6 +167,114 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
     } else {
         ExitCode::SUCCESS
     }
+}
+
+type Job<'a> = (&'a Api, &'a Case, String);
+/// (job index, target, failures and observations when run, skip reason when skipped)
+type Done = (usize, Target, Option<Vec<String>>, Option<String>);
+type Observations = Vec<(usize, Target, Vec<apiconform::runner::Observed>)>;
+
+/// Runs every selected case on every target, in parallel.
+fn run_trials<'a>(
+    suite: &'a Suite,
+    harness: &Harness,
+    targets: &[Target],
+    filters: &[String],
+) -> (Vec<Job<'a>>, Vec<Done>) {
+    let (jobs, done, _) = run_trials_observed(suite, harness, targets, filters);
+    (jobs, done)
+}
+
+fn run_trials_observed<'a>(
+    suite: &'a Suite,
+    harness: &Harness,
+    targets: &[Target],
+    filters: &[String],
+) -> (Vec<Job<'a>>, Vec<Done>, Observations) {
+    let mut jobs: Vec<Job> = Vec::new();
+    for api in &suite.apis {
+        for case in &api.cases {
+            let name = format!("{}::{}", api.path(), case.name);
+            if filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())) {
+                jobs.push((api, case, name));
+            }
+        }
+    }
+    let work: Vec<(usize, Target)> = (0..jobs.len())
+        .flat_map(|i| targets.iter().map(move |t| (i, *t)))
+        .collect();
+    let next = Mutex::new(0usize);
+    let results: Mutex<(Vec<Done>, Observations)> = Mutex::new((Vec::new(), Vec::new()));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let w = {
+                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let w = *n;
+                    *n += 1;
+                    w
+                };
+                let Some(&(i, target)) = work.get(w) else { break };
+                let (api, case, _) = &jobs[i];
+                let (done, obs) = match case.targets.skip_reason(target.name()) {
+                    Some(reason) => ((i, target, None, Some(reason.to_string())), Vec::new()),
+                    None => {
+                        let out = harness.run(api, case, target);
+                        ((i, target, Some(out.failures), None), out.observed)
+                    }
+                };
+                let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+                r.0.push(done);
+                r.1.push((i, target, obs));
+            });
+        }
+    });
+    let (mut done, obs) = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|r| (r.0, r.1.name()));
+    (jobs, done, obs)
+}
+
+fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
+    let harness = match Harness::start(suite) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: cannot start the emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (jobs, done, obs) = run_trials_observed(suite, &harness, &Target::OFFLINE, &[]);
+    let mut results = Results::new();
+    for (i, target, failures, skip) in &done {
+        let (api, case, _) = &jobs[*i];
+        let verdict = match (failures, skip) {
+            (_, Some(_)) => Verdict::Skip,
+            (Some(f), None) if f.is_empty() => Verdict::Pass,
+            _ => Verdict::Fail,
+        };
+        let observed = obs
+            .iter()
+            .find(|(j, t, _)| j == i && t == target)
+            .map(|o| o.2.clone())
+            .unwrap_or_default();
+        results.insert((api.path(), case.name.clone(), target.name()), (verdict, observed));
+    }
+    let m = Matrix::build(suite, &results);
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+        _ => print!("{}", m.render()),
+    }
+    if check && m.missing() > 0 {
+        eprintln!(
+            "\ncoverage is incomplete: {} documented error(s) have neither a case nor a waiver",
+            m.missing()
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn serve(cases: &Path, addr: &str) -> ExitCode {

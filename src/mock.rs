@@ -126,7 +126,9 @@ pub async fn mount_step(
                 }
                 if let Some(v) = &check.equals {
                     let want = bindings.resolve(v);
-                    let same_as_doc = result.get(path).is_some_and(|d| d.as_str().map_or(d.to_string(), str::to_string) == want);
+                    let same_as_doc = result
+                        .get(path)
+                        .is_some_and(|d| d.as_str().map_or(d.to_string(), str::to_string) == want);
                     if !same_as_doc {
                         result.insert(path.clone(), json!(want));
                     }

@@ -62,6 +62,17 @@ pub struct TrialOutcome {
     pub failures: Vec<String>,
     /// Normalized, redacted exchanges, for snapshots.
     pub transcript: String,
+    /// (action, status, code, message) of each response, for coverage.
+    pub observed: Vec<Observed>,
+}
+
+/// What one step got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub action: String,
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: Option<String>,
 }
 
 /// Shared machinery for all trials: a runtime, the in-process emulator and
@@ -192,6 +203,12 @@ impl Harness {
                 }
             };
             let n = p.decode(&resp);
+            out.observed.push(Observed {
+                action: step.action.clone(),
+                status: n.status,
+                code: n.code.clone(),
+                message: n.message.clone(),
+            });
             let _ = writeln!(out.transcript, "response:\n{}", redactor.response(&n).trim_end());
             let before = out.failures.len();
             check(&step.name, &step.expect, &n, &bindings, &mut out.failures);
@@ -244,7 +261,7 @@ impl Harness {
 /// A documented message with `%s` placeholders as a matcher.
 /// A message ending in `:` without placeholders (Alibaba's `server string to
 /// sign is:`) is a prefix, as the emulator appends to it.
-fn message_matches(template: &str, got: &str) -> bool {
+pub fn message_matches(template: &str, got: &str) -> bool {
     if !template.contains("%s") && template.ends_with(':') {
         return got.starts_with(template);
     }

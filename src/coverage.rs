@@ -1,0 +1,185 @@
+//! The coverage matrix: every documented error of every API against the
+//! cases that produce it and the verdict of each target.
+//!
+//! A documented error is **covered** by a case when one of the case's steps
+//! expects its code and status, and the message the target answered matches
+//! the documented text (`%s` matching anything). An error no case produces
+//! needs a waiver with a reason in `api.yaml`; anything else is a gap.
+
+use crate::contract::DocumentedError;
+use crate::runner::{message_matches, Observed, Target};
+use crate::suite::Suite;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What happened to one case on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// One trial's result, keyed by (API path, case name, target).
+pub type Results = BTreeMap<(String, String, &'static str), (Verdict, Vec<Observed>)>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub api: String,
+    #[serde(flatten)]
+    pub error: DocumentedError,
+    /// Cases that produce this error.
+    pub cases: Vec<String>,
+    /// Per target: pass when every covering case passed there.
+    pub verdicts: BTreeMap<&'static str, Verdict>,
+    pub waiver: Option<String>,
+}
+
+impl Row {
+    pub fn covered(&self) -> bool {
+        !self.cases.is_empty() || self.waiver.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub documented: usize,
+    pub covered: usize,
+    pub waived: usize,
+    pub missing: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub rows: Vec<Row>,
+    pub totals: BTreeMap<String, Totals>,
+}
+
+impl Matrix {
+    pub fn build(suite: &Suite, results: &Results) -> Matrix {
+        let mut rows = Vec::new();
+        let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
+        for api in &suite.apis {
+            let path = api.path();
+            for e in &api.contract.errors {
+                let mut cases = Vec::new();
+                let mut verdicts: BTreeMap<&'static str, Verdict> = BTreeMap::new();
+                for case in &api.cases {
+                    let expects = case.steps.iter().any(|s| {
+                        s.action == api.action
+                            && s.expect.code.as_deref() == Some(&e.code)
+                            && s.expect.status == e.status
+                    });
+                    if !expects {
+                        continue;
+                    }
+                    // The emulator's answer decides which entry the case meets
+                    // when a code has several messages; an explicit expected
+                    // message decides otherwise.
+                    let explicit = case.steps.iter().find_map(|s| {
+                        (s.expect.code.as_deref() == Some(&e.code))
+                            .then(|| s.expect.message.clone())
+                            .flatten()
+                    });
+                    let observed = results.get(&(path.clone(), case.name.clone(), Target::Emulator.name()));
+                    let meets = match (&explicit, observed) {
+                        (Some(m), _) => message_matches(&e.message, m),
+                        (None, Some((_, obs))) => obs.iter().any(|o| {
+                            o.code.as_deref() == Some(&e.code)
+                                && o.message.as_deref().is_some_and(|m| message_matches(&e.message, m))
+                        }),
+                        (None, None) => true,
+                    };
+                    if !meets {
+                        continue;
+                    }
+                    cases.push(case.name.clone());
+                    for t in Target::OFFLINE {
+                        if let Some((v, _)) = results.get(&(path.clone(), case.name.clone(), t.name())) {
+                            let cur = verdicts.entry(t.name()).or_insert(*v);
+                            if *v == Verdict::Fail || *cur == Verdict::Skip {
+                                *cur = *v;
+                            }
+                        }
+                    }
+                }
+                let waiver = api
+                    .contract
+                    .waivers
+                    .iter()
+                    .find(|w| w.covers(e))
+                    .map(|w| w.reason.clone());
+                let t = totals.entry(path.clone()).or_default();
+                t.documented += 1;
+                if !cases.is_empty() {
+                    t.covered += 1;
+                } else if waiver.is_some() {
+                    t.waived += 1;
+                } else {
+                    t.missing += 1;
+                }
+                rows.push(Row {
+                    api: path.clone(),
+                    error: e.clone(),
+                    cases,
+                    verdicts,
+                    waiver,
+                });
+            }
+        }
+        Matrix { rows, totals }
+    }
+
+    pub fn missing(&self) -> usize {
+        self.totals.values().map(|t| t.missing).sum()
+    }
+
+    /// The table for people.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let mut current = String::new();
+        for r in &self.rows {
+            if r.api != current {
+                current = r.api.clone();
+                s.push_str(&format!("\n{current}\n"));
+                s.push_str(&format!(
+                    "  {:<6} {:<52} {:<9} {:<9} {}\n",
+                    "status", "code", "emulator", "mock", "cases / waiver"
+                ));
+            }
+            let v = |t: &str| match r.verdicts.get(t) {
+                Some(Verdict::Pass) => "pass",
+                Some(Verdict::Fail) => "FAIL",
+                Some(Verdict::Skip) => "skip",
+                None => "-",
+            };
+            let who = if !r.cases.is_empty() {
+                r.cases.join(", ")
+            } else if let Some(w) = &r.waiver {
+                format!("waived: {w}")
+            } else {
+                "MISSING".to_string()
+            };
+            let legacy = if r.error.source.is_some() { " (legacy doc)" } else { "" };
+            s.push_str(&format!(
+                "  {:<6} {:<52} {:<9} {:<9} {who}{legacy}\n",
+                r.error.status,
+                r.error.code,
+                v("emulator"),
+                v("mock")
+            ));
+        }
+        s.push_str(&format!(
+            "\n{:<40} {:>10} {:>8} {:>7} {:>8}\n",
+            "API", "documented", "covered", "waived", "missing"
+        ));
+        for (api, t) in &self.totals {
+            s.push_str(&format!(
+                "{api:<40} {:>10} {:>8} {:>7} {:>8}\n",
+                t.documented, t.covered, t.waived, t.missing
+            ));
+        }
+        s
+    }
+}
