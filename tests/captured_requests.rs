@@ -35,7 +35,11 @@ fn capture_time() -> i64 {
 fn load(name: &str) -> HttpRequest {
     let path = format!("{}/tests/data/captures/{name}.http", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
-    let text: String = text.lines().filter(|l| !l.starts_with("# ")).collect::<Vec<_>>().join("\n");
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("# "))
+        .collect::<Vec<_>>()
+        .join("\n");
     let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let start: Vec<&str> = lines.next().unwrap().split(' ').collect();
@@ -50,7 +54,13 @@ fn load(name: &str) -> HttpRequest {
     if let Some((_, n)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
         assert_eq!(n.parse::<usize>().unwrap(), body.len(), "{name}: body length");
     }
-    HttpRequest { method: start[0].to_string(), path: path.to_string(), query: HttpRequest::parse_query(query), headers, body }
+    HttpRequest {
+        method: start[0].to_string(),
+        path: path.to_string(),
+        query: HttpRequest::parse_query(query),
+        headers,
+        body,
+    }
 }
 
 const CAPTURES: &[(&str, &str, &str)] = &[
@@ -85,19 +95,35 @@ fn every_official_sdk_capture_verifies() {
             .accept(&req, &keys(), capture_time())
             .unwrap_or_else(|r| panic!("{name}: rejected with {} {:?}", r.code, r.args));
         assert_eq!(inbound.action, *action, "{name}");
-        assert!(inbound.params.iter().any(|(k, _)| k == "InstanceId" || k == "DiskId"), "{name}: {:?}", inbound.params);
-        assert!(!inbound.params.iter().any(|(k, _)| k == "Signature" || k == "Action" || k == "Accesskey"), "{name}: protocol params leaked");
+        assert!(
+            inbound.params.iter().any(|(k, _)| k == "InstanceId" || k == "DiskId"),
+            "{name}: {:?}",
+            inbound.params
+        );
+        assert!(
+            !inbound
+                .params
+                .iter()
+                .any(|(k, _)| k == "Signature" || k == "Action" || k == "Accesskey"),
+            "{name}: protocol params leaked"
+        );
     }
 }
 
 #[test]
 fn decoded_values_keep_spaces_and_specials() {
     let p = load("A5");
-    let inbound = protocol::for_vendor("aliyun").unwrap().accept(&p, &keys(), capture_time()).unwrap();
+    let inbound = protocol::for_vendor("aliyun")
+        .unwrap()
+        .accept(&p, &keys(), capture_time())
+        .unwrap();
     let pw = inbound.params.iter().find(|(k, _)| k == "Password").unwrap();
     assert_eq!(pw.1, "Test 123!@#");
     let v1 = load("V1");
-    let inbound = protocol::for_vendor("volcengine").unwrap().accept(&v1, &keys(), capture_time()).unwrap();
+    let inbound = protocol::for_vendor("volcengine")
+        .unwrap()
+        .accept(&v1, &keys(), capture_time())
+        .unwrap();
     assert!(inbound.params.contains(&("Password".into(), "Test 123!@#".into())));
 }
 
@@ -108,7 +134,9 @@ fn any_tampering_breaks_the_signature() {
         if let Some(q) = req.query.iter_mut().find(|(k, _)| k == "InstanceId" || k == "DiskId") {
             q.1.push('x');
         } else {
-            let body = String::from_utf8(req.body.clone()).unwrap().replacen("InstanceId=", "InstanceId=x", 1);
+            let body = String::from_utf8(req.body.clone())
+                .unwrap()
+                .replacen("InstanceId=", "InstanceId=x", 1);
             req.body = body.into_bytes();
         }
         let p = detect(&req);
@@ -123,12 +151,24 @@ fn replayed_nonce_and_stale_time_are_refused() {
     let p = protocol::for_vendor("aliyun").unwrap();
     let k = keys();
     p.accept(&req, &k, capture_time()).unwrap();
-    assert_eq!(p.accept(&req, &k, capture_time()).unwrap_err().code, "SignatureNonceUsed");
-    assert_eq!(p.accept(&req, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimeStamp.Expired");
+    assert_eq!(
+        p.accept(&req, &k, capture_time()).unwrap_err().code,
+        "SignatureNonceUsed"
+    );
+    assert_eq!(
+        p.accept(&req, &keys(), capture_time() + 3600).unwrap_err().code,
+        "InvalidTimeStamp.Expired"
+    );
     let v = load("V1");
     let pv = protocol::for_vendor("volcengine").unwrap();
-    assert_eq!(pv.accept(&v, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimestamp");
+    assert_eq!(
+        pv.accept(&v, &keys(), capture_time() + 3600).unwrap_err().code,
+        "InvalidTimestamp"
+    );
     let k1 = load("K1");
     let pk = protocol::for_vendor("ksyun").unwrap();
-    assert_eq!(pk.accept(&k1, &keys(), capture_time() + 3600).unwrap_err().code, "RequestExpired");
+    assert_eq!(
+        pk.accept(&k1, &keys(), capture_time() + 3600).unwrap_err().code,
+        "RequestExpired"
+    );
 }

@@ -19,7 +19,9 @@ fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     // APICONFORM_CASES points the suite at another cases tree (for trying
     // out cases outside the repository); snapshots stay under `snapshots/`.
-    let cases = std::env::var_os("APICONFORM_CASES").map(PathBuf::from).unwrap_or_else(|| manifest.join("cases"));
+    let cases = std::env::var_os("APICONFORM_CASES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("cases"));
     let suite = match Suite::load(&cases) {
         Ok(s) => Arc::new(s),
         Err(d) => {
