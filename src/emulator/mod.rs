@@ -16,6 +16,7 @@
 //! [`Emulator::handle`] is plain synchronous code; [`Emulator::serve`] puts it
 //! behind hyper on a TCP listener.
 
+pub mod control;
 pub mod rules;
 pub mod state;
 
@@ -51,6 +52,8 @@ struct Inner {
     tenants: Mutex<HashMap<u64, State>>,
     nonces: Mutex<HashSet<(String, String)>>,
     seq: AtomicU64,
+    /// Per vendor: the default world and the default tenant's id.
+    defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
 }
 
 /// A cheap handle; clones share the same emulator.
@@ -118,6 +121,7 @@ impl Emulator {
                 .fold(WorldSpec::default(), |w, a| w.patched(&a.world));
             let tenant = emu.add_tenant(vendor, &world).0;
             emu.add_key(vendor, ak, sk, tenant);
+            emu.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).insert(vendor.to_string(), (world, tenant));
         }
         emu
     }
@@ -161,6 +165,35 @@ impl Emulator {
         };
         self.add_key(vendor, &creds.access_key_id, &creds.secret, id);
         (creds, b)
+    }
+
+    /// Vendors with a default tenant.
+    pub fn vendors(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn default_tenant(&self, vendor: &str) -> Option<u64> {
+        self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).map(|d| d.1)
+    }
+
+    /// Runs `f` on the default tenant's state of `vendor`.
+    pub fn with_default_state<R>(&self, vendor: &str, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+        let t = self.default_tenant(vendor)?;
+        let mut tenants = self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        tenants.get_mut(&t).map(f)
+    }
+
+    /// Rebuilds the default tenant of `vendor` from its world with `patch`
+    /// applied; returns the fixture IDs.
+    pub fn seed_default(&self, vendor: &str, patch: &WorldSpec) -> std::collections::BTreeMap<String, String> {
+        let Some((world, t)) = self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).cloned() else {
+            return Default::default();
+        };
+        let (state, ids) = State::build(vendor, t, &world.patched(patch));
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
+        ids
     }
 
     /// The fixture IDs of the default tenant of `vendor` (for `serve`).
@@ -226,6 +259,9 @@ impl Emulator {
 
     /// Answers one request.
     pub fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        if req.path.starts_with(control::PREFIX) {
+            return control::handle(self, req);
+        }
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
         let Some(p) = protocol::all().into_iter().find(|p| p.recognizes(req)) else {
             return HttpResponse::json(

@@ -6,7 +6,7 @@ use crate::protocol::hex_id;
 use crate::world::{Kind, WorldSpec};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Instance {
     pub id: String,
     pub status: String,
@@ -23,9 +23,11 @@ pub struct Instance {
     pub key_pair_ids: Vec<String>,
     pub max_system_disk_gib: u32,
     pub password_set: bool,
+    /// Set while a long-running operation holds the instance.
+    pub operation_lock: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Disk {
     pub id: String,
     pub status: String,
@@ -37,9 +39,11 @@ pub struct Disk {
     pub kms_key_id: Option<String>,
     pub creating_snapshot: bool,
     pub content: String,
+    /// The status the disk takes when pending work on it completes.
+    pub settled_status: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Image {
     pub id: String,
     pub status: String,
@@ -55,7 +59,7 @@ pub struct Image {
     pub subscribed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Snapshot {
     pub id: String,
     pub disk_id: Option<String>,
@@ -64,21 +68,21 @@ pub struct Snapshot {
     pub legacy: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KeyPair {
     pub id: String,
     pub name: String,
     pub key_type: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KmsKey {
     pub id: String,
     pub enabled: bool,
     pub symmetric: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Account {
     pub enough_balance: bool,
     pub snapshot_service: bool,
@@ -86,7 +90,7 @@ pub struct Account {
 }
 
 /// One tenant's resources, by ID.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct State {
     pub vendor: String,
     pub instances: BTreeMap<String, Instance>,
@@ -98,9 +102,37 @@ pub struct State {
     pub account: Account,
     /// Idempotency records: `Action/ClientToken` → (request fingerprint, result).
     pub client_tokens: BTreeMap<String, (String, serde_json::Map<String, serde_json::Value>)>,
+    /// How long-running work completes: at once (the default), or when the
+    /// control API advances time.
+    pub manual_time: bool,
+    /// Virtual seconds elapsed, advanced by the control API.
+    pub clock: i64,
+    /// Work still in progress, completed by [`State::advance`].
+    pub pending: Vec<Pending>,
     /// Seed for IDs this tenant generates.
+    #[serde(skip)]
     seed: u64,
+    #[serde(skip)]
     next: u64,
+}
+
+/// A state change that takes time in a real cloud.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Pending {
+    /// Virtual second at which it completes.
+    pub due: i64,
+    pub work: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Work {
+    /// Clears an instance's operation lock and brings a new disk in use.
+    ReleaseLock { instance_id: String, disk_id: Option<String> },
+    /// Completes a snapshot.
+    FinishSnapshot { snapshot_id: String },
+    /// Moves an instance to its target status (`Stopped`, `Running`).
+    SettleInstance { instance_id: String, status: String },
 }
 
 /// Fixture name → `{name}.id` / `{name}.name` values, for `${...}` references.
@@ -142,6 +174,9 @@ impl State {
                 kms_enabled: w.account.kms_enabled.unwrap_or(true),
             },
             client_tokens: BTreeMap::new(),
+            manual_time: false,
+            clock: 0,
+            pending: Vec::new(),
             seed,
             next: 0,
         };
@@ -179,6 +214,7 @@ impl State {
                     .collect(),
                 max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
                 password_set: false,
+                operation_lock: None,
             };
             s.instances.insert(inst.id.clone(), inst);
         }
@@ -194,6 +230,7 @@ impl State {
                 kms_key_id: id(&d.kms_key),
                 creating_snapshot: d.creating_snapshot.unwrap_or(false),
                 content: d.content.clone().unwrap_or_else(|| "v1".into()),
+                settled_status: d.status.clone().unwrap_or_else(|| "In_Use".into()),
             };
             s.disks.insert(disk.id.clone(), disk);
         }
@@ -249,6 +286,48 @@ impl State {
             }
         }
         (s, out)
+    }
+
+    /// Schedules work that takes `seconds`; done at once unless time is manual.
+    pub fn schedule(&mut self, seconds: i64, work: Work) {
+        if self.manual_time {
+            self.pending.push(Pending { due: self.clock + seconds, work });
+        } else {
+            self.complete(work);
+        }
+    }
+
+    /// Advances virtual time and completes the work that is due.
+    pub fn advance(&mut self, seconds: i64) {
+        self.clock += seconds.max(0);
+        let (due, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending).into_iter().partition(|p| p.due <= self.clock);
+        self.pending = later;
+        for p in due {
+            self.complete(p.work);
+        }
+    }
+
+    fn complete(&mut self, work: Work) {
+        match work {
+            Work::ReleaseLock { instance_id, disk_id } => {
+                if let Some(i) = self.instances.get_mut(&instance_id) {
+                    i.operation_lock = None;
+                }
+                if let Some(d) = disk_id.and_then(|d| self.disks.get_mut(&d)) {
+                    d.status = d.settled_status.clone();
+                }
+            }
+            Work::FinishSnapshot { snapshot_id } => {
+                if let Some(s) = self.snapshots.get_mut(&snapshot_id) {
+                    s.status = "accomplished".into();
+                }
+            }
+            Work::SettleInstance { instance_id, status } => {
+                if let Some(i) = self.instances.get_mut(&instance_id) {
+                    i.status = status;
+                }
+            }
+        }
     }
 
     /// The key pair with this name.

@@ -4,7 +4,7 @@
 //! page for ReplaceSystemDisk); the codes are those pages' codes.
 
 use super::{fail, password_classes, Fail, Outcome, Req};
-use crate::emulator::state::{Disk, State};
+use crate::emulator::state::{Disk, State, Work};
 use crate::world::Kind;
 use serde_json::{json, Map};
 
@@ -112,7 +112,7 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     if inst.lock_reason.as_deref() == Some("security") {
         return Err(fail("InstanceLockedForSecurity"));
     }
-    if inst.status != "Stopped" {
+    if inst.status != "Stopped" || inst.operation_lock.is_some() {
         return Err(fail("IncorrectInstanceStatus"));
     }
     let Some(old_disk) = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned() else {
@@ -176,6 +176,7 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
             kms_key_id: kms.map(str::to_string),
             creating_snapshot: false,
             content: format!("image:{}", image.id),
+            settled_status: "In_Use".into(),
         },
     );
     let i = s.instances.get_mut(instance_id).expect("checked above");
@@ -183,6 +184,13 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     i.image_id = image.id.clone();
     i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
     i.password_set = password.is_some();
+    // The replacement holds an operation lock until it finishes; the new disk
+    // is Creating meanwhile (immediate unless the control API drives time).
+    i.operation_lock = Some("ReplaceSystemDisk".into());
+    if s.manual_time {
+        s.disks.get_mut(&new_id).expect("inserted above").status = "Creating".into();
+    }
+    s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) });
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {

@@ -1,0 +1,78 @@
+//! The control API of `apiconform serve`, under the reserved path
+//! `/_apiconform/`. It acts on the default tenant of a vendor (the one the
+//! default test credentials reach):
+//!
+//! | request | effect |
+//! |---|---|
+//! | `GET /_apiconform/state?vendor=V` | the tenant's state as JSON |
+//! | `POST /_apiconform/reset[?vendor=V]` | back to the vendor's default world |
+//! | `POST /_apiconform/seed?vendor=V` + JSON world patch | default world with the patch applied; returns the fixture IDs |
+//! | `POST /_apiconform/time?vendor=V&mode=manual\|immediate` | long-running work waits for `advance`, or completes at once |
+//! | `POST /_apiconform/advance?vendor=V&seconds=N` | advances virtual time; due work completes |
+//!
+//! Answers are JSON; errors are `{"error": "..."}` with a 4xx status.
+
+use super::Emulator;
+use crate::protocol::{HttpRequest, HttpResponse};
+use crate::world::WorldSpec;
+use serde_json::json;
+
+pub const PREFIX: &str = "/_apiconform/";
+
+fn bad(status: u16, msg: impl Into<String>) -> HttpResponse {
+    HttpResponse::json(status, &json!({ "error": msg.into() }))
+}
+
+pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
+    let op = req.path.trim_start_matches(PREFIX);
+    let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let vendors: Vec<String> = match q("vendor") {
+        Some(v) if emu.default_tenant(v).is_some() => vec![v.to_string()],
+        Some(v) => return bad(404, format!("unknown vendor `{v}`; known: aliyun, volcengine, ksyun")),
+        None if op == "reset" || op == "advance" => emu.vendors(),
+        None => return bad(400, "add `?vendor=aliyun|volcengine|ksyun`"),
+    };
+    match (req.method.as_str(), op) {
+        ("GET", "state") => match emu.with_default_state(&vendors[0], |s| serde_json::to_value(&*s)) {
+            Some(Ok(v)) => HttpResponse::json(200, &v),
+            _ => bad(500, "state is not available"),
+        },
+        ("POST", "reset") => {
+            for v in &vendors {
+                emu.seed_default(v, &WorldSpec::default());
+            }
+            HttpResponse::json(200, &json!({ "reset": vendors }))
+        }
+        ("POST", "seed") => {
+            let patch: WorldSpec = if req.body.is_empty() {
+                WorldSpec::default()
+            } else {
+                match serde_json::from_slice(&req.body) {
+                    Ok(p) => p,
+                    Err(e) => return bad(400, format!("the body is not a world patch: {e}")),
+                }
+            };
+            let ids = emu.seed_default(&vendors[0], &patch);
+            HttpResponse::json(200, &json!({ "fixtures": ids }))
+        }
+        ("POST", "time") => {
+            let manual = match q("mode") {
+                Some("manual") => true,
+                Some("immediate") => false,
+                _ => return bad(400, "add `&mode=manual` or `&mode=immediate`"),
+            };
+            emu.with_default_state(&vendors[0], |s| s.manual_time = manual);
+            HttpResponse::json(200, &json!({ "manual_time": manual }))
+        }
+        ("POST", "advance") => {
+            let Some(secs) = q("seconds").and_then(|s| s.parse::<i64>().ok()).filter(|s| *s >= 0) else {
+                return bad(400, "add `&seconds=N` (a non-negative integer)");
+            };
+            for v in &vendors {
+                emu.with_default_state(v, |s| s.advance(secs));
+            }
+            HttpResponse::json(200, &json!({ "advanced": secs }))
+        }
+        _ => bad(404, format!("no control operation `{} {}`", req.method, req.path)),
+    }
+}
