@@ -25,7 +25,8 @@ impl Server {
         };
         let r = r.send().await.unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let body = r.bytes().await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     /// ReplaceSystemDisk signed with the default Alibaba test credentials.
