@@ -121,7 +121,11 @@ impl Emulator {
                 .fold(WorldSpec::default(), |w, a| w.patched(&a.world));
             let tenant = emu.add_tenant(vendor, &world).0;
             emu.add_key(vendor, ak, sk, tenant);
-            emu.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).insert(vendor.to_string(), (world, tenant));
+            emu.inner
+                .defaults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(vendor.to_string(), (world, tenant));
         }
         emu
     }
@@ -169,13 +173,25 @@ impl Emulator {
 
     /// Vendors with a default tenant.
     pub fn vendors(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut v: Vec<String> = self
+            .inner
+            .defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         v.sort();
         v
     }
 
     pub(crate) fn default_tenant(&self, vendor: &str) -> Option<u64> {
-        self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).map(|d| d.1)
+        self.inner
+            .defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(vendor)
+            .map(|d| d.1)
     }
 
     /// Runs `f` on the default tenant's state of `vendor`.
@@ -188,11 +204,22 @@ impl Emulator {
     /// Rebuilds the default tenant of `vendor` from its world with `patch`
     /// applied; returns the fixture IDs.
     pub fn seed_default(&self, vendor: &str, patch: &WorldSpec) -> std::collections::BTreeMap<String, String> {
-        let Some((world, t)) = self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).cloned() else {
+        let Some((world, t)) = self
+            .inner
+            .defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(vendor)
+            .cloned()
+        else {
             return Default::default();
         };
         let (state, ids) = State::build(vendor, t, &world.patched(patch));
-        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
+        self.inner
+            .tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(t, state);
         ids
     }
 
@@ -212,18 +239,18 @@ impl Emulator {
 
     /// Status and message of a documented error.
     fn error_reply(&self, vendor: &str, action: &str, f: &Fail) -> ErrorReply {
-        let from_contract = self
-            .inner
-            .contracts
-            .get(&(vendor.to_string(), action.to_string()))
-            .and_then(|c| {
-                let mut entries: Vec<&DocumentedError> = c
-                    .errors_for(f.code)
-                    .filter(|e| f.status.is_none_or(|s| e.status == s))
-                    .collect();
-                entries.sort_by_key(|e| e.source.is_some());
-                entries.first().copied()
-            });
+        let contract = match f.common {
+            true => None,
+            false => self.inner.contracts.get(&(vendor.to_string(), action.to_string())),
+        };
+        let from_contract = contract.and_then(|c| {
+            let mut entries: Vec<&DocumentedError> = c
+                .errors_for(f.code)
+                .filter(|e| f.status.is_none_or(|s| e.status == s))
+                .collect();
+            entries.sort_by_key(|e| e.source.is_some());
+            entries.first().copied()
+        });
         let entry = from_contract.or_else(|| {
             self.inner.common.get(vendor).and_then(|c| {
                 c.errors
@@ -279,6 +306,7 @@ impl Emulator {
                     code: rej.code,
                     status: None,
                     args: rej.args,
+                    common: true,
                 };
                 return p.render_error(&ctx, &self.error_reply(p.vendor(), &ctx.action, &f));
             }

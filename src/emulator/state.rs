@@ -128,7 +128,10 @@ pub struct Pending {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Work {
     /// Clears an instance's operation lock and brings a new disk in use.
-    ReleaseLock { instance_id: String, disk_id: Option<String> },
+    ReleaseLock {
+        instance_id: String,
+        disk_id: Option<String>,
+    },
     /// Completes a snapshot.
     FinishSnapshot { snapshot_id: String },
     /// Moves an instance to its target status (`Stopped`, `Running`).
@@ -291,7 +294,10 @@ impl State {
     /// Schedules work that takes `seconds`; done at once unless time is manual.
     pub fn schedule(&mut self, seconds: i64, work: Work) {
         if self.manual_time {
-            self.pending.push(Pending { due: self.clock + seconds, work });
+            self.pending.push(Pending {
+                due: self.clock + seconds,
+                work,
+            });
         } else {
             self.complete(work);
         }
@@ -300,7 +306,9 @@ impl State {
     /// Advances virtual time and completes the work that is due.
     pub fn advance(&mut self, seconds: i64) {
         self.clock += seconds.max(0);
-        let (due, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending).into_iter().partition(|p| p.due <= self.clock);
+        let (due, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.due <= self.clock);
         self.pending = later;
         for p in due {
             self.complete(p.work);

@@ -19,8 +19,9 @@ pub fn dispatch(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
     }
 }
 
+/// The vendor-wide MissingParameter, naming the parameter.
 fn missing(name: &str) -> Fail {
-    fail("MissingParameter").arg(name)
+    fail("MissingParameter").common().arg(name)
 }
 
 fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
@@ -38,7 +39,7 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     let password = r.get(&["Password"]);
     let inherit = r
         .bool(&["PasswordInherit"])
-        .map_err(|_| fail("InvalidParameter").arg("PasswordInherit"))?;
+        .map_err(|_| fail("InvalidParameter").common().arg("PasswordInherit"))?;
     if let Some(pw) = password {
         if inherit == Some(true) {
             return Err(fail("InvalidPasswordParam.Mismatch"));
@@ -62,7 +63,7 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     }
     let encrypted = r
         .bool(&["Encrypted"])
-        .map_err(|_| fail("InvalidParameter").arg("Encrypted"))?;
+        .map_err(|_| fail("InvalidParameter").common().arg("Encrypted"))?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
     if kms.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
@@ -190,7 +191,13 @@ fn replace_system_disk(s: &mut State, r: &Req) -> Outcome {
     if s.manual_time {
         s.disks.get_mut(&new_id).expect("inserted above").status = "Creating".into();
     }
-    s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) });
+    s.schedule(
+        60,
+        Work::ReleaseLock {
+            instance_id: instance_id.to_string(),
+            disk_id: Some(new_id.clone()),
+        },
+    );
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {
@@ -209,7 +216,7 @@ fn reset_disk(s: &mut State, r: &Req) -> Outcome {
     };
     let dry_run = r
         .bool(&["DryRun"])
-        .map_err(|_| fail("InvalidParameter").arg("DryRun"))?;
+        .map_err(|_| fail("InvalidParameter").common().arg("DryRun"))?;
     let Some(disk) = s.disks.get(disk_id).cloned() else {
         return Err(fail("InvalidDiskId.NotFound"));
     };

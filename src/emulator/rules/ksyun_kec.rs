@@ -15,7 +15,7 @@ pub fn dispatch(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
 fn modify_instance_image(s: &mut State, r: &Req) -> Outcome {
     // 1. Presence and format.
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
-        return Err(fail("MissingParameter").arg("InstanceId"));
+        return Err(fail("MissingParameter").common());
     };
     let image_id = r.get(&["ImageId"]).filter(|v| !v.is_empty());
     if image_id.is_some_and(|i| !is_uuid(i)) {

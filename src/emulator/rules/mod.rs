@@ -22,6 +22,9 @@ pub struct Fail {
     pub status: Option<u16>,
     /// Values for the message's `%s` placeholders.
     pub args: Vec<String>,
+    /// Take the vendor's common error even when the API documents the code
+    /// (with a message about another parameter).
+    pub common: bool,
 }
 
 pub fn fail(code: &'static str) -> Fail {
@@ -29,12 +32,17 @@ pub fn fail(code: &'static str) -> Fail {
         code,
         status: None,
         args: Vec::new(),
+        common: false,
     }
 }
 
 impl Fail {
     pub fn status(mut self, s: u16) -> Fail {
         self.status = Some(s);
+        self
+    }
+    pub fn common(mut self) -> Fail {
+        self.common = true;
         self
     }
     pub fn arg(mut self, a: impl Into<String>) -> Fail {
