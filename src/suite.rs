@@ -205,7 +205,8 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
     let api_path = dir.join("api.yaml");
     let contract: Contract = yaml::parse(&api_path, &read(&api_path)?)?;
     let world_path = dir.join("world.yaml");
-    let world: WorldSpec = yaml::parse(&world_path, &read(&world_path)?)?;
+    let world_text = read(&world_path)?;
+    let world: WorldSpec = yaml::parse(&world_path, &world_text)?;
     let rel: Vec<String> = dir
         .components()
         .rev()
@@ -262,31 +263,67 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
         cases: Vec::new(),
     };
     let mut d = Vec::new();
-    check_world_refs(&api.world, &world_path, &mut d);
+    check_world_refs(&api.world, &world_path, &world_text, &mut d);
     if let Some(first) = d.into_iter().next() {
         return Err(first);
     }
     Ok((api, files))
 }
 
-fn check_world_refs(w: &WorldSpec, file: &Path, out: &mut Vec<Diagnostic>) {
+/// Where `needle` first appears in `text`, as a position (the world types
+/// carry no spans; the text search finds the line the user wrote).
+fn find_pos(text: &str, needle: &str) -> Pos {
+    let Some(at) = text.find(needle) else {
+        return Pos::default();
+    };
+    let line = text[..at].matches('\n').count() as u32 + 1;
+    let col = text[..at].rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+    Pos::new(line, col)
+}
+
+fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagnostic>) {
     let names: Vec<&str> = w.fixtures().into_iter().map(|(n, _)| n).collect();
     for (owner, field, target, kind) in w.references() {
+        let pos = find_pos(text, &target);
         match w.kind_of(&target) {
             Some(k) if k == kind => {}
-            Some(k) => out.push(Diagnostic::new(
-                file,
-                Pos::default(),
-                format!("`{owner}.{field}` names `{target}`, which is a {k:?}, not a {kind:?}"),
-            )),
+            Some(k) => out.push(
+                Diagnostic::new(
+                    file,
+                    pos,
+                    format!("`{owner}.{field}` names `{target}`, which is a {k:?}, not a {kind:?}"),
+                )
+                .with_source(text),
+            ),
             None => out.push(
                 Diagnostic::new(
                     file,
-                    Pos::default(),
+                    pos,
                     format!("`{owner}.{field}` names a fixture `{target}` that does not exist"),
                 )
+                .with_source(text)
                 .suggest(&target, names.iter().copied()),
             ),
+        }
+    }
+    for (owner, kind, flag) in w.flags() {
+        let known: Vec<&str> = crate::emulator::rules::known_flags()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.name)
+            .collect();
+        if !known.contains(&flag.as_str()) {
+            let hint = did_you_mean(&flag, known.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
+            out.push(
+                Diagnostic::new(
+                    file,
+                    find_pos(text, &flag),
+                    format!("`{owner}` has an unknown {kind} flag `{flag}`"),
+                )
+                .with_source(text)
+                .hint(hint),
+            );
         }
     }
 }
@@ -329,9 +366,9 @@ impl Checker<'_> {
         }
         let world = self.api.world.patched(&cf.given);
         let mut d = Vec::new();
-        check_world_refs(&world, self.file, &mut d);
+        check_world_refs(&world, self.file, self.text, &mut d);
         for x in d {
-            self.err(Pos::default(), x.message, x.hint);
+            self.err(x.pos, x.message, x.hint);
         }
         let raw_steps: Vec<Step> = match (cf.request, cf.expect, cf.steps) {
             (Some(request), Some(expect), None) => vec![Step {

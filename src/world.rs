@@ -60,6 +60,9 @@ pub struct InstanceSpec {
     pub key_pairs: Option<Vec<String>>,
     /// Maximum system disk size the instance type supports, GiB.
     pub max_system_disk_gib: Option<u32>,
+    /// Named conditions a rule checks (see `apiconform flags`); each is
+    /// documented where a rule reads it.
+    pub flags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -80,6 +83,9 @@ pub struct DiskSpec {
     pub creating_snapshot: Option<bool>,
     /// Opaque content version; ResetDisk rolls it back to a snapshot's.
     pub content: Option<String>,
+    /// Named conditions a rule checks (see `apiconform flags`); each is
+    /// documented where a rule reads it.
+    pub flags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -104,6 +110,9 @@ pub struct ImageSpec {
     pub has_credential: Option<bool>,
     /// Marketplace image the account has subscribed to.
     pub subscribed: Option<bool>,
+    /// Named conditions a rule checks (see `apiconform flags`); each is
+    /// documented where a rule reads it.
+    pub flags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -117,6 +126,9 @@ pub struct SnapshotSpec {
     pub content: Option<String>,
     /// Created before 2013-07-15 (cannot be restored after a detach).
     pub legacy: Option<bool>,
+    /// Named conditions a rule checks (see `apiconform flags`); each is
+    /// documented where a rule reads it.
+    pub flags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -142,6 +154,8 @@ pub struct AccountSpec {
     pub enough_balance: Option<bool>,
     pub snapshot_service: Option<bool>,
     pub kms_enabled: Option<bool>,
+    /// Account- and region-wide conditions.
+    pub flags: Option<Vec<String>>,
 }
 
 /// The kinds of fixture, for references like `${instance.id}`.
@@ -206,19 +220,19 @@ impl WorldSpec {
         patch_map(&mut w.instances, &patch.instances, |b, p| {
             patch_fields!(b, p; status, os_type, image, system_disk, instance_type, zone,
                 charge_type, lock_reason, unpaid_order, expired, creating_image, key_pairs,
-                max_system_disk_gib);
+                max_system_disk_gib, flags);
         });
         patch_map(&mut w.disks, &patch.disks, |b, p| {
             patch_fields!(b, p; status, role, category, size_gib, instance, encrypted, kms_key,
-                creating_snapshot, content);
+                creating_snapshot, content, flags);
         });
         patch_map(&mut w.images, &patch.images, |b, p| {
             patch_fields!(b, p; status, os_type, platform, architecture, size_gib, owner,
                 has_data_disk_snapshot, supports_resize, supports_key_login, has_credential,
-                subscribed);
+                subscribed, flags);
         });
         patch_map(&mut w.snapshots, &patch.snapshots, |b, p| {
-            patch_fields!(b, p; disk, status, content, legacy);
+            patch_fields!(b, p; disk, status, content, legacy, flags);
         });
         patch_map(&mut w.key_pairs, &patch.key_pairs, |b, p| {
             patch_fields!(b, p; name, key_type);
@@ -226,7 +240,7 @@ impl WorldSpec {
         patch_map(&mut w.kms_keys, &patch.kms_keys, |b, p| {
             patch_fields!(b, p; enabled, symmetric);
         });
-        patch_fields!(w.account, patch.account; enough_balance, snapshot_service, kms_enabled);
+        patch_fields!(w.account, patch.account; enough_balance, snapshot_service, kms_enabled, flags);
         w
     }
 
@@ -244,6 +258,30 @@ impl WorldSpec {
 
     pub fn kind_of(&self, name: &str) -> Option<Kind> {
         self.fixtures().into_iter().find(|(n, _)| *n == name).map(|(_, k)| k)
+    }
+
+    /// Every flag set in this world: (fixture or `account`, kind word, flag).
+    pub fn flags(&self) -> Vec<(String, &'static str, String)> {
+        let mut out = Vec::new();
+        let mut add = |owner: &str, kind: &'static str, f: &Option<Vec<String>>| {
+            for x in f.iter().flatten() {
+                out.push((owner.to_string(), kind, x.clone()));
+            }
+        };
+        for (n, i) in &self.instances {
+            add(n, "instance", &i.flags);
+        }
+        for (n, d) in &self.disks {
+            add(n, "disk", &d.flags);
+        }
+        for (n, m) in &self.images {
+            add(n, "image", &m.flags);
+        }
+        for (n, sn) in &self.snapshots {
+            add(n, "snapshot", &sn.flags);
+        }
+        add("account", "account", &self.account.flags);
+        out
     }
 
     /// Fixture fields that name another fixture: (owner, field, target, expected kind).

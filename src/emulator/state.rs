@@ -25,6 +25,7 @@ pub struct Instance {
     pub password_set: bool,
     /// Set while a long-running operation holds the instance.
     pub operation_lock: Option<String>,
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -41,6 +42,7 @@ pub struct Disk {
     pub content: String,
     /// The status the disk takes when pending work on it completes.
     pub settled_status: String,
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -57,6 +59,7 @@ pub struct Image {
     pub supports_key_login: bool,
     pub has_credential: bool,
     pub subscribed: bool,
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,6 +69,7 @@ pub struct Snapshot {
     pub status: String,
     pub content: String,
     pub legacy: bool,
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -87,7 +91,21 @@ pub struct Account {
     pub enough_balance: bool,
     pub snapshot_service: bool,
     pub kms_enabled: bool,
+    pub flags: Vec<String>,
 }
+
+/// Named conditions on a resource, set by a world's `flags:`.
+pub trait Flags {
+    fn flags(&self) -> &[String];
+    fn has(&self, flag: &str) -> bool {
+        self.flags().iter().any(|f| f == flag)
+    }
+}
+
+macro_rules! impl_flags {
+    ($($t:ty),*) => { $( impl Flags for $t { fn flags(&self) -> &[String] { &self.flags } } )* };
+}
+impl_flags!(Instance, Disk, Image, Snapshot, Account);
 
 /// One tenant's resources, by ID.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -175,6 +193,7 @@ impl State {
                 enough_balance: w.account.enough_balance.unwrap_or(true),
                 snapshot_service: w.account.snapshot_service.unwrap_or(true),
                 kms_enabled: w.account.kms_enabled.unwrap_or(true),
+                flags: w.account.flags.clone().unwrap_or_default(),
             },
             client_tokens: BTreeMap::new(),
             manual_time: false,
@@ -218,6 +237,7 @@ impl State {
                 max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
                 password_set: false,
                 operation_lock: None,
+                flags: i.flags.clone().unwrap_or_default(),
             };
             s.instances.insert(inst.id.clone(), inst);
         }
@@ -234,6 +254,7 @@ impl State {
                 creating_snapshot: d.creating_snapshot.unwrap_or(false),
                 content: d.content.clone().unwrap_or_else(|| "v1".into()),
                 settled_status: d.status.clone().unwrap_or_else(|| "In_Use".into()),
+                flags: d.flags.clone().unwrap_or_default(),
             };
             s.disks.insert(disk.id.clone(), disk);
         }
@@ -251,6 +272,7 @@ impl State {
                 supports_key_login: m.supports_key_login.unwrap_or(true),
                 has_credential: m.has_credential.unwrap_or(false),
                 subscribed: m.subscribed.unwrap_or(true),
+                flags: m.flags.clone().unwrap_or_default(),
             };
             s.images.insert(img.id.clone(), img);
         }
@@ -261,6 +283,7 @@ impl State {
                 status: sn.status.clone().unwrap_or_else(|| "accomplished".into()),
                 content: sn.content.clone().unwrap_or_else(|| "v0".into()),
                 legacy: sn.legacy.unwrap_or(false),
+                flags: sn.flags.clone().unwrap_or_default(),
             };
             s.snapshots.insert(snap.id.clone(), snap);
         }

@@ -8,9 +8,10 @@
 //! emulator looks the message up in the contract and the protocol module
 //! renders it.
 
-pub mod aliyun_ecs;
-pub mod ksyun_kec;
-pub mod volcengine_ecs;
+pub mod aliyun_ecs_replace_system_disk;
+pub mod aliyun_ecs_reset_disk;
+pub mod ksyun_kec_modify_instance_image;
+pub mod volcengine_ecs_replace_system_volume;
 
 use super::state::State;
 use serde_json::{Map, Value};
@@ -124,12 +125,34 @@ impl<'a> Req<'a> {
 /// Runs the rule for `vendor`/`action`; `None` when the emulator does not
 /// implement that action.
 pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Option<Outcome> {
-    match vendor {
-        "aliyun" => aliyun_ecs::dispatch(action, state, req),
-        "volcengine" => volcengine_ecs::dispatch(action, state, req),
-        "ksyun" => ksyun_kec::dispatch(action, state, req),
-        _ => None,
-    }
+    let run = match (vendor, action) {
+        ("aliyun", "ReplaceSystemDisk") => aliyun_ecs_replace_system_disk::run,
+        ("aliyun", "ResetDisk") => aliyun_ecs_reset_disk::run,
+        ("volcengine", "ReplaceSystemVolume") => volcengine_ecs_replace_system_volume::run,
+        ("ksyun", "ModifyInstanceImage") => ksyun_kec_modify_instance_image::run,
+        _ => return None,
+    };
+    Some(run(state, req))
+}
+
+/// A named condition a world may set with `flags:` on a fixture (or the
+/// account), for states the typed fields do not model. Each rule module
+/// lists the flags it reads; the loader refuses any other.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagDoc {
+    /// `instance`, `disk`, `image`, `snapshot` or `account`.
+    pub kind: &'static str,
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every flag some rule reads.
+pub fn known_flags() -> impl Iterator<Item = &'static FlagDoc> {
+    aliyun_ecs_replace_system_disk::FLAGS
+        .iter()
+        .chain(aliyun_ecs_reset_disk::FLAGS)
+        .chain(volcengine_ecs_replace_system_volume::FLAGS)
+        .chain(ksyun_kec_modify_instance_image::FLAGS)
 }
 
 /// Character classes present in a password: upper, lower, digit, special.

@@ -1,20 +1,16 @@
 //! Volcengine ECS: ReplaceSystemVolume.
 
-use super::{fail, password_classes, Outcome, Req};
+use super::{fail, password_classes, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, State};
 use crate::world::Kind;
 use serde_json::Map;
 
 const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
 
-pub fn dispatch(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
-    match action {
-        "ReplaceSystemVolume" => Some(replace_system_volume(s, r)),
-        _ => None,
-    }
-}
+/// Conditions a world can set for this API.
+pub const FLAGS: &[FlagDoc] = &[];
 
-fn replace_system_volume(s: &mut State, r: &Req) -> Outcome {
+pub fn run(s: &mut State, r: &Req) -> Outcome {
     // 1. Presence and format.
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter.InstanceId"));

@@ -1,18 +1,14 @@
 //! Kingsoft Cloud KEC: ModifyInstanceImage.
 
-use super::{fail, is_uuid, Outcome, Req};
+use super::{fail, is_uuid, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, State};
 use crate::world::Kind;
 use serde_json::{json, Map};
 
-pub fn dispatch(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
-    match action {
-        "ModifyInstanceImage" => Some(modify_instance_image(s, r)),
-        _ => None,
-    }
-}
+/// Conditions a world can set for this API.
+pub const FLAGS: &[FlagDoc] = &[];
 
-fn modify_instance_image(s: &mut State, r: &Req) -> Outcome {
+pub fn run(s: &mut State, r: &Req) -> Outcome {
     // 1. Presence and format.
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter").common());
