@@ -74,15 +74,8 @@ async fn drive(client: &reqwest::Client, addr: &str, reqs: Arc<Vec<HttpRequest>>
 
 fn main() {
     let suite = Suite::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/cases"))).expect("cases load");
-    let api = suite
-        .apis
-        .iter()
-        .find(|a| a.action == "ReplaceSystemDisk")
-        .expect("ReplaceSystemDisk");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = suite.apis.iter().find(|a| a.action == "ReplaceSystemDisk").expect("ReplaceSystemDisk");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let emu = Emulator::from_suite(&suite);
         let (creds, b): (Credentials, _) = emu.create_tenant("aliyun", &api.world);
@@ -116,11 +109,7 @@ fn main() {
                 })
                 .collect(),
         );
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(CONCURRENCY)
-            .build()
-            .unwrap();
+        let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
         // Warm up both.
         let _ = drive(&client, &base_addr, Arc::new(reqs[..0].to_vec())).await;
         let (base_rps, base_ok) = drive(&client, &base_addr, reqs.clone()).await;

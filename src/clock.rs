@@ -5,10 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// (year, month, day) from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -96,10 +93,7 @@ mod tests {
         assert_eq!(compact(t), "20261124T213624Z");
         assert_eq!(parse_iso8601("2026-11-24T21:36:24Z"), Some(t));
         assert_eq!(parse_compact("20261124T213624Z"), Some(t));
-        assert_eq!(
-            parse_iso8601("2016-02-23T12:46:24Z").map(iso8601).as_deref(),
-            Some("2016-02-23T12:46:24Z")
-        );
+        assert_eq!(parse_iso8601("2016-02-23T12:46:24Z").map(iso8601).as_deref(), Some("2016-02-23T12:46:24Z"));
         assert_eq!(parse_compact("2026-11-24"), None);
         assert_eq!(parse_iso8601("2026-13-24T21:36:24Z"), None);
     }

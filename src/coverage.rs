@@ -78,9 +78,7 @@ impl Matrix {
                     // when a code has several messages; an explicit expected
                     // message decides otherwise.
                     let explicit = case.steps.iter().find_map(|s| {
-                        (s.expect.code.as_deref() == Some(&e.code))
-                            .then(|| s.expect.message.clone())
-                            .flatten()
+                        (s.expect.code.as_deref() == Some(&e.code)).then(|| s.expect.message.clone()).flatten()
                     });
                     let observed = results.get(&(path.clone(), case.name.clone(), Target::Emulator.name()));
                     let meets = match (&explicit, observed) {
@@ -104,12 +102,7 @@ impl Matrix {
                         }
                     }
                 }
-                let waiver = api
-                    .contract
-                    .waivers
-                    .iter()
-                    .find(|w| w.covers(e))
-                    .map(|w| w.reason.clone());
+                let waiver = api.contract.waivers.iter().find(|w| w.covers(e)).map(|w| w.reason.clone());
                 let t = totals.entry(path.clone()).or_default();
                 t.documented += 1;
                 if !cases.is_empty() {
@@ -119,13 +112,7 @@ impl Matrix {
                 } else {
                     t.missing += 1;
                 }
-                rows.push(Row {
-                    api: path.clone(),
-                    error: e.clone(),
-                    cases,
-                    verdicts,
-                    waiver,
-                });
+                rows.push(Row { api: path.clone(), error: e.clone(), cases, verdicts, waiver });
             }
         }
         Matrix { rows, totals }
@@ -175,10 +162,7 @@ impl Matrix {
             "API", "documented", "covered", "waived", "missing"
         ));
         for (api, t) in &self.totals {
-            s.push_str(&format!(
-                "{api:<40} {:>10} {:>8} {:>7} {:>8}\n",
-                t.documented, t.covered, t.waived, t.missing
-            ));
+            s.push_str(&format!("{api:<40} {:>10} {:>8} {:>7} {:>8}\n", t.documented, t.covered, t.waived, t.missing));
         }
         s
     }

@@ -46,13 +46,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn new(file: &Path, pos: Pos, message: impl Into<String>) -> Diagnostic {
         let source_line = std::fs::read_to_string(file).ok().and_then(|t| line_of(&t, pos.line));
-        Diagnostic {
-            file: file.to_path_buf(),
-            pos,
-            message: message.into(),
-            hint: None,
-            source_line,
-        }
+        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), hint: None, source_line }
     }
 
     pub fn with_source(mut self, text: &str) -> Diagnostic {
@@ -98,11 +92,7 @@ impl fmt::Display for Diagnostic {
             let n = self.pos.line.to_string();
             let pad = " ".repeat(n.len());
             let caret_at = (self.pos.column.max(1) - 1) as usize;
-            let lead: String = src
-                .chars()
-                .take(caret_at)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let lead: String = src.chars().take(caret_at).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             write!(f, "\n {pad} |\n {n} | {src}\n {pad} | {lead}^")?;
         }
         if let Some(h) = &self.hint {

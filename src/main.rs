@@ -10,11 +10,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(
-    name = "apiconform",
-    version,
-    about = "Conformance harness and emulator for cloud vendor APIs"
-)]
+#[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
 struct Cli {
     /// The cases directory.
     #[arg(long, global = true, default_value = "cases")]
@@ -71,11 +67,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run {
-            target,
-            filters,
-            verbose,
-        } => {
+        Command::Run { target, filters, verbose } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!(
                     "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
@@ -153,15 +145,9 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> Exit
     for (api, c) in &per_api {
         println!("{api:<width$}  {:>6}  {:>6}  {:>7}", c.passed, c.failed, c.skipped);
     }
-    println!(
-        "{:<width$}  {:>6}  {:>6}  {:>7}",
-        "total", total.passed, total.failed, total.skipped
-    );
+    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "total", total.passed, total.failed, total.skipped);
     println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
-    println!(
-        "{} passed, {} failed, {} skipped",
-        total.passed, total.failed, total.skipped
-    );
+    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
     if total.failed > 0 {
         ExitCode::FAILURE
     } else {
@@ -200,15 +186,10 @@ fn run_trials_observed<'a>(
             }
         }
     }
-    let work: Vec<(usize, Target)> = (0..jobs.len())
-        .flat_map(|i| targets.iter().map(move |t| (i, *t)))
-        .collect();
+    let work: Vec<(usize, Target)> = (0..jobs.len()).flat_map(|i| targets.iter().map(move |t| (i, *t))).collect();
     let next = Mutex::new(0usize);
     let results: Mutex<(Vec<Done>, Observations)> = Mutex::new((Vec::new(), Vec::new()));
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 8);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -255,11 +236,7 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
             (Some(f), None) if f.is_empty() => Verdict::Pass,
             _ => Verdict::Fail,
         };
-        let observed = obs
-            .iter()
-            .find(|(j, t, _)| j == i && t == target)
-            .map(|o| o.2.clone())
-            .unwrap_or_default();
+        let observed = obs.iter().find(|(j, t, _)| j == i && t == target).map(|o| o.2.clone()).unwrap_or_default();
         results.insert((api.path(), case.name.clone(), target.name()), (verdict, observed));
     }
     let m = Matrix::build(suite, &results);
@@ -268,10 +245,7 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
         _ => print!("{}", m.render()),
     }
     if check && m.missing() > 0 {
-        eprintln!(
-            "\ncoverage is incomplete: {} documented error(s) have neither a case nor a waiver",
-            m.missing()
-        );
+        eprintln!("\ncoverage is incomplete: {} documented error(s) have neither a case nor a waiver", m.missing());
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

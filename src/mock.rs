@@ -15,11 +15,7 @@ use wiremock::{Match, Mock, MockServer, ResponseTemplate};
 
 /// Credentials the mock accepts.
 pub fn credentials() -> Credentials {
-    Credentials {
-        access_key_id: "MOCKACCESSKEY".into(),
-        secret: "mock-secret".into(),
-        session_token: None,
-    }
+    Credentials { access_key_id: "MOCKACCESSKEY".into(), secret: "mock-secret".into(), session_token: None }
 }
 
 struct MockKeys;
@@ -52,12 +48,7 @@ fn to_http(r: &wiremock::Request) -> HttpRequest {
         headers: r
             .headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: r.body.clone(),
     }
@@ -100,20 +91,10 @@ pub async fn mount_step(
     let resp = match &e.code {
         Some(code) => {
             let doc = e.documented.first();
-            let message = e
-                .message
-                .clone()
-                .or_else(|| doc.map(|d| d.message.clone()))
-                .unwrap_or_default();
+            let message = e.message.clone().or_else(|| doc.map(|d| d.message.clone())).unwrap_or_default();
             p.render_error(
                 &ctx,
-                &ErrorReply {
-                    status: e.status,
-                    code: code.clone(),
-                    message,
-                    retry_after_ms: None,
-                    code_n: None,
-                },
+                &ErrorReply { status: e.status, code: code.clone(), message, retry_after_ms: None, code_n: None },
             )
         }
         None => {
@@ -126,9 +107,8 @@ pub async fn mount_step(
                 }
                 if let Some(v) = &check.equals {
                     let want = bindings.resolve(v);
-                    let same_as_doc = result
-                        .get(path)
-                        .is_some_and(|d| d.as_str().map_or(d.to_string(), str::to_string) == want);
+                    let same_as_doc =
+                        result.get(path).is_some_and(|d| d.as_str().map_or(d.to_string(), str::to_string) == want);
                     if !same_as_doc {
                         result.insert(path.clone(), json!(want));
                     }

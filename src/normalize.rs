@@ -60,10 +60,7 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(bindings: &Bindings) -> Redactor {
-        let mut r = Redactor {
-            values: Vec::new(),
-            ids: HashMap::new(),
-        };
+        let mut r = Redactor { values: Vec::new(), ids: HashMap::new() };
         for (v, name) in bindings.symbols() {
             r.add(&v, &name);
         }
@@ -129,10 +126,7 @@ impl Redactor {
         for m in re.find_iter(&out) {
             result.push_str(&out[last..m.start()]);
             let n = self.ids.len() + 1;
-            let tok = self
-                .ids
-                .entry(m.as_str().to_string())
-                .or_insert_with(|| format!("[id-{n}]"));
+            let tok = self.ids.entry(m.as_str().to_string()).or_insert_with(|| format!("[id-{n}]"));
             result.push_str(tok);
             last = m.end();
         }
@@ -158,18 +152,12 @@ impl Redactor {
         params.extend(req.form().into_iter().map(|(k, v)| (k, v, "form")));
         params.sort();
         for (k, v, place) in params {
-            let v = PARAM_TOKENS
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, t)| t.to_string())
-                .unwrap_or_else(|| self.text(&v));
+            let v =
+                PARAM_TOKENS.iter().find(|(n, _)| *n == k).map(|(_, t)| t.to_string()).unwrap_or_else(|| self.text(&v));
             let _ = writeln!(s, "  {place} {k}: {v}");
         }
-        let mut headers: Vec<(String, String)> = req
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-            .collect();
+        let mut headers: Vec<(String, String)> =
+            req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
         headers.sort();
         for (k, v) in headers {
             let v = if k == "authorization" {
@@ -193,11 +181,7 @@ impl Redactor {
         if let Some(m) = &n.message {
             let _ = writeln!(s, "  message: {}", self.text(m));
         }
-        let _ = writeln!(
-            s,
-            "  request_id: {}",
-            if n.request_id.is_some() { "[request-id]" } else { "~" }
-        );
+        let _ = writeln!(s, "  request_id: {}", if n.request_id.is_some() { "[request-id]" } else { "~" });
         let body = self.json(&n.body);
         let _ = writeln!(s, "  body: {}", serde_json::to_string(&body).unwrap_or_default());
         s
@@ -208,11 +192,7 @@ impl Redactor {
 /// the credential or signature.
 fn authorization_shape(v: &str) -> String {
     let algo = v.split_whitespace().next().unwrap_or("");
-    let signed = v
-        .split("SignedHeaders=")
-        .nth(1)
-        .map(|s| s.split([',', ' ']).next().unwrap_or(""))
-        .unwrap_or("");
+    let signed = v.split("SignedHeaders=").nth(1).map(|s| s.split([',', ' ']).next().unwrap_or("")).unwrap_or("");
     format!("{algo} Credential=[access-key] SignedHeaders={signed} Signature=[signature]")
 }
 

@@ -88,23 +88,11 @@ pub struct Harness {
 impl Harness {
     /// Starts the emulator on `127.0.0.1:<ephemeral>`.
     pub fn start(suite: &Suite) -> std::io::Result<Harness> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let emulator = Emulator::from_suite(suite);
         let emulator_addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(std::io::Error::other)?;
-        Ok(Harness {
-            rt,
-            emulator,
-            emulator_addr,
-            client,
-            seq: AtomicU64::new(1),
-        })
+        let client = reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?;
+        Ok(Harness { rt, emulator, emulator_addr, client, seq: AtomicU64::new(1) })
     }
 
     pub fn emulator_addr(&self) -> SocketAddr {
@@ -131,10 +119,7 @@ impl Harness {
             }
             Target::Mock => {
                 let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
-                let mut b = Bindings {
-                    fixtures,
-                    ..Default::default()
-                };
+                let mut b = Bindings { fixtures, ..Default::default() };
                 for k in Kind::ALL {
                     b.absent.insert(k.word().to_string(), state.absent_id(k));
                 }
@@ -147,32 +132,17 @@ impl Harness {
         };
         let mut out = TrialOutcome::default();
         let mut redactor = Redactor::new(&bindings);
-        let _ = writeln!(
-            out.transcript,
-            "case: {}::{}\ntarget: {}",
-            api.path(),
-            case.name,
-            target.name()
-        );
+        let _ = writeln!(out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, target.name());
         for (i, step) in case.steps.iter().enumerate() {
-            let params: Vec<(String, String)> = step
-                .params
-                .iter()
-                .map(|(k, v)| (k.clone(), bindings.resolve(v)))
-                .collect();
+            let params: Vec<(String, String)> =
+                step.params.iter().map(|(k, v)| (k.clone(), bindings.resolve(v))).collect();
             if let Some(s) = &server {
                 crate::mock::mount_step(s, api, p, step, params.clone(), &bindings, seq * 100 + i as u64).await;
             }
             let creds = match step.auth {
                 Auth::Valid => creds.clone(),
-                Auth::BadSignature => Credentials {
-                    secret: format!("{}-wrong", creds.secret),
-                    ..creds.clone()
-                },
-                Auth::UnknownAccessKey => Credentials {
-                    access_key_id: "APICONFORMUNKNOWNKEY".into(),
-                    ..creds.clone()
-                },
+                Auth::BadSignature => Credentials { secret: format!("{}-wrong", creds.secret), ..creds.clone() },
+                Auth::UnknownAccessKey => Credentials { access_key_id: "APICONFORMUNKNOWNKEY".into(), ..creds.clone() },
             };
             let nonce =
                 protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(i as u64 + 1) ^ crate::clock::now_secs() as u64);
@@ -229,11 +199,8 @@ impl Harness {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
         let host = req.header("host").unwrap_or("127.0.0.1");
         let q = req.query_string();
-        let url = if q.is_empty() {
-            format!("http://{host}{}", req.path)
-        } else {
-            format!("http://{host}{}?{q}", req.path)
-        };
+        let url =
+            if q.is_empty() { format!("http://{host}{}", req.path) } else { format!("http://{host}{}?{q}", req.path) };
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut b = self.client.request(method, url);
         for (k, v) in &req.headers {
@@ -246,12 +213,7 @@ impl Harness {
         let headers = r
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let body = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
         Ok(HttpResponse { status, headers, body })
@@ -358,10 +320,7 @@ fn save(step: &CaseStep, n: &Normalized, b: &mut Bindings, failures: &mut Vec<St
             Some(v) => {
                 b.saved.insert(var.clone(), text_of(v));
             }
-            None => failures.push(format!(
-                "{}: cannot save `{var}`: the response has no `{path}`",
-                step.name
-            )),
+            None => failures.push(format!("{}: cannot save `{var}`: the response has no `{path}`", step.name)),
         }
     }
 }
@@ -372,14 +331,8 @@ mod tests {
 
     #[test]
     fn documented_placeholders_match_anything() {
-        assert!(message_matches(
-            "The accesskey [%s] included",
-            "The accesskey [AK1] included"
-        ));
-        assert!(!message_matches(
-            "The accesskey [%s] included",
-            "The accesskey [AK1] excluded"
-        ));
+        assert!(message_matches("The accesskey [%s] included", "The accesskey [AK1] included"));
+        assert!(!message_matches("The accesskey [%s] included", "The accesskey [AK1] excluded"));
         assert!(message_matches("a.b", "a.b"));
         assert!(!message_matches("a.b", "axb"));
         assert!(message_matches("sign is:", "sign is:GET&"));

@@ -59,10 +59,7 @@ pub fn same(a: &str, b: &str) -> bool {
 pub fn canonical_query(params: &[(String, String)]) -> String {
     let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
     enc.sort();
-    enc.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 /// `name:value\n` for each signed header, names lowercased and sorted, values
@@ -74,11 +71,8 @@ pub fn canonical_headers(headers: &[(String, String)], signed: &[String]) -> Str
     names.dedup();
     let mut out = String::new();
     for n in &names {
-        let vals: Vec<&str> = headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.trim())
-            .collect();
+        let vals: Vec<&str> =
+            headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.trim()).collect();
         out.push_str(n);
         out.push(':');
         out.push_str(&vals.join(","));
@@ -127,18 +121,10 @@ pub struct V4Scheme {
 }
 
 /// Volcengine's "SignerV4".
-pub const VOLCENGINE: V4Scheme = V4Scheme {
-    algorithm: "HMAC-SHA256",
-    key_prefix: "",
-    terminator: "request",
-};
+pub const VOLCENGINE: V4Scheme = V4Scheme { algorithm: "HMAC-SHA256", key_prefix: "", terminator: "request" };
 
 /// AWS Signature Version 4, as Ksyun uses it.
-pub const AWS4: V4Scheme = V4Scheme {
-    algorithm: "AWS4-HMAC-SHA256",
-    key_prefix: "AWS4",
-    terminator: "aws4_request",
-};
+pub const AWS4: V4Scheme = V4Scheme { algorithm: "AWS4-HMAC-SHA256", key_prefix: "AWS4", terminator: "aws4_request" };
 
 impl V4Scheme {
     /// `date/region/service/terminator`.

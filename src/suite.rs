@@ -119,16 +119,11 @@ impl Suite {
         }
         // Contracts of sibling APIs, so that a step may call another action
         // of the same vendor and service.
-        let contracts: Vec<(String, String, Contract)> = raw_apis
-            .iter()
-            .map(|(a, _)| (a.vendor.clone(), a.service.clone(), a.contract.clone()))
-            .collect();
+        let contracts: Vec<(String, String, Contract)> =
+            raw_apis.iter().map(|(a, _)| (a.vendor.clone(), a.service.clone(), a.contract.clone())).collect();
         for (mut api, files) in raw_apis {
-            let siblings: Vec<&Contract> = contracts
-                .iter()
-                .filter(|(v, s, _)| *v == api.vendor && *s == api.service)
-                .map(|(_, _, c)| c)
-                .collect();
+            let siblings: Vec<&Contract> =
+                contracts.iter().filter(|(v, s, _)| *v == api.vendor && *s == api.service).map(|(_, _, c)| c).collect();
             let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
             let mut cases = Vec::new();
             for (file, text) in files {
@@ -139,22 +134,13 @@ impl Suite {
                         continue;
                     }
                 };
-                let mut ck = Checker {
-                    file: &file,
-                    text: &text,
-                    api: &api,
-                    siblings: &siblings,
-                    diags: Vec::new(),
-                };
+                let mut ck = Checker { file: &file, text: &text, api: &api, siblings: &siblings, diags: Vec::new() };
                 let name_pos = yaml::pos_of(&cf.name);
                 if let Some(prev) = seen.get(&cf.name.value) {
                     ck.err(
                         name_pos,
                         format!("duplicate case name `{}`", cf.name.value),
-                        Some(format!(
-                            "`{}` already uses this name; case names must be unique per API",
-                            prev.display()
-                        )),
+                        Some(format!("`{}` already uses this name; case names must be unique per API", prev.display())),
                     );
                 } else {
                     seen.insert(cf.name.value.clone(), file.clone());
@@ -171,10 +157,7 @@ impl Suite {
             apis.push(api);
         }
         if diags.is_empty() {
-            Ok(Suite {
-                root: root.to_path_buf(),
-                apis,
-            })
+            Ok(Suite { root: root.to_path_buf(), apis })
         } else {
             Err(Diagnostics(diags))
         }
@@ -190,11 +173,8 @@ fn read(path: &Path) -> Result<String, Diagnostic> {
 }
 
 fn sorted_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     v.sort();
     Ok(v)
 }
@@ -207,12 +187,8 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
     let world_path = dir.join("world.yaml");
     let world_text = read(&world_path)?;
     let world: WorldSpec = yaml::parse(&world_path, &world_text)?;
-    let rel: Vec<String> = dir
-        .components()
-        .rev()
-        .take(3)
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
+    let rel: Vec<String> =
+        dir.components().rev().take(3).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     let (action, service, vendor) = (&rel[0], &rel[1], &rel[2]);
     if (&contract.vendor, &contract.service, &contract.action) != (vendor, service, action) {
         return Err(Diagnostic::new(
@@ -233,20 +209,13 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
         .collect();
     entries.sort();
     for p in entries {
-        let fname = p
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         if fname == "api.yaml" || fname == "world.yaml" {
             continue;
         }
         if fname.ends_with(".yml") {
-            return Err(
-                Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`").hint(format!(
-                    "rename it to `{}`",
-                    fname.trim_end_matches(".yml").to_string() + ".yaml"
-                )),
-            );
+            return Err(Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`")
+                .hint(format!("rename it to `{}`", fname.trim_end_matches(".yml").to_string() + ".yaml")));
         }
         if fname.ends_with(".yaml") {
             files.push((p.clone(), read(&p)?));
@@ -296,33 +265,23 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagno
                 .with_source(text),
             ),
             None => out.push(
-                Diagnostic::new(
-                    file,
-                    pos,
-                    format!("`{owner}.{field}` names a fixture `{target}` that does not exist"),
-                )
-                .with_source(text)
-                .suggest(&target, names.iter().copied()),
+                Diagnostic::new(file, pos, format!("`{owner}.{field}` names a fixture `{target}` that does not exist"))
+                    .with_source(text)
+                    .suggest(&target, names.iter().copied()),
             ),
         }
     }
     for (owner, kind, flag) in w.flags() {
-        let known: Vec<&str> = crate::emulator::rules::known_flags()
-            .filter(|f| f.kind == kind)
-            .map(|f| f.name)
-            .collect();
+        let known: Vec<&str> =
+            crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
         if !known.contains(&flag.as_str()) {
             let hint = did_you_mean(&flag, known.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
             out.push(
-                Diagnostic::new(
-                    file,
-                    find_pos(text, &flag),
-                    format!("`{owner}` has an unknown {kind} flag `{flag}`"),
-                )
-                .with_source(text)
-                .hint(hint),
+                Diagnostic::new(file, find_pos(text, &flag), format!("`{owner}` has an unknown {kind} flag `{flag}`"))
+                    .with_source(text)
+                    .hint(hint),
             );
         }
     }
@@ -347,9 +306,7 @@ impl Checker<'_> {
         let name_pos = yaml::pos_of(&cf.name);
         let name = cf.name.value.clone();
         if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
             self.err(
                 name_pos,
@@ -382,11 +339,7 @@ impl Checker<'_> {
             }],
             (None, None, Some(steps)) if !steps.is_empty() => {
                 if cf.wire.is_some() || cf.auth.is_some() {
-                    self.err(
-                        name_pos,
-                        "`wire` and `auth` go inside each step when `steps` is used",
-                        None,
-                    );
+                    self.err(name_pos, "`wire` and `auth` go inside each step when `steps` is used", None);
                 }
                 steps
             }
@@ -407,11 +360,7 @@ impl Checker<'_> {
                 return None;
             }
             _ => {
-                self.err(
-                    name_pos,
-                    "the case has no request",
-                    Some("add `request:` and `expect:`, or `steps:`".into()),
-                );
+                self.err(name_pos, "the case has no request", Some("add `request:` and `expect:`, or `steps:`".into()));
                 return None;
             }
         };
@@ -445,10 +394,7 @@ impl Checker<'_> {
                         .or_else(|| Some(format!("actions with a contract here: {}", names.join(", "))));
                     self.err(
                         yaml::pos_of(a),
-                        format!(
-                            "no contract for action `{}` in {}/{}",
-                            a.value, self.api.vendor, self.api.service
-                        ),
+                        format!("no contract for action `{}` in {}/{}", a.value, self.api.vendor, self.api.service),
                         hint,
                     );
                     (a.value.clone(), None)
@@ -486,12 +432,7 @@ impl Checker<'_> {
             let known = contract.param_for_wire_name(&e.name).is_some() || common.common_params.contains(&e.name);
             if !known {
                 let mut names: Vec<&str> = contract.params.keys().map(String::as_str).collect();
-                names.extend(
-                    contract
-                        .params
-                        .values()
-                        .flat_map(|p| p.aliases.iter().map(String::as_str)),
-                );
+                names.extend(contract.params.values().flat_map(|p| p.aliases.iter().map(String::as_str)));
                 let hint = did_you_mean(&e.name, names.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("{} documents: {}", contract.action, names.join(", ")));
@@ -608,12 +549,7 @@ impl Checker<'_> {
                         let st: Vec<String> = entries.iter().map(|x| x.status.to_string()).collect();
                         self.err(
                             pos,
-                            format!(
-                                "`{}` is documented with HTTP {}, not {}",
-                                code.value,
-                                st.join(" or "),
-                                e.status
-                            ),
+                            format!("`{}` is documented with HTTP {}, not {}", code.value, st.join(" or "), e.status),
                             Some(format!("set `status: {}`", st[0])),
                         );
                     }

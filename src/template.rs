@@ -43,9 +43,8 @@ pub fn parse(text: &str) -> Result<Vec<Token>, String> {
         if !lit.is_empty() {
             out.push(Token::Literal(std::mem::take(&mut lit)));
         }
-        let (head, attr) = inner
-            .split_once('.')
-            .ok_or_else(|| format!("`${{{inner}}}` needs two parts, like `${{instance.id}}`"))?;
+        let (head, attr) =
+            inner.split_once('.').ok_or_else(|| format!("`${{{inner}}}` needs two parts, like `${{instance.id}}`"))?;
         let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok(head) || !ok(attr) {
             return Err(format!("`${{{inner}}}` is not a valid reference"));
@@ -57,10 +56,7 @@ pub fn parse(text: &str) -> Result<Vec<Token>, String> {
                 if attr != "id" && attr != "name" {
                     return Err(format!("`${{{inner}}}`: a fixture has `.id` or `.name`, not `.{attr}`"));
                 }
-                Token::Fixture {
-                    name: head.to_string(),
-                    attr: attr.to_string(),
-                }
+                Token::Fixture { name: head.to_string(), attr: attr.to_string() }
             }
         });
     }

@@ -170,14 +170,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Instance,
-        Kind::Disk,
-        Kind::Image,
-        Kind::Snapshot,
-        Kind::KeyPair,
-        Kind::KmsKey,
-    ];
+    pub const ALL: [Kind; 6] = [Kind::Instance, Kind::Disk, Kind::Image, Kind::Snapshot, Kind::KeyPair, Kind::KmsKey];
 
     /// The word used in `${absent.<word>}`.
     pub fn word(self) -> &'static str {
@@ -324,20 +317,12 @@ mod tests {
         let mut base = WorldSpec::default();
         base.instances.insert(
             "instance".into(),
-            InstanceSpec {
-                status: Some("Stopped".into()),
-                os_type: Some("linux".into()),
-                ..Default::default()
-            },
+            InstanceSpec { status: Some("Stopped".into()), os_type: Some("linux".into()), ..Default::default() },
         );
         let mut patch = WorldSpec::default();
-        patch.instances.insert(
-            "instance".into(),
-            InstanceSpec {
-                status: Some("Running".into()),
-                ..Default::default()
-            },
-        );
+        patch
+            .instances
+            .insert("instance".into(), InstanceSpec { status: Some("Running".into()), ..Default::default() });
         patch.images.insert("extra".into(), ImageSpec::default());
         let w = base.patched(&patch);
         assert_eq!(w.instances["instance"].status.as_deref(), Some("Running"));

@@ -45,10 +45,7 @@ fn reword(d: Diagnostic, msg: &str) -> Diagnostic {
             .map(|s| s.trim_matches('`'))
             .filter(|s| !s.is_empty())
             .collect();
-        let mut d = Diagnostic {
-            message: format!("unknown field `{field}`"),
-            ..d
-        };
+        let mut d = Diagnostic { message: format!("unknown field `{field}`"), ..d };
         d = match did_you_mean(field, expected.iter().copied()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None if !expected.is_empty() => d.hint(format!("expected one of: {}", expected.join(", "))),
@@ -62,11 +59,8 @@ fn reword(d: Diagnostic, msg: &str) -> Diagnostic {
     }
     if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest);
-        return Diagnostic {
-            message: format!("duplicate key `{key}`"),
-            ..d
-        }
-        .hint("each key may appear once; remove or rename one of them");
+        return Diagnostic { message: format!("duplicate key `{key}`"), ..d }
+            .hint("each key may appear once; remove or rename one of them");
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let (variant, tail) = rest.split_once('`').unwrap_or((rest, ""));

@@ -35,11 +35,7 @@ fn capture_time() -> i64 {
 fn load(name: &str) -> HttpRequest {
     let path = format!("{}/tests/data/captures/{name}.http", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("# "))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text: String = text.lines().filter(|l| !l.starts_with("# ")).collect::<Vec<_>>().join("\n");
     let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let start: Vec<&str> = lines.next().unwrap().split(' ').collect();
@@ -95,16 +91,9 @@ fn every_official_sdk_capture_verifies() {
             .accept(&req, &keys(), capture_time())
             .unwrap_or_else(|r| panic!("{name}: rejected with {} {:?}", r.code, r.args));
         assert_eq!(inbound.action, *action, "{name}");
+        assert!(inbound.params.iter().any(|(k, _)| k == "InstanceId" || k == "DiskId"), "{name}: {:?}", inbound.params);
         assert!(
-            inbound.params.iter().any(|(k, _)| k == "InstanceId" || k == "DiskId"),
-            "{name}: {:?}",
-            inbound.params
-        );
-        assert!(
-            !inbound
-                .params
-                .iter()
-                .any(|(k, _)| k == "Signature" || k == "Action" || k == "Accesskey"),
+            !inbound.params.iter().any(|(k, _)| k == "Signature" || k == "Action" || k == "Accesskey"),
             "{name}: protocol params leaked"
         );
     }
@@ -113,17 +102,11 @@ fn every_official_sdk_capture_verifies() {
 #[test]
 fn decoded_values_keep_spaces_and_specials() {
     let p = load("A5");
-    let inbound = protocol::for_vendor("aliyun")
-        .unwrap()
-        .accept(&p, &keys(), capture_time())
-        .unwrap();
+    let inbound = protocol::for_vendor("aliyun").unwrap().accept(&p, &keys(), capture_time()).unwrap();
     let pw = inbound.params.iter().find(|(k, _)| k == "Password").unwrap();
     assert_eq!(pw.1, "Test 123!@#");
     let v1 = load("V1");
-    let inbound = protocol::for_vendor("volcengine")
-        .unwrap()
-        .accept(&v1, &keys(), capture_time())
-        .unwrap();
+    let inbound = protocol::for_vendor("volcengine").unwrap().accept(&v1, &keys(), capture_time()).unwrap();
     assert!(inbound.params.contains(&("Password".into(), "Test 123!@#".into())));
 }
 
@@ -134,9 +117,7 @@ fn any_tampering_breaks_the_signature() {
         if let Some(q) = req.query.iter_mut().find(|(k, _)| k == "InstanceId" || k == "DiskId") {
             q.1.push('x');
         } else {
-            let body = String::from_utf8(req.body.clone())
-                .unwrap()
-                .replacen("InstanceId=", "InstanceId=x", 1);
+            let body = String::from_utf8(req.body.clone()).unwrap().replacen("InstanceId=", "InstanceId=x", 1);
             req.body = body.into_bytes();
         }
         let p = detect(&req);
@@ -151,24 +132,12 @@ fn replayed_nonce_and_stale_time_are_refused() {
     let p = protocol::for_vendor("aliyun").unwrap();
     let k = keys();
     p.accept(&req, &k, capture_time()).unwrap();
-    assert_eq!(
-        p.accept(&req, &k, capture_time()).unwrap_err().code,
-        "SignatureNonceUsed"
-    );
-    assert_eq!(
-        p.accept(&req, &keys(), capture_time() + 3600).unwrap_err().code,
-        "InvalidTimeStamp.Expired"
-    );
+    assert_eq!(p.accept(&req, &k, capture_time()).unwrap_err().code, "SignatureNonceUsed");
+    assert_eq!(p.accept(&req, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimeStamp.Expired");
     let v = load("V1");
     let pv = protocol::for_vendor("volcengine").unwrap();
-    assert_eq!(
-        pv.accept(&v, &keys(), capture_time() + 3600).unwrap_err().code,
-        "InvalidTimestamp"
-    );
+    assert_eq!(pv.accept(&v, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimestamp");
     let k1 = load("K1");
     let pk = protocol::for_vendor("ksyun").unwrap();
-    assert_eq!(
-        pk.accept(&k1, &keys(), capture_time() + 3600).unwrap_err().code,
-        "RequestExpired"
-    );
+    assert_eq!(pk.accept(&k1, &keys(), capture_time() + 3600).unwrap_err().code, "RequestExpired");
 }

@@ -19,9 +19,7 @@ fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     // APICONFORM_CASES points the suite at another cases tree (for trying
     // out cases outside the repository); snapshots stay under `snapshots/`.
-    let cases = std::env::var_os("APICONFORM_CASES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("cases"));
+    let cases = std::env::var_os("APICONFORM_CASES").map(PathBuf::from).unwrap_or_else(|| manifest.join("cases"));
     let suite = match Suite::load(&cases) {
         Ok(s) => Arc::new(s),
         Err(d) => {
@@ -91,8 +89,6 @@ fn snapshot(dir: &Path, name: &str, transcript: &str) -> Result<(), Failed> {
             .cloned()
             .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "snapshot assertion failed".into());
-        Failed::from(format!(
-            "snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"
-        ))
+        Failed::from(format!("snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"))
     })
 }

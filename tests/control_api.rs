@@ -32,10 +32,7 @@ impl Server {
     /// ReplaceSystemDisk signed with the default Alibaba test credentials.
     async fn replace(&self, instance: &str, image: &str) -> (u16, Option<String>) {
         let p = protocol::for_vendor("aliyun").unwrap();
-        let params = vec![
-            ("InstanceId".to_string(), instance.to_string()),
-            ("ImageId".to_string(), image.to_string()),
-        ];
+        let params = vec![("InstanceId".to_string(), instance.to_string()), ("ImageId".to_string(), image.to_string())];
         let nonce = protocol::hex_id(rand_seed());
         let call = Call {
             action: "ReplaceSystemDisk",
@@ -47,15 +44,9 @@ impl Server {
             now: apiconform::clock::now_secs(),
             nonce: &nonce,
         };
-        let creds = Credentials {
-            access_key_id: "testid".into(),
-            secret: "testsecret".into(),
-            session_token: None,
-        };
+        let creds = Credentials { access_key_id: "testid".into(), secret: "testsecret".into(), session_token: None };
         let req = p.encode(&call, &creds);
-        let mut b = self
-            .client
-            .post(format!("http://{}/?{}", self.addr, req.query_string()));
+        let mut b = self.client.post(format!("http://{}/?{}", self.addr, req.query_string()));
         for (k, v) in &req.headers {
             if k != "host" {
                 b = b.header(k.as_str(), v.as_str());
@@ -63,11 +54,7 @@ impl Server {
         }
         let r = b.send().await.unwrap();
         let status = r.status().as_u16();
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
+        let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let body = r.bytes().await.unwrap().to_vec();
         let n = p.decode(&HttpResponse { status, headers, body });
         (n.status, n.code)
@@ -83,30 +70,18 @@ fn rand_seed() -> u64 {
 async fn start() -> Server {
     let emu = Emulator::from_suite(&suite());
     let addr = emu.spawn("127.0.0.1:0").await.unwrap().to_string();
-    Server {
-        addr,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-    }
+    Server { addr, client: reqwest::Client::builder().no_proxy().build().unwrap() }
 }
 
 #[tokio::test]
 async fn seed_inspect_reset_and_time() {
     let s = start().await;
     // Seed: the instance is running.
-    let (st, v) = s
-        .control(
-            "POST",
-            "seed?vendor=aliyun",
-            r#"{"instances":{"instance":{"status":"Running"}}}"#,
-        )
-        .await;
+    let (st, v) = s.control("POST", "seed?vendor=aliyun", r#"{"instances":{"instance":{"status":"Running"}}}"#).await;
     assert_eq!(st, 200, "{v}");
     let instance = v["fixtures"]["instance.id"].as_str().unwrap().to_string();
     let image = v["fixtures"]["other_image.id"].as_str().unwrap().to_string();
-    assert_eq!(
-        s.replace(&instance, &image).await,
-        (403, Some("IncorrectInstanceStatus".into()))
-    );
+    assert_eq!(s.replace(&instance, &image).await, (403, Some("IncorrectInstanceStatus".into())));
 
     // Reset: back to the stopped instance of the default world.
     let (st, _) = s.control("POST", "reset?vendor=aliyun", "").await;
@@ -120,15 +95,9 @@ async fn seed_inspect_reset_and_time() {
     assert_eq!(s.replace(&instance, &image).await, (200, None));
     let (_, state) = s.control("GET", "state?vendor=aliyun", "").await;
     assert_eq!(state["instances"][&instance]["operation_lock"], "ReplaceSystemDisk");
-    let new_disk = state["instances"][&instance]["system_disk_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new_disk = state["instances"][&instance]["system_disk_id"].as_str().unwrap().to_string();
     assert_eq!(state["disks"][&new_disk]["status"], "Creating");
-    assert_eq!(
-        s.replace(&instance, &image).await,
-        (403, Some("IncorrectInstanceStatus".into()))
-    );
+    assert_eq!(s.replace(&instance, &image).await, (403, Some("IncorrectInstanceStatus".into())));
 
     assert_eq!(s.control("POST", "advance?vendor=aliyun&seconds=60", "").await.0, 200);
     let (_, state) = s.control("GET", "state?vendor=aliyun", "").await;
@@ -143,13 +112,7 @@ async fn control_errors_are_clear() {
     let (st, v) = s.control("POST", "seed?vendor=nope", "{}").await;
     assert_eq!(st, 404);
     assert!(v["error"].as_str().unwrap().contains("unknown vendor"));
-    let (st, v) = s
-        .control(
-            "POST",
-            "seed?vendor=aliyun",
-            r#"{"instances":{"instance":{"stauts":"Running"}}}"#,
-        )
-        .await;
+    let (st, v) = s.control("POST", "seed?vendor=aliyun", r#"{"instances":{"instance":{"stauts":"Running"}}}"#).await;
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("stauts"), "{v}");
     let (st, _) = s.control("POST", "advance?seconds=-1", "").await;

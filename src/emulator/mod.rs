@@ -27,9 +27,10 @@ use crate::template::Bindings;
 use crate::world::{Kind, WorldSpec};
 use rules::{Fail, Req};
 use state::State;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Credentials `apiconform serve` accepts out of the box, per vendor: the
 /// throw-away values the official SDK captures were made with.
@@ -50,8 +51,14 @@ struct Inner {
     common: HashMap<String, CommonErrors>,
     keys: Mutex<HashMap<(String, String), Key>>,
     tenants: Mutex<HashMap<u64, State>>,
-    nonces: Mutex<HashSet<(String, String)>>,
+    /// (vendor/access key, nonce) → when it was first seen (seconds).
+    nonces: Mutex<HashMap<(String, String), i64>>,
     seq: AtomicU64,
+    /// Documented flow control, per (tenant, action): recent request times.
+    flow: Mutex<HashMap<(u64, String), VecDeque<Instant>>>,
+    /// Flow control is on unless switched off (`serve --no-flow-control`,
+    /// or the control API).
+    flow_off: AtomicBool,
     /// Per vendor: the default world and the default tenant's id.
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
 }
@@ -65,12 +72,22 @@ pub struct Emulator {
 impl KeyStore for Inner {
     fn secret(&self, vendor: &str, ak: &str) -> Option<String> {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.get(&(vendor.to_string(), ak.to_string()))
-            .map(|k| k.secret.clone())
+        keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.secret.clone())
     }
-    fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, _now: i64) -> bool {
+    fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, now: i64) -> bool {
         let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        n.insert((format!("{vendor}/{ak}"), nonce.to_string()))
+        // A nonce only has to be unique within the timestamp window; forget
+        // older ones so a long-running server does not grow without bound.
+        if n.len() > 100_000 {
+            n.retain(|_, seen| now - *seen <= 2 * protocol::TIME_WINDOW);
+        }
+        match n.entry((format!("{vendor}/{ak}"), nonce.to_string())) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(now);
+                true
+            }
+        }
     }
 }
 
@@ -104,13 +121,8 @@ impl Emulator {
     pub fn from_suite(suite: &Suite) -> Emulator {
         let mut inner = Inner::default();
         for api in &suite.apis {
-            inner
-                .contracts
-                .insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
-            inner
-                .common
-                .entry(api.vendor.clone())
-                .or_insert_with(|| (*api.common).clone());
+            inner.contracts.insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
+            inner.common.entry(api.vendor.clone()).or_insert_with(|| (*api.common).clone());
         }
         let emu = Emulator { inner: Arc::new(inner) };
         for (vendor, ak, sk) in DEFAULT_CREDENTIALS {
@@ -121,41 +133,24 @@ impl Emulator {
                 .fold(WorldSpec::default(), |w, a| w.patched(&a.world));
             let tenant = emu.add_tenant(vendor, &world).0;
             emu.add_key(vendor, ak, sk, tenant);
-            emu.inner
-                .defaults
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(vendor.to_string(), (world, tenant));
+            emu.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).insert(vendor.to_string(), (world, tenant));
         }
         emu
     }
 
     fn add_key(&self, vendor: &str, ak: &str, secret: &str, tenant: u64) {
         let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.insert(
-            (vendor.to_string(), ak.to_string()),
-            Key {
-                secret: secret.to_string(),
-                tenant,
-            },
-        );
+        keys.insert((vendor.to_string(), ak.to_string()), Key { secret: secret.to_string(), tenant });
     }
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
         let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let (state, fixtures) = State::build(vendor, id, world);
-        let mut b = Bindings {
-            fixtures,
-            ..Default::default()
-        };
+        let mut b = Bindings { fixtures, ..Default::default() };
         for k in Kind::ALL {
             b.absent.insert(k.word().to_string(), state.absent_id(k));
         }
-        self.inner
-            .tenants
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, state);
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(id, state);
         (id, b)
     }
 
@@ -173,25 +168,14 @@ impl Emulator {
 
     /// Vendors with a default tenant.
     pub fn vendors(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .inner
-            .defaults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let mut v: Vec<String> =
+            self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         v.sort();
         v
     }
 
     pub(crate) fn default_tenant(&self, vendor: &str) -> Option<u64> {
-        self.inner
-            .defaults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(vendor)
-            .map(|d| d.1)
+        self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).map(|d| d.1)
     }
 
     /// Runs `f` on the default tenant's state of `vendor`.
@@ -204,22 +188,12 @@ impl Emulator {
     /// Rebuilds the default tenant of `vendor` from its world with `patch`
     /// applied; returns the fixture IDs.
     pub fn seed_default(&self, vendor: &str, patch: &WorldSpec) -> std::collections::BTreeMap<String, String> {
-        let Some((world, t)) = self
-            .inner
-            .defaults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(vendor)
-            .cloned()
+        let Some((world, t)) = self.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(vendor).cloned()
         else {
             return Default::default();
         };
         let (state, ids) = State::build(vendor, t, &world.patched(patch));
-        self.inner
-            .tenants
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(t, state);
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
         ids
     }
 
@@ -229,12 +203,7 @@ impl Emulator {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
             keys.get(&(vendor.to_string(), ak.to_string()))?.tenant
         };
-        self.inner
-            .tenants
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&tenant)
-            .cloned()
+        self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant).cloned()
     }
 
     /// Status and message of a documented error.
@@ -244,26 +213,23 @@ impl Emulator {
             false => self.inner.contracts.get(&(vendor.to_string(), action.to_string())),
         };
         let from_contract = contract.and_then(|c| {
-            let mut entries: Vec<&DocumentedError> = c
-                .errors_for(f.code)
-                .filter(|e| f.status.is_none_or(|s| e.status == s))
-                .collect();
+            let mut entries: Vec<&DocumentedError> =
+                c.errors_for(f.code).filter(|e| f.status.is_none_or(|s| e.status == s)).collect();
             entries.sort_by_key(|e| e.source.is_some());
             entries.first().copied()
         });
         let entry = from_contract.or_else(|| {
-            self.inner.common.get(vendor).and_then(|c| {
-                c.errors
-                    .iter()
-                    .find(|e| e.code == f.code && f.status.is_none_or(|s| e.status == s))
-            })
+            self.inner
+                .common
+                .get(vendor)
+                .and_then(|c| c.errors.iter().find(|e| e.code == f.code && f.status.is_none_or(|s| e.status == s)))
         });
         match entry {
             Some(e) => ErrorReply {
                 status: e.status,
                 code: e.code.clone(),
                 message: fill_message(&e.message, &f.args),
-                retry_after_ms: None,
+                retry_after_ms: f.retry_after_ms,
                 code_n: e
                     .description
                     .as_deref()
@@ -274,10 +240,7 @@ impl Emulator {
             None => ErrorReply {
                 status: 500,
                 code: f.code.to_string(),
-                message: format!(
-                    "apiconform emulator: `{}` has no documented message for {vendor} {action}",
-                    f.code
-                ),
+                message: format!("apiconform emulator: `{}` has no documented message for {vendor} {action}", f.code),
                 retry_after_ms: None,
                 code_n: None,
             },
@@ -302,25 +265,14 @@ impl Emulator {
             Err(rej) => {
                 let mut ctx = *rej.reply;
                 ctx.request_id = p.request_id(seq);
-                let f = Fail {
-                    code: rej.code,
-                    status: None,
-                    args: rej.args,
-                    common: true,
-                };
+                let f = Fail { args: rej.args, ..rules::fail(rej.code).common() };
                 return p.render_error(&ctx, &self.error_reply(p.vendor(), &ctx.action, &f));
             }
         };
         let mut ctx: ReplyCtx = inbound.reply.clone();
         ctx.request_id = p.request_id(seq);
         let vendor = p.vendor();
-        let outcome = self.run_rule(
-            p,
-            &inbound.access_key_id,
-            &inbound.action,
-            &inbound.version,
-            &inbound.params,
-        );
+        let outcome = self.run_rule(p, &inbound.access_key_id, &inbound.action, &inbound.version, &inbound.params);
         match outcome {
             Ok(result) => p.render_success(&ctx, &result),
             Err(f) => p.render_error(&ctx, &self.error_reply(vendor, &inbound.action, &f)),
@@ -354,11 +306,44 @@ impl Emulator {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
             keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.tenant)
         };
+        let Some(tenant) = tenant else {
+            return Err(rules::fail("InternalError"));
+        };
+        if let Some(rl) = &contract.rate_limit {
+            self.admit(vendor, tenant, action, rl.requests, rl.per_seconds)?;
+        }
         let mut tenants = self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(state) = tenant.and_then(|t| tenants.get_mut(&t)) else {
+        let Some(state) = tenants.get_mut(&tenant) else {
             return Err(rules::fail("InternalError"));
         };
         rules::dispatch(vendor, action, state, &Req { params }).unwrap_or_else(|| Err(rules::fail("InternalError")))
+    }
+
+    /// Switches the documented flow control on or off.
+    pub fn set_flow_control(&self, on: bool) {
+        self.inner.flow_off.store(!on, Ordering::Relaxed);
+    }
+
+    /// The documented flow control: at most `requests` per `per_seconds` per
+    /// account and action, in a sliding window.
+    fn admit(&self, vendor: &str, tenant: u64, action: &str, requests: u32, per_seconds: u32) -> Result<(), Fail> {
+        if self.inner.flow_off.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let window = Duration::from_secs(per_seconds as u64);
+        let now = Instant::now();
+        let mut flow = self.inner.flow.lock().unwrap_or_else(|e| e.into_inner());
+        let q = flow.entry((tenant, action.to_string())).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() >= requests as usize {
+            let oldest = q.front().copied().unwrap_or(now);
+            let wait = window.saturating_sub(now.duration_since(oldest)).as_millis().max(1) as u64;
+            return Err(rules::throttled(vendor, wait));
+        }
+        q.push_back(now);
+        Ok(())
     }
 
     /// Serves HTTP/1.1 on `listener` until the task is dropped.
@@ -394,12 +379,7 @@ impl Emulator {
         let mut headers: Vec<(String, String)> = parts
             .headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         if !headers.iter().any(|(k, _)| k == "host") {
             if let Some(a) = parts.uri.authority() {

@@ -34,24 +34,14 @@ const V1_PROTOCOL_PARAMS: &[&str] = &[
 ];
 
 /// Headers the ACS3 signature must cover (the documented minimum).
-const ACS3_REQUIRED_SIGNED: &[&str] = &[
-    "host",
-    "x-acs-action",
-    "x-acs-content-sha256",
-    "x-acs-date",
-    "x-acs-signature-nonce",
-    "x-acs-version",
-];
+const ACS3_REQUIRED_SIGNED: &[&str] =
+    &["host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"];
 
 const HOST_ID: &str = "ecs.aliyuncs.com";
 const DEFAULT_REGION: &str = "cn-hangzhou";
 
 fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection {
-        code,
-        args,
-        reply: Box::new(reply.clone()),
-    }
+    Rejection { code, args, reply: Box::new(reply.clone()) }
 }
 
 impl Aliyun {
@@ -94,13 +84,7 @@ impl Aliyun {
                 signed.join(";")
             ),
         ));
-        HttpRequest {
-            method: method.as_str().into(),
-            path: "/".into(),
-            query,
-            headers,
-            body,
-        }
+        HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
     }
 
     fn encode_v1(&self, call: &Call, creds: &Credentials, method: Method, params_in: ParamsIn) -> HttpRequest {
@@ -126,13 +110,9 @@ impl Aliyun {
             ("x-acs-version".into(), call.version.to_string()),
         ];
         match params_in {
-            ParamsIn::Query => HttpRequest {
-                method: method.as_str().into(),
-                path: "/".into(),
-                query: p,
-                headers,
-                body: Vec::new(),
-            },
+            ParamsIn::Query => {
+                HttpRequest { method: method.as_str().into(), path: "/".into(), query: p, headers, body: Vec::new() }
+            }
             ParamsIn::Form => {
                 headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
                 HttpRequest {
@@ -155,23 +135,16 @@ impl Aliyun {
             xml: false,
         };
         let fields = auth_fields(auth.trim_start_matches("ACS3-HMAC-SHA256").trim());
-        let (Some(ak), Some(signed), Some(sig)) = (
-            field(&fields, "Credential"),
-            field(&fields, "SignedHeaders"),
-            field(&fields, "Signature"),
-        ) else {
+        let (Some(ak), Some(signed), Some(sig)) =
+            (field(&fields, "Credential"), field(&fields, "SignedHeaders"), field(&fields, "Signature"))
+        else {
             return Err(reject("IncompleteSignature", vec![String::new()], &reply));
         };
         let signed: Vec<String> = signed.split(';').map(|s| s.trim().to_ascii_lowercase()).collect();
-        if let Some(missing) = ACS3_REQUIRED_SIGNED
-            .iter()
-            .find(|h| !signed.iter().any(|s| s == *h) || req.header(h).is_none())
+        if let Some(missing) =
+            ACS3_REQUIRED_SIGNED.iter().find(|h| !signed.iter().any(|s| s == *h) || req.header(h).is_none())
         {
-            return Err(reject(
-                "IncompleteSignature",
-                vec![format!("missing signed header {missing}")],
-                &reply,
-            ));
+            return Err(reject("IncompleteSignature", vec![format!("missing signed header {missing}")], &reply));
         }
         let date = req.header("x-acs-date").unwrap_or_default();
         let Some(t) = clock::parse_iso8601(date) else {
@@ -253,17 +226,8 @@ impl Aliyun {
             return Err(reject("SignatureNonceUsed", vec![], &reply));
         }
         let ak = ak.to_string();
-        let params = all
-            .into_iter()
-            .filter(|(k, _)| !V1_PROTOCOL_PARAMS.contains(&k.as_str()))
-            .collect();
-        Ok(Inbound {
-            action: reply.action.clone(),
-            version: reply.version.clone(),
-            params,
-            access_key_id: ak,
-            reply,
-        })
+        let params = all.into_iter().filter(|(k, _)| !V1_PROTOCOL_PARAMS.contains(&k.as_str())).collect();
+        Ok(Inbound { action: reply.action.clone(), version: reply.version.clone(), params, access_key_id: ak, reply })
     }
 }
 
@@ -275,10 +239,7 @@ impl Protocol for Aliyun {
     fn recognizes(&self, req: &HttpRequest) -> bool {
         req.header("authorization").is_some_and(|a| a.starts_with("ACS3-"))
             || req.header("x-acs-action").is_some()
-            || req
-                .all_params()
-                .iter()
-                .any(|(k, v)| k == "SignatureMethod" && v == "HMAC-SHA1")
+            || req.all_params().iter().any(|(k, v)| k == "SignatureMethod" && v == "HMAC-SHA1")
     }
 
     fn encode(&self, call: &Call, creds: &Credentials) -> HttpRequest {
@@ -303,9 +264,7 @@ impl Protocol for Aliyun {
         }
         let mut body = json_body(resp);
         let take = |b: &mut Value, k: &str| {
-            b.as_object_mut()
-                .and_then(|m| m.remove(k))
-                .and_then(|v| v.as_str().map(str::to_string))
+            b.as_object_mut().and_then(|m| m.remove(k)).and_then(|v| v.as_str().map(str::to_string))
         };
         let request_id = take(&mut body, "RequestId");
         let (code, message) = if resp.status >= 300 {
@@ -319,13 +278,7 @@ impl Protocol for Aliyun {
         } else {
             (None, None)
         };
-        Normalized {
-            status: resp.status,
-            code,
-            message,
-            request_id,
-            body,
-        }
+        Normalized { status: resp.status, code, message, request_id, body }
     }
 
     fn accept(&self, req: &HttpRequest, keys: &dyn KeyStore, now: i64) -> Result<Inbound, Rejection> {
@@ -390,13 +343,6 @@ impl Protocol for Aliyun {
 
     fn request_id(&self, seq: u64) -> String {
         let h = hex_id(seq).to_ascii_uppercase();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 }

@@ -20,22 +20,10 @@ pub struct Ksyun;
 const SERVICE: &str = "kec";
 
 /// Parameters the SDKs add that are not the API's.
-const PROTOCOL_PARAMS: &[&str] = &[
-    "Action",
-    "Version",
-    "Service",
-    "SdkVersion",
-    "Region",
-    "Accesskey",
-    "Language",
-];
+const PROTOCOL_PARAMS: &[&str] = &["Action", "Version", "Service", "SdkVersion", "Region", "Accesskey", "Language"];
 
 fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection {
-        code,
-        args,
-        reply: Box::new(reply.clone()),
-    }
+    Rejection { code, args, reply: Box::new(reply.clone()) }
 }
 
 impl Protocol for Ksyun {
@@ -44,8 +32,7 @@ impl Protocol for Ksyun {
     }
 
     fn recognizes(&self, req: &HttpRequest) -> bool {
-        req.header("authorization")
-            .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
+        req.header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
             || req.header("x-amz-date").is_some()
     }
 
@@ -53,10 +40,8 @@ impl Protocol for Ksyun {
         let method = call.wire.method.unwrap_or(Method::Get);
         let form =
             call.wire.params_in == Some(ParamsIn::Form) || (method == Method::Post && call.wire.params_in.is_none());
-        let mut params: Vec<(String, String)> = vec![
-            ("Action".into(), call.action.into()),
-            ("Version".into(), call.version.into()),
-        ];
+        let mut params: Vec<(String, String)> =
+            vec![("Action".into(), call.action.into()), ("Version".into(), call.version.into())];
         params.extend(call.params.iter().cloned());
         let date = clock::compact(call.now);
         let mut headers: Vec<(String, String)> = vec![
@@ -99,13 +84,7 @@ impl Protocol for Ksyun {
                 signed.join(";")
             ),
         ));
-        HttpRequest {
-            method: method.as_str().into(),
-            path: "/".into(),
-            query,
-            headers,
-            body,
-        }
+        HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
     }
 
     fn decode(&self, resp: &HttpResponse) -> Normalized {
@@ -120,19 +99,11 @@ impl Protocol for Ksyun {
             };
         }
         let mut v = json_body(resp);
-        let request_id = v
-            .as_object_mut()
-            .and_then(|m| m.remove("RequestId"))
-            .and_then(|x| x.as_str().map(str::to_string));
+        let request_id =
+            v.as_object_mut().and_then(|m| m.remove("RequestId")).and_then(|x| x.as_str().map(str::to_string));
         let err = v.as_object_mut().and_then(|m| m.remove("Error")).unwrap_or(Value::Null);
         let s = |x: &Value| x.as_str().map(str::to_string);
-        Normalized {
-            status: resp.status,
-            code: s(&err["Code"]),
-            message: s(&err["Message"]),
-            request_id,
-            body: v,
-        }
+        Normalized { status: resp.status, code: s(&err["Code"]), message: s(&err["Message"]), request_id, body: v }
     }
 
     fn accept(&self, req: &HttpRequest, keys: &dyn KeyStore, now: i64) -> Result<Inbound, Rejection> {
@@ -140,12 +111,8 @@ impl Protocol for Ksyun {
         let get = |k: &str| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let json = req.header("accept").is_some_and(|a| a.contains("json"));
         let mut reply = ReplyCtx {
-            action: get("Action")
-                .or_else(|| req.header("x-action").map(str::to_string))
-                .unwrap_or_default(),
-            version: get("Version")
-                .or_else(|| req.header("x-version").map(str::to_string))
-                .unwrap_or_default(),
+            action: get("Action").or_else(|| req.header("x-action").map(str::to_string)).unwrap_or_default(),
+            version: get("Version").or_else(|| req.header("x-version").map(str::to_string)).unwrap_or_default(),
             region: String::new(),
             request_id: String::new(),
             xml: !json,
@@ -154,11 +121,9 @@ impl Protocol for Ksyun {
             return Err(reject("MissingAuthenticationToken", vec![], &reply));
         };
         let fields = auth_fields(auth.trim_start_matches("AWS4-HMAC-SHA256").trim());
-        let (Some(cred), Some(signed), Some(sig)) = (
-            field(&fields, "Credential"),
-            field(&fields, "SignedHeaders"),
-            field(&fields, "Signature"),
-        ) else {
+        let (Some(cred), Some(signed), Some(sig)) =
+            (field(&fields, "Credential"), field(&fields, "SignedHeaders"), field(&fields, "Signature"))
+        else {
             return Err(reject("IncompleteSignature", vec![], &reply));
         };
         let scope: Vec<&str> = cred.split('/').collect();
@@ -191,10 +156,7 @@ impl Protocol for Ksyun {
         if !signing::same(&expected, sig) || payload != body_hash {
             return Err(reject("SignatureDoesNotMatch", vec![], &reply));
         }
-        let params = all
-            .into_iter()
-            .filter(|(k, _)| !PROTOCOL_PARAMS.contains(&k.as_str()))
-            .collect();
+        let params = all.into_iter().filter(|(k, _)| !PROTOCOL_PARAMS.contains(&k.as_str())).collect();
         Ok(Inbound {
             action: reply.action.clone(),
             version: reply.version.clone(),
@@ -250,13 +212,6 @@ impl Protocol for Ksyun {
 
     fn request_id(&self, seq: u64) -> String {
         let h = hex_id(seq);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 }

@@ -19,11 +19,7 @@ pub struct Volcengine;
 const SERVICE: &str = "ecs";
 
 fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection {
-        code,
-        args,
-        reply: Box::new(reply.clone()),
-    }
+    Rejection { code, args, reply: Box::new(reply.clone()) }
 }
 
 impl Protocol for Volcengine {
@@ -32,8 +28,7 @@ impl Protocol for Volcengine {
     }
 
     fn recognizes(&self, req: &HttpRequest) -> bool {
-        req.header("authorization")
-            .is_some_and(|a| a.starts_with("HMAC-SHA256 "))
+        req.header("authorization").is_some_and(|a| a.starts_with("HMAC-SHA256 "))
             || (req.header("x-date").is_some() && req.header("x-amz-date").is_none())
     }
 
@@ -44,11 +39,7 @@ impl Protocol for Volcengine {
         params.push(("Version".into(), call.version.into()));
         let form = call.wire.params_in == Some(ParamsIn::Form);
         let (query, body, content_type) = if form {
-            (
-                Vec::new(),
-                encode_pairs(&params).into_bytes(),
-                "application/x-www-form-urlencoded",
-            )
+            (Vec::new(), encode_pairs(&params).into_bytes(), "application/x-www-form-urlencoded")
         } else {
             (params, Vec::new(), "text/plain")
         };
@@ -64,11 +55,7 @@ impl Protocol for Volcengine {
         if let Some(t) = &creds.session_token {
             headers.push(("x-security-token".into(), t.clone()));
         }
-        let mut signed: Vec<String> = headers
-            .iter()
-            .map(|(k, _)| k.clone())
-            .filter(|k| k != "accept")
-            .collect();
+        let mut signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).filter(|k| k != "accept").collect();
         signed.sort();
         let cr = signing::canonical_request(
             method.as_str(),
@@ -88,13 +75,7 @@ impl Protocol for Volcengine {
                 signed.join(";")
             ),
         ));
-        HttpRequest {
-            method: method.as_str().into(),
-            path: "/".into(),
-            query,
-            headers,
-            body,
-        }
+        HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
     }
 
     fn decode(&self, resp: &HttpResponse) -> Normalized {
@@ -125,11 +106,9 @@ impl Protocol for Volcengine {
             return Err(reject("MissingAuthenticationToken", vec![], &reply));
         };
         let fields = auth_fields(auth.trim_start_matches("HMAC-SHA256").trim());
-        let (Some(cred), Some(signed), Some(sig)) = (
-            field(&fields, "Credential"),
-            field(&fields, "SignedHeaders"),
-            field(&fields, "Signature"),
-        ) else {
+        let (Some(cred), Some(signed), Some(sig)) =
+            (field(&fields, "Credential"), field(&fields, "SignedHeaders"), field(&fields, "Signature"))
+        else {
             return Err(reject("MissingSignature", vec![], &reply));
         };
         let scope: Vec<&str> = cred.split('/').collect();
@@ -163,10 +142,7 @@ impl Protocol for Volcengine {
         if service != SERVICE {
             return Err(reject("ServiceNotFound", vec![service.to_string()], &reply));
         }
-        let params = all
-            .into_iter()
-            .filter(|(k, _)| k != "Action" && k != "Version")
-            .collect();
+        let params = all.into_iter().filter(|(k, _)| k != "Action" && k != "Version").collect();
         Ok(Inbound {
             action: reply.action.clone(),
             version: reply.version.clone(),

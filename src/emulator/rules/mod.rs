@@ -26,15 +26,22 @@ pub struct Fail {
     /// Take the vendor's common error even when the API documents the code
     /// (with a message about another parameter).
     pub common: bool,
+    /// For throttling: when the client may retry, in milliseconds.
+    pub retry_after_ms: Option<u64>,
 }
 
 pub fn fail(code: &'static str) -> Fail {
-    Fail {
-        code,
-        status: None,
-        args: Vec::new(),
-        common: false,
-    }
+    Fail { code, status: None, args: Vec::new(), common: false, retry_after_ms: None }
+}
+
+/// The vendor's flow-control error, with its retry hint.
+pub fn throttled(vendor: &str, retry_after_ms: u64) -> Fail {
+    let code = match vendor {
+        "aliyun" => "Throttling.User",
+        "volcengine" => "AccountFlowLimitExceeded",
+        _ => "RequestLimitExceeded",
+    };
+    Fail { retry_after_ms: Some(retry_after_ms), ..fail(code).common() }
 }
 
 impl Fail {
@@ -66,9 +73,7 @@ pub struct Req<'a> {
 impl<'a> Req<'a> {
     /// The value of the first of `names` present (a name and its aliases).
     pub fn get(&self, names: &[&str]) -> Option<&'a str> {
-        names
-            .iter()
-            .find_map(|n| self.params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
+        names.iter().find_map(|n| self.params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
     }
 
     /// Present and not empty.
