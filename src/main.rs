@@ -47,6 +47,9 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// Do not enforce the documented rate limits.
+        #[arg(long)]
+        no_flow_control: bool,
     },
 }
 
@@ -80,7 +83,7 @@ fn main() -> ExitCode {
             };
             run(&suite, target, &filters, verbose)
         }
-        Command::Serve { addr } => serve(&cli.cases, &addr),
+        Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
         Command::Coverage { format, check } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -251,12 +254,13 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(cases: &Path, addr: &str) -> ExitCode {
+fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,
     };
     let emulator = apiconform::emulator::Emulator::from_suite(&suite);
+    emulator.set_flow_control(flow_control);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -118,3 +118,21 @@ async fn control_errors_are_clear() {
     let (st, _) = s.control("POST", "advance?seconds=-1", "").await;
     assert_eq!(st, 400);
 }
+
+#[tokio::test]
+async fn documented_flow_control_throttles_with_a_retry_hint_and_can_be_switched_off() {
+    let s = start().await;
+    let (_, v) = s.control("POST", "seed?vendor=aliyun", "{}").await;
+    let instance = v["fixtures"]["instance.id"].as_str().unwrap().to_string();
+    // 200 per 60 s for ReplaceSystemDisk (api.yaml); an absent image fails
+    // fast without changing state, and still counts against the limit.
+    for i in 0..200 {
+        let (st, code) = s.replace(&instance, "m-absent").await;
+        assert_eq!((st, code.as_deref()), (404, Some("InvalidImageId.NotFound")), "request {i}");
+    }
+    let (st, code) = s.replace(&instance, "m-absent").await;
+    assert_eq!((st, code.as_deref()), (400, Some("Throttling.User")));
+    assert_eq!(s.control("POST", "flow-control?enabled=false", "").await.0, 200);
+    let (st, code) = s.replace(&instance, "m-absent").await;
+    assert_eq!((st, code.as_deref()), (404, Some("InvalidImageId.NotFound")));
+}

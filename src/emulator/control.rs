@@ -9,6 +9,7 @@
 //! | `POST /_apiconform/seed?vendor=V` + JSON world patch | default world with the patch applied; returns the fixture IDs |
 //! | `POST /_apiconform/time?vendor=V&mode=manual\|immediate` | long-running work waits for `advance`, or completes at once |
 //! | `POST /_apiconform/advance?vendor=V&seconds=N` | advances virtual time; due work completes |
+//! | `POST /_apiconform/flow-control?enabled=false` | switches the documented rate limits off (or on) |
 //!
 //! Answers are JSON; errors are `{"error": "..."}` with a 4xx status.
 
@@ -29,7 +30,7 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
     let vendors: Vec<String> = match q("vendor") {
         Some(v) if emu.default_tenant(v).is_some() => vec![v.to_string()],
         Some(v) => return bad(404, format!("unknown vendor `{v}`; known: aliyun, volcengine, ksyun")),
-        None if op == "reset" || op == "advance" => emu.vendors(),
+        None if op == "reset" || op == "advance" || op == "flow-control" => emu.vendors(),
         None => return bad(400, "add `?vendor=aliyun|volcengine|ksyun`"),
     };
     match (req.method.as_str(), op) {
@@ -72,6 +73,15 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
                 emu.with_default_state(v, |s| s.advance(secs));
             }
             HttpResponse::json(200, &json!({ "advanced": secs }))
+        }
+        ("POST", "flow-control") => {
+            let on = match q("enabled") {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return bad(400, "add `?enabled=true` or `?enabled=false`"),
+            };
+            emu.set_flow_control(on);
+            HttpResponse::json(200, &json!({ "flow_control": on }))
         }
         _ => bad(404, format!("no control operation `{} {}`", req.method, req.path)),
     }

@@ -146,10 +146,7 @@ pub struct Pending {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Work {
     /// Clears an instance's operation lock and brings a new disk in use.
-    ReleaseLock {
-        instance_id: String,
-        disk_id: Option<String>,
-    },
+    ReleaseLock { instance_id: String, disk_id: Option<String> },
     /// Completes a snapshot.
     FinishSnapshot { snapshot_id: String },
     /// Moves an instance to its target status (`Stopped`, `Running`).
@@ -163,20 +160,12 @@ impl State {
     /// A new ID of `kind` in the vendor's format.
     pub fn new_id(&mut self, kind: Kind) -> String {
         self.next += 1;
-        make_id(
-            &self.vendor,
-            kind,
-            self.seed.wrapping_mul(1_000_003).wrapping_add(self.next),
-        )
+        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(self.next))
     }
 
     /// An ID of `kind` that is well formed and does not exist.
     pub fn absent_id(&self, kind: Kind) -> String {
-        make_id(
-            &self.vendor,
-            kind,
-            self.seed.wrapping_mul(1_000_003).wrapping_add(999_999),
-        )
+        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(999_999))
     }
 
     /// Builds the tenant's state from a world, with the vendor's defaults.
@@ -228,12 +217,7 @@ impl State {
                 unpaid_order: i.unpaid_order.unwrap_or(false),
                 expired: i.expired.unwrap_or(false),
                 creating_image: i.creating_image.unwrap_or(false),
-                key_pair_ids: i
-                    .key_pairs
-                    .iter()
-                    .flatten()
-                    .filter_map(|k| ids.get(k).cloned())
-                    .collect(),
+                key_pair_ids: i.key_pairs.iter().flatten().filter_map(|k| ids.get(k).cloned()).collect(),
                 max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
                 password_set: false,
                 operation_lock: None,
@@ -317,10 +301,7 @@ impl State {
     /// Schedules work that takes `seconds`; done at once unless time is manual.
     pub fn schedule(&mut self, seconds: i64, work: Work) {
         if self.manual_time {
-            self.pending.push(Pending {
-                due: self.clock + seconds,
-                work,
-            });
+            self.pending.push(Pending { due: self.clock + seconds, work });
         } else {
             self.complete(work);
         }
@@ -329,9 +310,8 @@ impl State {
     /// Advances virtual time and completes the work that is due.
     pub fn advance(&mut self, seconds: i64) {
         self.clock += seconds.max(0);
-        let (due, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|p| p.due <= self.clock);
+        let (due, later): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.due <= self.clock);
         self.pending = later;
         for p in due {
             self.complete(p.work);
@@ -372,14 +352,7 @@ impl State {
 fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
     let h = hex_id(seed);
     match vendor {
-        "ksyun" => format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        ),
+        "ksyun" => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
         "volcengine" => {
             let prefix = match kind {
                 Kind::Instance => "i-",

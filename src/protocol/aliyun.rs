@@ -346,3 +346,34 @@ impl Protocol for Aliyun {
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_carries_the_retry_hint_tea_reads() {
+        let ctx = ReplyCtx { action: "ReplaceSystemDisk".into(), request_id: "R".into(), ..Default::default() };
+        let err = ErrorReply {
+            status: 400,
+            code: "Throttling.User".into(),
+            message: "Request was denied due to user flow control.".into(),
+            retry_after_ms: Some(1500),
+            code_n: None,
+        };
+        let r = Aliyun.render_error(&ctx, &err);
+        assert_eq!(r.header("x-acs-retry-after"), Some("1500"));
+        let n = Aliyun.decode(&r);
+        assert_eq!((n.status, n.code.as_deref()), (400, Some("Throttling.User")));
+    }
+
+    #[test]
+    fn v1_without_format_json_answers_xml() {
+        let ctx = ReplyCtx { action: "ResetDisk".into(), request_id: "R1".into(), xml: true, ..Default::default() };
+        let r = Aliyun.render_success(&ctx, &Map::new());
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ResetDiskResponse><RequestId>R1</RequestId></ResetDiskResponse>"
+        );
+    }
+}

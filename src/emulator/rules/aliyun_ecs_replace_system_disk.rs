@@ -30,9 +30,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         _ => {}
     }
     let password = r.get(&["Password"]);
-    let inherit = r
-        .bool(&["PasswordInherit"])
-        .map_err(|_| fail("InvalidParameter").common().arg("PasswordInherit"))?;
+    let inherit = r.bool(&["PasswordInherit"]).map_err(|_| fail("InvalidParameter").common().arg("PasswordInherit"))?;
     if let Some(pw) = password {
         if inherit == Some(true) {
             return Err(fail("InvalidPasswordParam.Mismatch"));
@@ -43,9 +41,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidPassword.Malformed").status(400));
         }
     }
-    let size = r
-        .int(&["SystemDisk.Size"])
-        .map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
+    let size = r.int(&["SystemDisk.Size"]).map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
     if let Some(sz) = size {
         if sz > 500 {
             return Err(fail("InvalidSystemDiskSize.MoreThanMaxSize"));
@@ -54,9 +50,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
         }
     }
-    let encrypted = r
-        .bool(&["Encrypted"])
-        .map_err(|_| fail("InvalidParameter").common().arg("Encrypted"))?;
+    let encrypted = r.bool(&["Encrypted"]).map_err(|_| fail("InvalidParameter").common().arg("Encrypted"))?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
     if kms.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
@@ -81,20 +75,12 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             None => return Err(fail("InvalidImageId.NotFound")),
         },
         None => match disk_id.and_then(|d| s.disks.get(d)) {
-            Some(_) => s
-                .images
-                .get(&inst.image_id)
-                .cloned()
-                .ok_or_else(|| fail("InvalidImageId.NotFound"))?,
+            Some(_) => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
             None => return Err(fail("InvalidDiskId.NotFound")),
         },
     };
     let key_pair = match r.get(&["KeyPairName"]).filter(|v| !v.is_empty()) {
-        Some(name) => Some(
-            s.key_pair_by_name(name)
-                .cloned()
-                .ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?,
-        ),
+        Some(name) => Some(s.key_pair_by_name(name).cloned().ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?),
         None => None,
     };
     if let Some(k) = kms {
@@ -185,18 +171,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.manual_time {
         s.disks.get_mut(&new_id).expect("inserted above").status = "Creating".into();
     }
-    s.schedule(
-        60,
-        Work::ReleaseLock {
-            instance_id: instance_id.to_string(),
-            disk_id: Some(new_id.clone()),
-        },
-    );
+    s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) });
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {
-        s.client_tokens
-            .insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
+        s.client_tokens.insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
     }
     Ok(out)
 }

@@ -19,9 +19,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let Some(snapshot_id) = r.get(&["SnapshotId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("SnapshotId"));
     };
-    let dry_run = r
-        .bool(&["DryRun"])
-        .map_err(|_| fail("InvalidParameter").common().arg("DryRun"))?;
+    let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidParameter").common().arg("DryRun"))?;
     let Some(disk) = s.disks.get(disk_id).cloned() else {
         return Err(fail("InvalidDiskId.NotFound"));
     };

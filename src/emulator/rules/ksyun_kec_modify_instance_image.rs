@@ -21,9 +21,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if keys.len() > 10 {
         return Err(fail("InvalidParameter.InstanceKeyLimitExceeded"));
     }
-    let size = r
-        .int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"])
-        .map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
+    let size =
+        r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
     if size.is_some_and(|v| !(20..=500).contains(&v)) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
@@ -32,16 +31,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InstanceNotFound"));
     };
     let image = match image_id {
-        Some(id) => s
-            .images
-            .get(id)
-            .cloned()
-            .ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
-        None => s
-            .images
-            .get(&inst.image_id)
-            .cloned()
-            .ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+        None => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
     };
     let mut key_ids = Vec::new();
     for k in &keys {

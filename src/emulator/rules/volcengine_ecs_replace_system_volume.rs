@@ -22,14 +22,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
         return Err(fail("InvalidClientToken.Malformed"));
     }
-    let keep = r
-        .bool(&["KeepImageCredential"])
-        .map_err(|_| fail("InvalidArgument"))?
-        .unwrap_or(false);
-    let dry_run = r
-        .bool(&["DryRun"])
-        .map_err(|_| fail("InvalidArgument"))?
-        .unwrap_or(false);
+    let keep = r.bool(&["KeepImageCredential"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
+    let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
     let password = r.get(&["Password"]).filter(|v| !v.is_empty());
     let key_name = r.get(&["KeyPairName"]).filter(|v| !v.is_empty());
     if let Some(pw) = password {
@@ -69,11 +63,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InvalidImage.NotFound"));
     };
     let key_pair = match key_name {
-        Some(n) => Some(
-            s.key_pair_by_name(n)
-                .cloned()
-                .ok_or_else(|| fail("InvalidKeyPair.NotFound"))?,
-        ),
+        Some(n) => Some(s.key_pair_by_name(n).cloned().ok_or_else(|| fail("InvalidKeyPair.NotFound"))?),
         None => None,
     };
     // 3. Resource state.
@@ -126,8 +116,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
     let out = Map::new();
     if let Some(t) = token {
-        s.client_tokens
-            .insert(format!("ReplaceSystemVolume/{t}"), (fingerprint, out.clone()));
+        s.client_tokens.insert(format!("ReplaceSystemVolume/{t}"), (fingerprint, out.clone()));
     }
     Ok(out)
 }
