@@ -24,6 +24,11 @@ pub struct Contract {
     pub version: String,
     /// The documentation pages this contract was taken from.
     pub docs: Vec<DocSource>,
+    /// A set-up or verification action (DescribeDisks, StopInstance, ...)
+    /// that cases call as steps. It is not under test: its contract is
+    /// minimal and the coverage report leaves it out.
+    #[serde(default)]
+    pub support: bool,
     /// The documented flow control, when the doc gives one.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,

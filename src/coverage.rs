@@ -60,7 +60,7 @@ impl Matrix {
     pub fn build(suite: &Suite, results: &Results) -> Matrix {
         let mut rows = Vec::new();
         let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
-        for api in &suite.apis {
+        for api in suite.apis.iter().filter(|a| !a.contract.support) {
             let path = api.path();
             for e in &api.contract.errors {
                 let mut cases = Vec::new();

@@ -231,8 +231,12 @@ pub fn message_matches(template: &str, got: &str) -> bool {
     regex::Regex::new(&format!("^{}$", parts.join("(?s:.*)"))).is_ok_and(|re| re.is_match(got))
 }
 
+/// A dotted path into a body; numeric parts index arrays (`Disks.Disk.0.Status`).
 fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(body, |v, k| v.get(k))
+    path.split('.').try_fold(body, |v, k| match (v, k.parse::<usize>()) {
+        (Value::Array(a), Ok(i)) => a.get(i),
+        _ => v.get(k),
+    })
 }
 
 fn text_of(v: &Value) -> String {

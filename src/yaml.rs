@@ -62,6 +62,10 @@ fn reword(d: Diagnostic, msg: &str) -> Diagnostic {
         return Diagnostic { message: format!("duplicate key `{key}`"), ..d }
             .hint("each key may appear once; remove or rename one of them");
     }
+    if msg.contains("flow mapping") || msg.contains("flow sequence") {
+        return d
+            .hint("inside `{ ... }` or `[ ... ]`, quote values that contain `{`, `}` or `,`: `\"${instance.id}\"`");
+    }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let (variant, tail) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = tail

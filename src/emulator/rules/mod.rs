@@ -11,6 +11,7 @@
 pub mod aliyun_ecs_replace_system_disk;
 pub mod aliyun_ecs_reset_disk;
 pub mod ksyun_kec_modify_instance_image;
+pub mod support;
 pub mod volcengine_ecs_replace_system_volume;
 
 use super::state::State;
@@ -135,6 +136,9 @@ pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Opt
         ("aliyun", "ResetDisk") => aliyun_ecs_reset_disk::run,
         ("volcengine", "ReplaceSystemVolume") => volcengine_ecs_replace_system_volume::run,
         ("ksyun", "ModifyInstanceImage") => ksyun_kec_modify_instance_image::run,
+        ("aliyun", _) => return support::aliyun(action, state, req),
+        ("volcengine", _) => return support::volcengine(action, state, req),
+        ("ksyun", _) => return support::ksyun(action, state, req),
         _ => return None,
     };
     Some(run(state, req))
