@@ -129,6 +129,9 @@ pub enum Auth {
     BadSignature,
     /// An access key the target does not know.
     UnknownAccessKey,
+    /// The target's credentials with an STS session token, sent the way
+    /// each vendor's SDK sends it (and covered by the signature).
+    SessionToken,
 }
 
 /// What must come back.

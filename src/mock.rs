@@ -132,7 +132,7 @@ pub async fn mount_step(
         action: step.action.clone(),
         version: step.version.clone(),
         params,
-        expect_bad_auth: step.auth != crate::case::Auth::Valid,
+        expect_bad_auth: matches!(step.auth, crate::case::Auth::BadSignature | crate::case::Auth::UnknownAccessKey),
     })
     .respond_with(tpl)
     .up_to_n_times(1)

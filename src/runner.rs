@@ -143,6 +143,9 @@ impl Harness {
                 Auth::Valid => creds.clone(),
                 Auth::BadSignature => Credentials { secret: format!("{}-wrong", creds.secret), ..creds.clone() },
                 Auth::UnknownAccessKey => Credentials { access_key_id: "APICONFORMUNKNOWNKEY".into(), ..creds.clone() },
+                Auth::SessionToken => {
+                    Credentials { session_token: Some(format!("apiconform-sts-{seq}")), ..creds.clone() }
+                }
             };
             let nonce =
                 protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(i as u64 + 1) ^ crate::clock::now_secs() as u64);
