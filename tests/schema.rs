@@ -5,7 +5,9 @@
 
 use apiconform::case::{BodyCheck, CaseFile, Expect, Step, Targets, Wire};
 use apiconform::contract::{CommonErrors, Contract, DocumentedError, Param, Waiver};
-use apiconform::world::{AccountSpec, DiskSpec, ImageSpec, InstanceSpec, KeyPairSpec, KmsKeySpec, SnapshotSpec, WorldSpec};
+use apiconform::world::{
+    AccountSpec, DiskSpec, ImageSpec, InstanceSpec, KeyPairSpec, KmsKeySpec, SnapshotSpec, WorldSpec,
+};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 use std::collections::BTreeSet;
