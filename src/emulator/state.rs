@@ -185,7 +185,7 @@ impl State {
                 flags: w.account.flags.clone().unwrap_or_default(),
             },
             client_tokens: BTreeMap::new(),
-            manual_time: false,
+            manual_time: w.account.flags.iter().flatten().any(|f| f == "manual_time"),
             clock: 0,
             pending: Vec::new(),
             seed,
