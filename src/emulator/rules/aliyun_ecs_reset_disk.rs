@@ -1,11 +1,42 @@
 //! Alibaba Cloud ECS ResetDisk (`aliyun-ecs-ResetDisk.zh.txt`).
+//!
+//! Check order: parameter presence and format (DiskId, SnapshotId, DryRun,
+//! RegionId) → existence (disk, snapshot, the disk's instance) → the
+//! snapshot belongs to the disk → locks (security lock, a conflicting
+//! operation, a reset in progress) → disk state (category, status, unfinished
+//! snapshot) → instance status → snapshot state (ready, restorable) →
+//! encryption (KMS) → account (arrears, balance, snapshot service, white
+//! list, service availability) → DryRun.
 
 use super::{fail, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::State;
+use crate::emulator::state::{Flags, State, Work};
 use serde_json::Map;
 
 /// Conditions a world can set for this API.
-pub const FLAGS: &[FlagDoc] = &[];
+pub const FLAGS: &[FlagDoc] = &[
+    FlagDoc {
+        kind: "snapshot",
+        name: "reset_unsupported",
+        meaning: "The specified snapshot dees not support ResetDisk (OperationDenied)",
+    },
+    FlagDoc { kind: "disk", name: "kms_key_deleted", meaning: "the encrypted disk's KMS key no longer exists" },
+    FlagDoc {
+        kind: "account",
+        name: "kms_key_missing_ecs_tag",
+        meaning: "The CMK needs to be added ECS tag (InvalidParameter.KMSKeyId.CMKUnauthorized)",
+    },
+    FlagDoc {
+        kind: "account",
+        name: "ecs_kms_unauthorized",
+        meaning: "ECS service have no right to access your KMS (InvalidParameter.KMSKeyId.KMSUnauthorized)",
+    },
+    FlagDoc { kind: "account", name: "not_in_disk_whitelist", meaning: "The user is not in disk white list." },
+    FlagDoc {
+        kind: "account",
+        name: "service_unavailable",
+        meaning: "The requested services is not available now (InternalError, 400)",
+    },
+];
 
 /// The vendor-wide MissingParameter, naming the parameter.
 fn missing(name: &str) -> Fail {
@@ -13,6 +44,7 @@ fn missing(name: &str) -> Fail {
 }
 
 pub fn run(s: &mut State, r: &Req) -> Outcome {
+    // 1. Presence and format.
     let Some(disk_id) = r.get(&["DiskId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("DiskId"));
     };
@@ -20,23 +52,52 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(missing("SnapshotId"));
     };
     let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidParameter").common().arg("DryRun"))?;
+    if let Some(region) = r.get(&["RegionId"]) {
+        let ok =
+            !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(fail("InvalidRegionId.MalFormed"));
+        }
+    }
+    // 2. Existence.
     let Some(disk) = s.disks.get(disk_id).cloned() else {
         return Err(fail("InvalidDiskId.NotFound"));
     };
+    if disk.status == "Released" {
+        return Err(fail("Disk.NotFound"));
+    }
     let Some(snap) = s.snapshots.get(snapshot_id).cloned() else {
         return Err(fail("InvalidSnapshotId.NotFound"));
     };
-    let inst = disk.instance_id.as_ref().and_then(|i| s.instances.get(i)).cloned();
+    let inst = match &disk.instance_id {
+        Some(i) => Some(s.instances.get(i).cloned().ok_or_else(|| fail("InvalidInstanceId.NotFound"))?),
+        None if disk.status == "In_Use" => return Err(fail("InvalidInstanceId.NotFound")),
+        None => None,
+    };
+    if snap.disk_id.as_deref() != Some(disk_id) {
+        return Err(fail("InvalidParameter.Mismatch"));
+    }
+    // 3. Locks.
     if let Some(i) = &inst {
         if i.lock_reason.as_deref() == Some("security") {
             return Err(fail("InstanceLockedForSecurity"));
         }
+        if i.operation_lock.is_some() {
+            return Err(fail("Operation.Conflict"));
+        }
     }
-    if snap.disk_id.as_deref() != Some(disk_id) {
-        return Err(fail("InvalidParameter.Mismatch"));
+    if disk.status == "ReIniting" {
+        return Err(fail("InvalidOperation.DiskResetInProgress"));
+    }
+    // 4. Disk, instance and snapshot state.
+    if disk.category.starts_with("ephemeral") || disk.category.starts_with("local") {
+        return Err(fail("DiskCategory.OperationNotSupported"));
     }
     if disk.status != "In_Use" && disk.status != "Available" {
         return Err(fail("IncorrectDiskStatus"));
+    }
+    if disk.creating_snapshot {
+        return Err(fail("IncorrectDiskStatus.HasUnfinishedSnapshot"));
     }
     if let Some(i) = &inst {
         if i.status != "Stopped" {
@@ -49,9 +110,25 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if snap.legacy {
         return Err(fail("InvalidSnapshot.TooOld"));
     }
-    if disk.creating_snapshot {
-        return Err(fail("IncorrectDiskStatus.HasUnfinishedSnapshot"));
+    if snap.has("reset_unsupported") {
+        return Err(fail("OperationDenied"));
     }
+    // 5. Encryption.
+    if disk.encrypted {
+        if disk.has("kms_key_deleted") {
+            return Err(fail("InvalidParameter.KMSKeyId.NotFound"));
+        }
+        if s.account.has("ecs_kms_unauthorized") {
+            return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
+        }
+        if s.account.has("kms_key_missing_ecs_tag") {
+            return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
+        }
+        if disk.kms_key_id.as_ref().and_then(|k| s.kms_keys.get(k)).is_some_and(|k| !k.enabled) {
+            return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
+        }
+    }
+    // 6. Account.
     if inst.as_ref().is_some_and(|i| i.expired) {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
@@ -61,9 +138,23 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if !s.account.snapshot_service {
         return Err(fail("InvalidAccountStatus.SnapshotServiceUnavailable"));
     }
+    if s.account.has("not_in_disk_whitelist") {
+        return Err(fail("UserNotInTheWhiteList"));
+    }
+    if s.account.has("service_unavailable") {
+        return Err(fail("InternalError").status(400));
+    }
     if dry_run == Some(true) {
         return Err(fail("DryRunOperation"));
     }
-    s.disks.get_mut(disk_id).expect("checked above").content = snap.content.clone();
+    // Success: the disk takes the snapshot's content; it is ReIniting until
+    // the work completes (at once unless time is manual).
+    let d = s.disks.get_mut(disk_id).expect("checked above");
+    d.content = snap.content.clone();
+    d.settled_status = d.status.clone();
+    if s.manual_time {
+        d.status = "ReIniting".into();
+    }
+    s.schedule(30, Work::ReleaseLock { instance_id: String::new(), disk_id: Some(disk_id.to_string()) });
     Ok(Map::new())
 }
