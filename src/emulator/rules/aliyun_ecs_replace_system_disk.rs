@@ -1,20 +1,128 @@
 //! Alibaba Cloud ECS ReplaceSystemDisk (`aliyun-ecs-ReplaceSystemDisk.zh.txt`,
 //! and the older English page).
+//!
+//! Check order:
+//! 1. parameter presence and format: InstanceId; ImageId/DiskId (absent,
+//!    empty, both); the deprecated DiskId path's Platform/Architecture;
+//!    RegionId; Password and PasswordInherit; SystemDisk.Size; ClientToken;
+//!    not-yet-open parameters; encryption parameters;
+//! 2. idempotency replay (same ClientToken);
+//! 3. existence: instance, image (or data disk), key pair, KMS key;
+//! 4. locks and instance state: security lock, creation, hibernation,
+//!    status, system disk (presence, status, replication, clusters);
+//! 5. image compatibility: image state and market, architecture, instance
+//!    type, I/O optimization, data disk snapshots, Windows key pairs,
+//!    non-root login, host name, OS type changes, sizes;
+//! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
 
 use super::{fail, password_classes, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, State, Work};
+use crate::emulator::state::{Disk, Flags, State, Work};
 use crate::world::Kind;
 use serde_json::{json, Map};
 
 /// Specials allowed in a password (the legacy doc's list).
 const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/ ‘";
 
+const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64"];
+const PLATFORMS: &[&str] = &[
+    "CentOS",
+    "Ubuntu",
+    "Debian",
+    "SUSE",
+    "OpenSUSE",
+    "RedHat",
+    "Aliyun",
+    "Windows Server 2022",
+    "Windows Server 2019",
+];
+const REGIONS: &[&str] = &[
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-beijing",
+    "cn-shenzhen",
+    "cn-qingdao",
+    "cn-zhangjiakou",
+    "cn-huhehaote",
+    "cn-chengdu",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "ap-northeast-1",
+    "us-west-1",
+    "us-east-1",
+    "eu-central-1",
+];
+const ENCRYPT_ALGORITHMS: &[&str] = &["AES256", "SM4_128"];
+
+const fn f(kind: &'static str, name: &'static str, meaning: &'static str) -> FlagDoc {
+    FlagDoc { kind, name, meaning }
+}
+
 /// Conditions a world can set for this API.
-pub const FLAGS: &[FlagDoc] = &[];
+pub const FLAGS: &[FlagDoc] = &[
+    f("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)"),
+    f("image", "no_non_root_login", "The specified image does not support login as non-root."),
+    f("account", "region_no_non_root", "The specified region does not support login as non-root."),
+    f("image", "instance_type_conflict", "The specified image does not support the specified instance type. (400)"),
+    f("image", "instance_type_unsupported", "The specified image don not support the InstanceType instance. (403)"),
+    f("instance", "not_io_optimized", "the instance is not I/O optimized (DependencyViolation.IoOptimize)"),
+    f("image", "no_io_optimized", "The specified image is not support IoOptimized Instance."),
+    f(
+        "disk",
+        "prepaid_data_disk",
+        "the data disk's charge type forbids the operation (InvalidDatadisk.ChargeTypeViolation)",
+    ),
+    f("disk", "dedicated_cluster", "The disk in dedicated block storage cluster is not allowed to do this operation."),
+    f("disk", "replication_status_unknown", "Disk replication status not found."),
+    f("disk", "in_replication", "Disk already in replication."),
+    f("disk", "transferring", "system disk is transfering (InvalidSystemDiskStatus.IsTransfering)"),
+    f("disk", "multi_attach", "Multi attach disk does not support this operation."),
+    f("disk", "other_zone", "the disk is not in the instance's zone (ResourcesNotInSameZone)"),
+    f("disk", "encryption_unsupported", "The specified diskId not support replace encrypted system disk."),
+    f("image", "removed_in_market", "the marketplace image (or its product code) was removed (ImageRemovedInMarket)"),
+    f("image", "market_quota_exceeded", "a marketplace image not bought, or its quota used up (QuotaExceed.BuyImage)"),
+    f("image", "encrypted_snapshot", "the image is built from encrypted snapshots (InvalidEncrypted.NotMatchSnapshot)"),
+    f("image", "backing_snapshot_missing", "a resource the image needs no longer exists (NoSuchResource)"),
+    f(
+        "instance",
+        "hostname_mismatch",
+        "The hostname of the current instance can not be applied to the image you choose.",
+    ),
+    f("instance", "hibernation_configured", "the instance is configured for hibernation"),
+    f("instance", "unpaid_upgrade_order", "an unpaid order on the instance (OperationDenied.UnpaidOrder)"),
+    f("account", "region_no_encrypted_system_disk", "The specified region not support replace encrypted system disk."),
+    f(
+        "account",
+        "region_no_encrypt_algorithm",
+        "The current region does not support creating encrypted disks with EncryptAlgorithm.",
+    ),
+    f("account", "region_no_image_type_change", "The current region does not support changing the image type."),
+    f("account", "storage_cluster_full", "the dedicated storage cluster has less capacity left than the disk size"),
+    f("account", "disk_capacity_quota_exceeded", "The used capacity of disk type has exceeded the quota in the zone"),
+    f("account", "product_creation_limited", "AccountForbidden.ProductCreationLimited"),
+    f("account", "service_unavailable", "The requested services is not available now (InternalError, 400)"),
+    f("account", "kms_data_key_failure", "Create kms data encrypted key fail."),
+    f("account", "ecs_kms_unauthorized", "ECS service have no right to access your KMS."),
+    f("account", "kms_key_missing_ecs_tag", "The CMK lacks authorization to add tags to the ECS service."),
+    f("account", "default_encryption", "disk default encryption is enabled for the account"),
+    f("account", "disk_sold_out", "The requested disk category is sold out in the specified zone."),
+    f(
+        "account",
+        "sync_payment_unsupported",
+        "Synchronous payment is not supported (prepaid instances pay for extra size)",
+    ),
+];
 
 /// The vendor-wide MissingParameter, naming the parameter.
 fn missing(name: &str) -> Fail {
     fail("MissingParameter").common().arg(name)
+}
+
+fn invalid(name: &str) -> Fail {
+    fail("InvalidParameter").common().arg(name)
+}
+
+fn boolean(r: &Req, name: &str) -> Result<Option<bool>, Fail> {
+    r.bool(&[name]).map_err(|_| invalid(name))
 }
 
 pub fn run(s: &mut State, r: &Req) -> Outcome {
@@ -22,15 +130,39 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("InstanceId"));
     };
-    let image_id = r.get(&["ImageId"]).filter(|v| !v.is_empty());
-    let disk_id = r.get(&["DiskId"]).filter(|v| !v.is_empty());
-    match (image_id, disk_id) {
-        (None, None) => return Err(fail("MissingParameter").status(400)),
-        (Some(_), Some(_)) => return Err(fail("InvalidParameter.Conflict").status(403)),
+    let image_param = r.get(&["ImageId"]);
+    let disk_param = r.get(&["DiskId"]);
+    let image_id = image_param.filter(|v| !v.is_empty());
+    let disk_id = disk_param.filter(|v| !v.is_empty());
+    match (image_param, image_id, disk_id) {
+        (None, _, None) => return Err(fail("MissingParameter").status(400)),
+        (Some(_), None, None) => return Err(fail("InvalidParameter.AllEmpty")),
+        (_, Some(_), Some(_)) => return Err(fail("InvalidParameter.Conflict").status(403)),
         _ => {}
     }
+    if disk_id.is_some() {
+        // The deprecated path: the system disk is made from a data disk, and
+        // the platform and architecture must be stated.
+        let Some(arch) = r.get(&["Architecture"]).filter(|v| !v.is_empty()) else {
+            return Err(fail("MissingParameter.Architecture"));
+        };
+        if !ARCHITECTURES.contains(&arch) {
+            return Err(fail("InvalidArchitecture.Malformed"));
+        }
+        let Some(platform) = r.get(&["Platform"]).filter(|v| !v.is_empty()) else {
+            return Err(fail("MissingParameter.Platform"));
+        };
+        if !PLATFORMS.contains(&platform) {
+            return Err(fail("InvalidPlatform.Malformed"));
+        }
+    }
+    if let Some(region) = r.get(&["RegionId"]) {
+        if !REGIONS.contains(&region) {
+            return Err(fail("InvalidRegionId.NotExists"));
+        }
+    }
     let password = r.get(&["Password"]);
-    let inherit = r.bool(&["PasswordInherit"]).map_err(|_| fail("InvalidParameter").common().arg("PasswordInherit"))?;
+    let inherit = boolean(r, "PasswordInherit")?;
     if let Some(pw) = password {
         if inherit == Some(true) {
             return Err(fail("InvalidPasswordParam.Mismatch"));
@@ -43,6 +175,9 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     let size = r.int(&["SystemDisk.Size"]).map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
     if let Some(sz) = size {
+        if sz <= 0 {
+            return Err(fail("InvalidSystemDiskSize"));
+        }
         if sz > 500 {
             return Err(fail("InvalidSystemDiskSize.MoreThanMaxSize"));
         }
@@ -50,47 +185,67 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
         }
     }
-    let encrypted = r.bool(&["Encrypted"]).map_err(|_| fail("InvalidParameter").common().arg("Encrypted"))?;
+    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
+    if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
+        return Err(invalid("ClientToken"));
+    }
+    if r.params.iter().any(|(k, _)| k.starts_with("Arn.")) {
+        // "该参数暂未开放使用。"
+        return Err(invalid("Arn"));
+    }
+    let encrypted = boolean(r, "Encrypted")?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
+    let algorithm = r.get(&["EncryptAlgorithm"]).filter(|v| !v.is_empty());
+    if let Some(a) = algorithm {
+        if !ENCRYPT_ALGORITHMS.contains(&a) {
+            return Err(fail("InvalidEncryptAlgorithm"));
+        }
+    }
     if kms.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
     }
-    if r.has(&["EncryptAlgorithm"]) && encrypted != Some(true) {
+    if algorithm.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchEncryptAlgorithm"));
     }
-    // Idempotency: the same token replays the first result.
-    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
+    boolean(r, "UseAdditionalService")?;
+    // 2. Idempotency: the same token replays the first result.
     if let Some(t) = token {
         if let Some((_, result)) = s.client_tokens.get(&format!("ReplaceSystemDisk/{t}")) {
             return Ok(result.clone());
         }
     }
-    // 2. Existence.
+    // 3. Existence.
     let Some(inst) = s.instances.get(instance_id).cloned() else {
         return Err(fail("InvalidInstanceId.NotFound"));
     };
+    let source_disk = match disk_id {
+        Some(d) => Some(s.disks.get(d).cloned().ok_or_else(|| fail("InvalidDiskId.NotFound"))?),
+        None => None,
+    };
     let image = match image_id {
-        Some(id) => match s.images.get(id) {
-            Some(i) => i.clone(),
-            None => return Err(fail("InvalidImageId.NotFound")),
-        },
-        None => match disk_id.and_then(|d| s.disks.get(d)) {
-            Some(_) => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
-            None => return Err(fail("InvalidDiskId.NotFound")),
-        },
+        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
+        None => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
     };
     let key_pair = match r.get(&["KeyPairName"]).filter(|v| !v.is_empty()) {
         Some(name) => Some(s.key_pair_by_name(name).cloned().ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?),
         None => None,
     };
-    if let Some(k) = kms {
-        if !s.kms_keys.contains_key(k) {
-            return Err(fail("InvalidParameter.KMSKeyId.NotFound"));
-        }
+    let kms_key = match kms {
+        Some(k) => Some(s.kms_keys.get(k).cloned().ok_or_else(|| fail("InvalidParameter.KMSKeyId.NotFound"))?),
+        None => None,
+    };
+    if image.has("backing_snapshot_missing") {
+        return Err(fail("NoSuchResource"));
     }
-    // 3. Resource state.
+    // 4. Locks and instance state.
     if inst.lock_reason.as_deref() == Some("security") {
         return Err(fail("InstanceLockedForSecurity"));
+    }
+    if inst.status == "Pending" {
+        return Err(fail("OperationDenied.InstanceCreating"));
+    }
+    if inst.has("hibernation_configured") {
+        return Err(fail("HibernationConfigured.InstanceOperationForbidden"));
     }
     if inst.status != "Stopped" || inst.operation_lock.is_some() {
         return Err(fail("IncorrectInstanceStatus"));
@@ -98,56 +253,192 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let Some(old_disk) = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned() else {
         return Err(fail("InvalidInstance.NotFoundSystemDisk"));
     };
+    if old_disk.has("transferring") {
+        return Err(fail("InvalidSystemDiskStatus.IsTransfering"));
+    }
+    if old_disk.status != "In_Use" {
+        return Err(fail("IncorrectDiskStatus"));
+    }
+    if old_disk.has("replication_status_unknown") {
+        return Err(fail("IncorrectDiskStatus.ReplicationStatusNotFound"));
+    }
+    if old_disk.has("in_replication") {
+        return Err(fail("IncorrectDiskStatus.InReplication"));
+    }
+    if old_disk.has("dedicated_cluster") {
+        return Err(fail("DISK_IN_DEDICATED_BLOCK_STORAGE_CLUSTER"));
+    }
+    if old_disk.has("multi_attach") {
+        return Err(fail("InvalidOperation.MultiAttachDisk"));
+    }
     if old_disk.creating_snapshot {
         return Err(fail("DiskCreatingSnapshot"));
     }
+    if old_disk.category == "cloud" {
+        return Err(fail("InvalidDiskCategory.ValueNotSupported"));
+    }
+    if let Some(d) = &source_disk {
+        if d.has("other_zone") {
+            return Err(fail("ResourcesNotInSameZone"));
+        }
+        if d.status != "Available" {
+            return Err(fail("InvalidDatadisk.DiskStatusViolation"));
+        }
+        if d.category == "cloud" || d.category.starts_with("ephemeral") {
+            return Err(fail("InvalidDatadisk.DiskCategoryViolation"));
+        }
+        if d.has("prepaid_data_disk") {
+            return Err(fail("InvalidDatadisk.ChargeTypeViolation"));
+        }
+        if d.kms_key_id.is_some() {
+            return Err(fail("InvalidParameter.DiskType"));
+        }
+    }
+    if inst.charge_type == "Spot" {
+        return Err(fail("ChargeTypeViolation"));
+    }
+    // 5. Image compatibility.
     if image.status != "Available" {
         return Err(fail("OperationDenied.ImageNotValid"));
     }
-    if image.has_data_disk_snapshot {
-        return Err(fail("OperationDenied").status(400));
+    if image.has("removed_in_market") {
+        return Err(fail("ImageRemovedInMarket"));
     }
     if !image.subscribed {
         return Err(fail("ImageNotSubscribed"));
     }
+    if image.has("market_quota_exceeded") {
+        return Err(fail("QuotaExceed.BuyImage").status(403));
+    }
+    let instance_arch = if inst.instance_type.contains("8y") { "arm64" } else { "x86_64" };
+    if image.architecture != instance_arch {
+        return Err(fail("InvalidInstanceType.NotSupported"));
+    }
+    if image.has("instance_type_conflict") {
+        return Err(fail("InvalidParameter.Conflict").status(400));
+    }
+    if image.has("instance_type_unsupported") {
+        return Err(fail("ImageNotSupportInstanceType"));
+    }
+    if inst.has("not_io_optimized") {
+        return Err(fail("DependencyViolation.IoOptimize"));
+    }
+    if image.has("no_io_optimized") {
+        return Err(fail("IoOptimized.NotSupported"));
+    }
+    if image.has_data_disk_snapshot {
+        return Err(fail("OperationDenied").status(400));
+    }
     if key_pair.is_some() && (image.os_type == "windows" || inst.os_type == "windows") {
         return Err(fail("DependencyViolation.WindowsInstance"));
+    }
+    if inst.has("login_as_non_root") {
+        if s.account.has("region_no_non_root") {
+            return Err(fail("LoginAsNonRoot.RegionNotSupport"));
+        }
+        if image.has("no_non_root_login") {
+            return Err(fail("LoginAsNonRoot.ImageNotSupport"));
+        }
+    }
+    if inst.has("hostname_mismatch") {
+        return Err(fail("InvalidHostname.MismatchImage"));
+    }
+    let current_os = s.images.get(&inst.image_id).map(|i| i.os_type.clone()).unwrap_or_else(|| inst.os_type.clone());
+    if s.account.has("region_no_image_type_change") && current_os != image.os_type {
+        return Err(fail("OperationDenied").status(403));
     }
     if let Some(sz) = size {
         if (sz as u32) < image.size_gib {
             return Err(fail("InvalidSystemDiskSize.LessThanImageSize"));
         }
-        if sz as u32 > image.size_gib && !image.supports_resize {
+        if sz as u32 > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
             return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
         }
     }
-    if let Some(k) = kms {
+    // 6. Encryption and KMS.
+    if image.has("encrypted_snapshot") && encrypted != Some(true) {
+        return Err(fail("InvalidEncrypted.NotMatchSnapshot"));
+    }
+    if s.account.has("default_encryption") && encrypted == Some(false) {
+        return Err(fail("InvalidEncrypted.NotMatchDiskDefaultEncryption"));
+    }
+    if encrypted == Some(true) {
+        if s.account.has("region_no_encrypted_system_disk") {
+            return Err(fail("InvalidRegionId.NotSupportReplaceEncryptedSystemDisk"));
+        }
+        if algorithm.is_some() && s.account.has("region_no_encrypt_algorithm") {
+            return Err(fail("InvalidRegionId.NotSupportEncryptAlgorithm"));
+        }
+        if old_disk.has("encryption_unsupported") {
+            return Err(fail("InvalidDiskId.NotSupportReplaceEncryptedSystemDisk"));
+        }
+        if old_disk.category == "cloud_efficiency" {
+            return Err(fail("NotSupportSnapshotEncrypted.DiskCategory"));
+        }
         if !s.account.kms_enabled {
             return Err(fail("InvalidParameter.KmsNotEnabled"));
         }
-        if !s.kms_keys[k].enabled {
-            return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
+        if s.account.has("ecs_kms_unauthorized") {
+            return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
         }
-        if !s.kms_keys[k].symmetric {
-            return Err(fail("InvalidKMSKeyId.NotSymmetric"));
+        if let Some(k) = &kms_key {
+            if !k.enabled {
+                return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
+            }
+            if !k.symmetric {
+                return Err(fail("InvalidKMSKeyId.NotSymmetric"));
+            }
+            if s.account.has("kms_key_missing_ecs_tag") {
+                return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
+            }
+        }
+        if s.account.has("kms_data_key_failure") {
+            return Err(fail("InvalidParameter.DataEncryptedKeyCreateFailed"));
         }
     }
-    // 4. Account and billing.
+    // 7. Capacity, quotas and stock.
+    if s.account.has("disk_sold_out") {
+        return Err(fail("OperationDenied.DiskNoStock"));
+    }
+    if s.account.has("storage_cluster_full") {
+        return Err(fail("InvalidStorageClusterId.CapacityNotEnough"));
+    }
+    if s.account.has("disk_capacity_quota_exceeded") {
+        return Err(
+            fail("QuotaExceed.DiskCapacity").arg(format!("zone: {}, category: {}", inst.zone, old_disk.category))
+        );
+    }
+    if s.account.has("product_creation_limited") {
+        return Err(fail("AccountForbidden.ProductCreationLimited"));
+    }
+    if s.account.has("service_unavailable") {
+        return Err(fail("InternalError").status(400));
+    }
+    // 8. Billing.
     if inst.unpaid_order {
         return Err(fail("INST_HAS_UNPAID_ORDER"));
+    }
+    if inst.has("unpaid_upgrade_order") {
+        return Err(fail("OperationDenied.UnpaidOrder"));
     }
     if inst.expired {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
+    let size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
+    if inst.charge_type == "PrePaid" && size > old_disk.size_gib && s.account.has("sync_payment_unsupported") {
+        return Err(fail("InvalidPayMethod.SyncPaymentNotSupport"));
+    }
     // Success: a new system disk from the image; the old one is released.
     let new_id = s.new_id(Kind::Disk);
-    let size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
     s.disks.remove(&old_disk.id);
+    if let Some(d) = &source_disk {
+        s.disks.remove(&d.id);
+    }
     s.disks.insert(
         new_id.clone(),
         Disk {
             id: new_id.clone(),
-            status: "In_Use".into(),
+            status: if s.manual_time { "Creating" } else { "In_Use" }.into(),
             role: "system".into(),
             category: old_disk.category.clone(),
             size_gib: size,
@@ -165,12 +456,9 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     i.image_id = image.id.clone();
     i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
     i.password_set = password.is_some();
-    // The replacement holds an operation lock until it finishes; the new disk
-    // is Creating meanwhile (immediate unless the control API drives time).
+    // The replacement holds an operation lock until it finishes (at once
+    // unless the control API drives time).
     i.operation_lock = Some("ReplaceSystemDisk".into());
-    if s.manual_time {
-        s.disks.get_mut(&new_id).expect("inserted above").status = "Creating".into();
-    }
     s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) });
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
