@@ -120,6 +120,14 @@ pub struct V4Scheme {
     pub terminator: &'static str,
 }
 
+/// Who signs, for [`V4Scheme::authorization`].
+pub struct SigningKey<'a> {
+    pub access_key_id: &'a str,
+    pub secret: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
 /// Volcengine's "SignerV4".
 pub const VOLCENGINE: V4Scheme = V4Scheme { algorithm: "HMAC-SHA256", key_prefix: "", terminator: "request" };
 
@@ -137,6 +145,25 @@ impl V4Scheme {
         let k_region = hmac_sha256(&k_date, region.as_bytes());
         let k_service = hmac_sha256(&k_region, service.as_bytes());
         hmac_sha256(&k_service, self.terminator.as_bytes())
+    }
+
+    /// The `Authorization` header value for a request whose canonical
+    /// request is `canonical_request`, signed over `signed_headers`.
+    pub fn authorization(
+        &self,
+        key: &SigningKey,
+        datetime: &str,
+        signed_headers: &[String],
+        canonical_request: &str,
+    ) -> String {
+        let (_, sig) = self.sign(key.secret, datetime, key.region, key.service, canonical_request);
+        format!(
+            "{} Credential={}/{}, SignedHeaders={}, Signature={sig}",
+            self.algorithm,
+            key.access_key_id,
+            self.scope(datetime.get(..8).unwrap_or(datetime), key.region, key.service),
+            signed_headers.join(";")
+        )
     }
 
     /// (string to sign, hex signature). `datetime` is `YYYYMMDDTHHMMSSZ`.

@@ -34,17 +34,21 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// The names after serde's ", expected one of a, b" (backticks removed).
+fn expected_names(tail: &str) -> Vec<&str> {
+    tail.trim_start_matches(", expected one of ")
+        .trim_start_matches(", expected ")
+        .split(", ")
+        .map(|s| s.trim_matches('`'))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn reword(d: Diagnostic, msg: &str) -> Diagnostic {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         // "unknown field `cod`, expected one of status, code"
         let (field, tail) = rest.split_once('`').unwrap_or((rest, ""));
-        let expected: Vec<&str> = tail
-            .trim_start_matches(", expected one of ")
-            .trim_start_matches(", expected ")
-            .split(", ")
-            .map(|s| s.trim_matches('`'))
-            .filter(|s| !s.is_empty())
-            .collect();
+        let expected = expected_names(tail);
         let mut d = Diagnostic { message: format!("unknown field `{field}`"), ..d };
         d = match did_you_mean(field, expected.iter().copied()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -68,13 +72,7 @@ fn reword(d: Diagnostic, msg: &str) -> Diagnostic {
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let (variant, tail) = rest.split_once('`').unwrap_or((rest, ""));
-        let expected: Vec<&str> = tail
-            .trim_start_matches(", expected one of ")
-            .trim_start_matches(", expected ")
-            .split(", ")
-            .map(|s| s.trim_matches('`'))
-            .filter(|s| !s.is_empty())
-            .collect();
+        let expected = expected_names(tail);
         return d.suggest(variant, expected.iter().copied());
     }
     d

@@ -74,16 +74,13 @@ impl Protocol for Ksyun {
             &signed.join(";"),
             &payload,
         );
-        let (_, sig) = signing::AWS4.sign(&creds.secret, &date, call.region, SERVICE, &cr);
-        headers.push((
-            "Authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={sig}",
-                creds.access_key_id,
-                signing::AWS4.scope(&date[..8], call.region, SERVICE),
-                signed.join(";")
-            ),
-        ));
+        let key = signing::SigningKey {
+            access_key_id: &creds.access_key_id,
+            secret: &creds.secret,
+            region: call.region,
+            service: SERVICE,
+        };
+        headers.push(("Authorization".into(), signing::AWS4.authorization(&key, &date, &signed, &cr)));
         HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
     }
 

@@ -65,16 +65,13 @@ impl Protocol for Volcengine {
             &signed.join(";"),
             &payload,
         );
-        let (_, sig) = signing::VOLCENGINE.sign(&creds.secret, &date, call.region, SERVICE, &cr);
-        headers.push((
-            "Authorization".into(),
-            format!(
-                "HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={sig}",
-                creds.access_key_id,
-                signing::VOLCENGINE.scope(&date[..8], call.region, SERVICE),
-                signed.join(";")
-            ),
-        ));
+        let key = signing::SigningKey {
+            access_key_id: &creds.access_key_id,
+            secret: &creds.secret,
+            region: call.region,
+            service: SERVICE,
+        };
+        headers.push(("Authorization".into(), signing::VOLCENGINE.authorization(&key, &date, &signed, &cr)));
         HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
     }
 
