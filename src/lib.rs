@@ -21,5 +21,6 @@ pub mod runner;
 pub mod signing;
 pub mod suite;
 pub mod template;
+pub mod window;
 pub mod world;
 pub mod yaml;

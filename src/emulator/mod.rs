@@ -24,10 +24,11 @@ use crate::contract::{CommonErrors, Contract, DocumentedError};
 use crate::protocol::{self, Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
 use crate::suite::Suite;
 use crate::template::Bindings;
+use crate::window::SlidingWindow;
 use crate::world::{Kind, WorldSpec};
 use rules::{Fail, Req};
 use state::State;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,7 +56,7 @@ struct Inner {
     nonces: Mutex<HashMap<(String, String), i64>>,
     seq: AtomicU64,
     /// Documented flow control, per (tenant, action): recent request times.
-    flow: Mutex<HashMap<(u64, String), VecDeque<Instant>>>,
+    flow: Mutex<HashMap<(u64, String), SlidingWindow>>,
     /// Flow control is on unless switched off (`serve --no-flow-control`,
     /// or the control API).
     flow_off: AtomicBool,
@@ -330,19 +331,11 @@ impl Emulator {
         if self.inner.flow_off.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let window = Duration::from_secs(per_seconds as u64);
-        let now = Instant::now();
         let mut flow = self.inner.flow.lock().unwrap_or_else(|e| e.into_inner());
-        let q = flow.entry((tenant, action.to_string())).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
-            q.pop_front();
-        }
-        if q.len() >= requests as usize {
-            let oldest = q.front().copied().unwrap_or(now);
-            let wait = window.saturating_sub(now.duration_since(oldest)).as_millis().max(1) as u64;
-            return Err(rules::throttled(vendor, wait));
-        }
-        q.push_back(now);
+        let w = flow
+            .entry((tenant, action.to_string()))
+            .or_insert_with(|| SlidingWindow::new(requests, Duration::from_secs(per_seconds as u64)));
+        w.try_admit(Instant::now()).map_err(|wait| rules::throttled(vendor, wait.as_millis().max(1) as u64))?;
         Ok(())
     }
 
