@@ -1,6 +1,7 @@
 //! `apiconform`: run cases, lint them, or serve the emulator.
 
 use apiconform::coverage::{Matrix, Results, Verdict};
+use apiconform::live::LiveConfig;
 use apiconform::runner::{Harness, Target};
 use apiconform::suite::{Api, Case, Suite};
 use clap::{Parser, Subcommand};
@@ -103,6 +104,7 @@ struct Counts {
 
 fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> ExitCode {
     let harness = match Harness::start(suite) {
+        Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()),
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: cannot start the emulator: {e}");
@@ -208,7 +210,10 @@ fn run_trials_observed<'a>(
                     Some(reason) => ((i, target, None, Some(reason.to_string())), Vec::new()),
                     None => {
                         let out = harness.run(api, case, target);
-                        ((i, target, Some(out.failures), None), out.observed)
+                        match out.skipped {
+                            Some(reason) => ((i, target, None, Some(reason)), Vec::new()),
+                            None => ((i, target, Some(out.failures), None), out.observed),
+                        }
                     }
                 };
                 let mut r = results.lock().unwrap_or_else(|e| e.into_inner());

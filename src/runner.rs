@@ -10,21 +10,29 @@
 
 use crate::case::Auth;
 use crate::emulator::{state::State, Emulator};
+use crate::live::{self, LiveConfig};
 use crate::normalize::Redactor;
+use crate::protocol::Protocol;
 use crate::protocol::{self, Call, Credentials, HttpRequest, HttpResponse, Normalized};
 use crate::suite::{Api, Case, CaseStep, CheckedExpect, Suite};
 use crate::template::Bindings;
-use crate::world::Kind;
+use crate::window::SlidingWindow;
+use crate::world::{Kind, WorldSpec};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// Where a trial sends its requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Emulator,
     Mock,
+    /// The real cloud (or `apiconform serve` behind an endpoint override).
+    Live,
 }
 
 impl Target {
@@ -34,6 +42,7 @@ impl Target {
         match self {
             Target::Emulator => "emulator",
             Target::Mock => "mock",
+            Target::Live => "live",
         }
     }
 
@@ -41,6 +50,7 @@ impl Target {
         match s {
             "emulator" => Some(Target::Emulator),
             "mock" => Some(Target::Mock),
+            "live" => Some(Target::Live),
             _ => None,
         }
     }
@@ -64,6 +74,21 @@ pub struct TrialOutcome {
     pub transcript: String,
     /// (action, status, code, message) of each response, for coverage.
     pub observed: Vec<Observed>,
+    /// Set when the trial did not run, with the reason (never a pass).
+    pub skipped: Option<String>,
+    /// Retries made (live): step, attempt, what was retried.
+    pub retries: Vec<String>,
+}
+
+/// Where and as whom one trial sends its requests.
+struct Binding {
+    creds: Credentials,
+    bindings: Bindings,
+    scheme: String,
+    host: String,
+    region: String,
+    mock: Option<wiremock::MockServer>,
+    staging: Vec<(String, String)>,
 }
 
 /// What one step got back.
@@ -83,6 +108,9 @@ pub struct Harness {
     emulator_addr: SocketAddr,
     client: reqwest::Client,
     seq: AtomicU64,
+    live: Option<LiveConfig>,
+    /// Live requests are scheduled under each API's documented rate limit.
+    limits: Mutex<HashMap<String, SlidingWindow>>,
 }
 
 impl Harness {
@@ -92,7 +120,25 @@ impl Harness {
         let emulator = Emulator::from_suite(suite);
         let emulator_addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
         let client = reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?;
-        Ok(Harness { rt, emulator, emulator_addr, client, seq: AtomicU64::new(1) })
+        Ok(Harness {
+            rt,
+            emulator,
+            emulator_addr,
+            client,
+            seq: AtomicU64::new(1),
+            live: None,
+            limits: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Enables the live target with this configuration.
+    pub fn with_live(mut self, cfg: LiveConfig) -> Harness {
+        self.live = Some(cfg);
+        self
+    }
+
+    pub fn live_config(&self) -> Option<&LiveConfig> {
+        self.live.as_ref()
     }
 
     pub fn emulator_addr(&self) -> SocketAddr {
@@ -104,6 +150,59 @@ impl Harness {
         self.rt.block_on(self.run_async(api, case, target))
     }
 
+    async fn bind(&self, api: &Api, case: &Case, target: Target, seq: u64) -> Result<Binding, String> {
+        let absent = |vendor: &str, seed: u64| {
+            let state = State::build(vendor, seed, &WorldSpec::default()).0;
+            Kind::ALL.iter().map(|k| (k.word().to_string(), state.absent_id(*k))).collect()
+        };
+        Ok(match target {
+            Target::Emulator => {
+                let (creds, bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
+                let host = self.emulator_addr.to_string();
+                let region = region(&api.vendor).to_string();
+                Binding { creds, bindings, scheme: "http".into(), host, region, mock: None, staging: Vec::new() }
+            }
+            Target::Mock => {
+                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
+                let mut bindings = Bindings { fixtures, ..Default::default() };
+                for k in Kind::ALL {
+                    bindings.absent.insert(k.word().to_string(), state.absent_id(k));
+                }
+                let server = wiremock::MockServer::start().await;
+                let host = server.address().to_string();
+                let region = region(&api.vendor).to_string();
+                let creds = crate::mock::credentials();
+                Binding {
+                    creds,
+                    bindings,
+                    scheme: "http".into(),
+                    host,
+                    region,
+                    mock: Some(server),
+                    staging: Vec::new(),
+                }
+            }
+            Target::Live => {
+                let cfg = self.live.as_ref().ok_or("the live target is not configured")?;
+                let plan = live::plan(api, case, cfg)?;
+                let v = &cfg.vendors[&api.vendor];
+                let creds = v.credentials.clone().ok_or("no credentials")?;
+                let (scheme, host) = v.scheme_and_host();
+                let bindings =
+                    Bindings { fixtures: plan.bindings, absent: absent(&api.vendor, 7), ..Default::default() };
+                Binding {
+                    creds,
+                    bindings,
+                    scheme: scheme.to_string(),
+                    host: host.to_string(),
+                    region: v.region.clone(),
+                    mock: None,
+                    staging: plan.staging,
+                }
+            }
+        })
+    }
+
     async fn run_async(&self, api: &Api, case: &Case, target: Target) -> TrialOutcome {
         let Some(p) = protocol::for_vendor(&api.vendor) else {
             return TrialOutcome {
@@ -112,86 +211,59 @@ impl Harness {
             };
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let (creds, mut bindings, server) = match target {
-            Target::Emulator => {
-                let (c, b) = self.emulator.create_tenant(&api.vendor, &case.world);
-                (c, b, None)
-            }
-            Target::Mock => {
-                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
-                let mut b = Bindings { fixtures, ..Default::default() };
-                for k in Kind::ALL {
-                    b.absent.insert(k.word().to_string(), state.absent_id(k));
-                }
-                (crate::mock::credentials(), b, Some(wiremock::MockServer::start().await))
-            }
-        };
-        let host = match &server {
-            Some(s) => s.address().to_string(),
-            None => self.emulator_addr.to_string(),
-        };
         let mut out = TrialOutcome::default();
-        let mut redactor = Redactor::new(&bindings);
+        let mut b = match self.bind(api, case, target, seq).await {
+            Ok(b) => b,
+            Err(reason) => {
+                out.skipped = Some(reason);
+                return out;
+            }
+        };
+        let mut redactor = Redactor::new(&b.bindings);
         let _ = writeln!(out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, target.name());
+        for (fixture, status) in b.staging.clone() {
+            if let Err(e) = self.stage(p, api, &b, &fixture, &status, &mut out).await {
+                out.failures.push(format!("staging `{fixture}` to {status}: {e}"));
+                return out;
+            }
+        }
         for (i, step) in case.steps.iter().enumerate() {
             let params: Vec<(String, String)> =
-                step.params.iter().map(|(k, v)| (k.clone(), bindings.resolve(v))).collect();
-            if let Some(s) = &server {
-                crate::mock::mount_step(s, api, p, step, params.clone(), &bindings, seq * 100 + i as u64).await;
+                step.params.iter().map(|(k, v)| (k.clone(), b.bindings.resolve(v))).collect();
+            if let Some(s) = &b.mock {
+                crate::mock::mount_step(s, api, p, step, params.clone(), &b.bindings, seq * 100 + i as u64).await;
             }
             let creds = match step.auth {
-                Auth::Valid => creds.clone(),
-                Auth::BadSignature => Credentials { secret: format!("{}-wrong", creds.secret), ..creds.clone() },
-                Auth::UnknownAccessKey => Credentials { access_key_id: "APICONFORMUNKNOWNKEY".into(), ..creds.clone() },
+                Auth::Valid => b.creds.clone(),
+                Auth::BadSignature => Credentials { secret: format!("{}-wrong", b.creds.secret), ..b.creds.clone() },
+                Auth::UnknownAccessKey => {
+                    Credentials { access_key_id: "APICONFORMUNKNOWNKEY".into(), ..b.creds.clone() }
+                }
                 Auth::SessionToken => {
-                    Credentials { session_token: Some(format!("apiconform-sts-{seq}")), ..creds.clone() }
+                    Credentials { session_token: Some(format!("apiconform-sts-{seq}")), ..b.creds.clone() }
                 }
             };
-            let nonce =
-                protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(i as u64 + 1) ^ crate::clock::now_secs() as u64);
-            let call = Call {
-                action: &step.action,
-                version: &step.version,
-                params: &params,
-                wire: &step.wire,
-                host: &host,
-                region: region(&api.vendor),
-                now: crate::clock::now_secs(),
-                nonce: &nonce,
-            };
-            let req = p.encode(&call, &creds);
-            redactor.learn_request(&req);
-            let _ = writeln!(
-                out.transcript,
-                "\n{} {}\nrequest:\n{}",
-                step.name,
-                step.action,
-                redactor.request(&req).trim_end()
-            );
-            let resp = match self.send(&req).await {
-                Ok(r) => r,
+            let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
+            let live = target == Target::Live;
+            let sent = self
+                .exchange(p, &b, &creds, step, &params, limit, live, seq * 100 + i as u64, &mut redactor, &mut out)
+                .await;
+            let (resp, n) = match sent {
+                Ok(x) => x,
                 Err(e) => {
                     out.failures.push(format!("{}: request failed: {e}", step.name));
                     break;
                 }
             };
-            let n = p.decode(&resp);
-            out.observed.push(Observed {
-                action: step.action.clone(),
-                status: n.status,
-                code: n.code.clone(),
-                message: n.message.clone(),
-            });
-            let _ = writeln!(out.transcript, "response:\n{}", redactor.response(&n).trim_end());
             let before = out.failures.len();
-            check(&step.name, &step.expect, &n, &bindings, &mut out.failures);
+            check(&step.name, &step.expect, &n, &b.bindings, &mut out.failures);
             if target == Target::Mock && resp.status == 404 && resp.body.is_empty() && out.failures.len() > before {
                 out.failures.push(format!(
                     "{}: the mock had no response for this request: its action, version, parameters or signature did not match the case",
                     step.name
                 ));
             }
-            save(step, &n, &mut bindings, &mut out.failures);
+            save(step, &n, &mut b.bindings, &mut out.failures);
             if out.failures.len() > before {
                 break;
             }
@@ -199,11 +271,187 @@ impl Harness {
         out
     }
 
-    async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    /// Signs, schedules, sends and decodes one step; live requests are held
+    /// to the documented rate and retried on throttling and 5xx answers
+    /// with backoff, with the same parameters (and so the same ClientToken).
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        p: &'static dyn Protocol,
+        b: &Binding,
+        creds: &Credentials,
+        step: &CaseStep,
+        params: &[(String, String)],
+        limit: Option<&crate::contract::RateLimit>,
+        live: bool,
+        seq: u64,
+        redactor: &mut Redactor,
+        out: &mut TrialOutcome,
+    ) -> Result<(HttpResponse, Normalized), String> {
+        let attempts = if live { 4 } else { 1 };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let (true, Some(l)) = (live, limit) {
+                self.admit(&format!("{}/{}", p.vendor(), step.action), l).await;
+            }
+            let nonce =
+                protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(attempt) ^ crate::clock::now_secs() as u64);
+            let call = Call {
+                action: &step.action,
+                version: &step.version,
+                params,
+                wire: &step.wire,
+                host: &b.host,
+                region: &b.region,
+                now: crate::clock::now_secs(),
+                nonce: &nonce,
+            };
+            let req = p.encode(&call, creds);
+            redactor.learn_request(&req);
+            let resp = self.send(&req, &b.scheme).await?;
+            let n = p.decode(&resp);
+            if attempt < attempts && retryable(&n) {
+                let wait = self.backoff(&resp, attempt);
+                out.retries.push(format!(
+                    "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms",
+                    step.name,
+                    step.action,
+                    n.status,
+                    n.code.as_deref().unwrap_or("(no code)"),
+                    wait.as_millis()
+                ));
+                let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let _ = writeln!(
+                out.transcript,
+                "\n{} {}\nrequest:\n{}",
+                step.name,
+                step.action,
+                redactor.request(&req).trim_end()
+            );
+            let _ = writeln!(out.transcript, "response:\n{}", redactor.response(&n).trim_end());
+            out.observed.push(Observed {
+                action: step.action.clone(),
+                status: n.status,
+                code: n.code.clone(),
+                message: n.message.clone(),
+            });
+            return Ok((resp, n));
+        }
+    }
+
+    /// Waits until the documented rate limit admits one more request.
+    async fn admit(&self, key: &str, l: &crate::contract::RateLimit) {
+        loop {
+            let wait = {
+                let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+                let w = limits
+                    .entry(key.to_string())
+                    .or_insert_with(|| SlidingWindow::new(l.requests, Duration::from_secs(l.per_seconds as u64)));
+                match w.try_admit(std::time::Instant::now()) {
+                    Ok(()) => return,
+                    Err(wait) => wait,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn backoff(&self, resp: &HttpResponse, attempt: u64) -> Duration {
+        if let Some(ms) = resp.header("x-acs-retry-after").and_then(|v| v.parse::<u64>().ok()) {
+            return Duration::from_millis(ms.min(30_000));
+        }
+        let base = self.live.as_ref().map(|c| c.backoff_ms).unwrap_or(1000);
+        Duration::from_millis(base.saturating_mul(1 << (attempt - 1).min(6)))
+    }
+
+    /// Brings an instance to `status` with the vendor's set-up calls, then
+    /// polls its Describe call until it is there (bounded).
+    async fn stage(
+        &self,
+        p: &'static dyn Protocol,
+        api: &Api,
+        b: &Binding,
+        fixture: &str,
+        status: &str,
+        out: &mut TrialOutcome,
+    ) -> Result<(), String> {
+        let id = b.bindings.resolve(&format!("${{{fixture}.id}}"));
+        let calls = live::staging_calls(&api.vendor, &id, status);
+        let mut redactor = Redactor::new(&b.bindings);
+        let poll_ms = self.live.as_ref().map(|c| c.poll_ms).unwrap_or(5000);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let describe = self.call(p, b, &calls.describe, seq, &mut redactor, out).await?;
+        if calls.is_there(&describe) {
+            return Ok(());
+        }
+        let changed = self.call(p, b, &calls.change, seq + 1, &mut redactor, out).await?;
+        if changed.status >= 300 {
+            return Err(format!(
+                "{} answered HTTP {} {}",
+                calls.change.0,
+                changed.status,
+                changed.code.unwrap_or_default()
+            ));
+        }
+        for poll in 0..live::MAX_POLLS {
+            tokio::time::sleep(Duration::from_millis(poll_ms)).await;
+            let d = self.call(p, b, &calls.describe, seq + 2 + poll as u64, &mut redactor, out).await?;
+            if calls.is_there(&d) {
+                return Ok(());
+            }
+        }
+        Err(format!("still not {status} after {} polls", live::MAX_POLLS))
+    }
+
+    /// One support call (action, params) with the trial's credentials.
+    async fn call(
+        &self,
+        p: &'static dyn Protocol,
+        b: &Binding,
+        (action, params): &(String, Vec<(String, String)>),
+        seq: u64,
+        redactor: &mut Redactor,
+        out: &mut TrialOutcome,
+    ) -> Result<Normalized, String> {
+        let version = match p.vendor() {
+            "volcengine" => "2020-04-01",
+            "ksyun" => "2016-03-04",
+            _ => "2014-05-26",
+        };
+        let step = CaseStep {
+            name: "stage".into(),
+            action: action.clone(),
+            version: version.into(),
+            params: params.clone(),
+            wire: Default::default(),
+            auth: Auth::Valid,
+            expect: CheckedExpect {
+                status: 200,
+                code: None,
+                message: None,
+                message_contains: None,
+                undocumented: None,
+                body: Default::default(),
+                documented: Vec::new(),
+            },
+            save: Default::default(),
+        };
+        let creds = b.creds.clone();
+        self.exchange(p, b, &creds, &step, params, None, true, seq, redactor, out).await.map(|(_, n)| n)
+    }
+
+    async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, String> {
         let host = req.header("host").unwrap_or("127.0.0.1");
         let q = req.query_string();
-        let url =
-            if q.is_empty() { format!("http://{host}{}", req.path) } else { format!("http://{host}{}?{q}", req.path) };
+        let url = if q.is_empty() {
+            format!("{scheme}://{host}{}", req.path)
+        } else {
+            format!("{scheme}://{host}{}?{q}", req.path)
+        };
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut b = self.client.request(method, url);
         for (k, v) in &req.headers {
@@ -221,6 +469,13 @@ impl Harness {
         let body = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
         Ok(HttpResponse { status, headers, body })
     }
+}
+
+/// Throttling and server errors are retried (live only); nothing else is.
+fn retryable(n: &Normalized) -> bool {
+    const THROTTLING: &[&str] =
+        &["Throttling", "Throttling.User", "Throttling.Api", "AccountFlowLimitExceeded", "RequestLimitExceeded"];
+    n.status >= 500 || n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c))
 }
 
 /// A documented message with `%s` placeholders as a matcher.

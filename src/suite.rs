@@ -47,6 +47,8 @@ pub struct Case {
     pub tags: Vec<String>,
     /// The API's default world with the case's `given:` applied.
     pub world: WorldSpec,
+    /// The case's `given:` as written (what a live run must stage).
+    pub given: WorldSpec,
     pub steps: Vec<CaseStep>,
     pub targets: Targets,
 }
@@ -322,6 +324,7 @@ impl Checker<'_> {
             );
         }
         let world = self.api.world.patched(&cf.given);
+        let given = cf.given.clone();
         let mut d = Vec::new();
         check_world_refs(&world, self.file, self.text, &mut d);
         for x in d {
@@ -377,6 +380,7 @@ impl Checker<'_> {
             condition: cf.condition,
             tags: cf.tags,
             world,
+            given,
             steps,
             targets: cf.targets,
         })

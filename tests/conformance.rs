@@ -8,9 +8,11 @@
 //! standard flags (`--list`, `--exact`, `--ignored`, `--include-ignored`,
 //! filters), which is also what `cargo nextest run` needs.
 
+use apiconform::live::{self, LiveConfig};
 use apiconform::runner::{Harness, Target};
 use apiconform::suite::Suite;
 use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,14 +29,16 @@ fn main() {
             std::process::exit(101);
         }
     };
+    let live = LiveConfig::from_process_env();
     let harness = match Harness::start(&suite) {
-        Ok(h) => Arc::new(h),
+        Ok(h) => Arc::new(h.with_live(live.clone())),
         Err(e) => {
             eprintln!("cannot start the emulator: {e}");
             std::process::exit(101);
         }
     };
     let mut trials = Vec::new();
+    let mut live_skips: BTreeMap<String, usize> = BTreeMap::new();
     for (ai, api) in suite.apis.iter().enumerate() {
         for (ci, case) in api.cases.iter().enumerate() {
             for target in Target::OFFLINE {
@@ -65,6 +69,36 @@ fn main() {
                     .with_ignored_flag(skip),
                 );
             }
+            // The live target: ignored unless opted in, with credentials, an
+            // inventory that binds the case's fixtures, and a stageable state.
+            let plan = live::plan(api, case, &live);
+            if let Err(reason) = &plan {
+                *live_skips.entry(reason.clone()).or_default() += 1;
+            }
+            let (suite, harness) = (suite.clone(), harness.clone());
+            trials.push(
+                Trial::test(format!("{}::{}::live", api.path(), case.name), move || {
+                    let api = &suite.apis[ai];
+                    let case = &api.cases[ci];
+                    let out = harness.run(api, case, Target::Live);
+                    match (out.skipped, out.failures.is_empty()) {
+                        (Some(reason), _) => Err(Failed::from(format!("not run: {reason}"))),
+                        (None, true) => Ok(()),
+                        (None, false) => Err(Failed::from(format!(
+                            "{}\n  case file: {}\n\ntranscript:\n{}",
+                            out.failures.join("\n"),
+                            case.file.display(),
+                            out.transcript
+                        ))),
+                    }
+                })
+                .with_ignored_flag(plan.is_err()),
+            );
+        }
+    }
+    if !args.list {
+        for (reason, n) in &live_skips {
+            eprintln!("live: {n} trial(s) ignored: {reason}");
         }
     }
     libtest_mimic::run(&args, trials).exit();

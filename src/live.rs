@@ -1,0 +1,350 @@
+//! The live target's configuration and safety gates: nothing touches a real
+//! account unless the user asked for it.
+//!
+//! - **Opt-in:** `APICONFORM_LIVE=1` (in the style of Terraform's `TF_ACC`).
+//!   Without it, live trials are listed as ignored, with the reason.
+//! - **Credentials:** each vendor's standard variables, as its SDKs and CLI
+//!   read them (see [`VENDORS`]). A vendor without credentials is skipped,
+//!   with the reason; that is not a failure.
+//! - **Region and endpoint:** per vendor, overridable
+//!   (`APICONFORM_<VENDOR>_ENDPOINT=http://127.0.0.1:8080` points a live run
+//!   at `apiconform serve`, which is how the live path is rehearsed).
+//! - **Inventory:** a YAML file (`APICONFORM_INVENTORY`, default
+//!   `live-inventory.yaml`) binds each fixture role a case names (`instance`,
+//!   `other_image`, `key_pair`, ...) to a real resource the user allows the
+//!   harness to use. A case whose fixtures are not all bound is refused
+//!   before any request is sent.
+//! - **Staging:** a case's `given:` is realised live only where set-up calls
+//!   can do it (an instance's `Stopped`/`Running` status); any other state
+//!   skips the trial with the reason.
+
+use crate::protocol::Credentials;
+use crate::suite::{Api, Case};
+use crate::template::{self, Token};
+use crate::world::{InstanceSpec, WorldSpec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The opt-in variable.
+pub const OPT_IN: &str = "APICONFORM_LIVE";
+
+/// Where each vendor's credentials, region and endpoint come from.
+pub struct VendorEnv {
+    pub vendor: &'static str,
+    pub access_key_id: &'static [&'static str],
+    pub secret: &'static [&'static str],
+    pub session_token: &'static [&'static str],
+    pub region: &'static [&'static str],
+    pub default_region: &'static str,
+    pub endpoint: &'static str,
+}
+
+pub const VENDORS: &[VendorEnv] = &[
+    VendorEnv {
+        vendor: "aliyun",
+        access_key_id: &["ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_ID"],
+        secret: &["ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIYUN_ACCESS_KEY_SECRET"],
+        session_token: &["ALIBABA_CLOUD_SECURITY_TOKEN"],
+        region: &["ALIBABA_CLOUD_REGION_ID", "ALIYUN_REGION_ID"],
+        default_region: "cn-hangzhou",
+        endpoint: "APICONFORM_ALIYUN_ENDPOINT",
+    },
+    VendorEnv {
+        vendor: "volcengine",
+        access_key_id: &["VOLCENGINE_ACCESS_KEY"],
+        secret: &["VOLCENGINE_SECRET_KEY"],
+        session_token: &["VOLCENGINE_SESSION_TOKEN"],
+        region: &["VOLCENGINE_REGION"],
+        default_region: "cn-beijing",
+        endpoint: "APICONFORM_VOLCENGINE_ENDPOINT",
+    },
+    VendorEnv {
+        vendor: "ksyun",
+        access_key_id: &["KSYUN_ACCESS_KEY", "KS_ACCESS_KEY_ID"],
+        secret: &["KSYUN_SECRET_KEY", "KS_SECRET_ACCESS_KEY"],
+        session_token: &["KS_SESSION_TOKEN", "KS_SECURITY_TOKEN"],
+        region: &["KSYUN_REGION", "KS_DEFAULT_REGION"],
+        default_region: "cn-beijing-6",
+        endpoint: "APICONFORM_KSYUN_ENDPOINT",
+    },
+];
+
+/// The vendor's public endpoint for a region.
+fn default_endpoint(vendor: &str, region: &str) -> String {
+    match vendor {
+        "aliyun" if region == "cn-hangzhou" => "https://ecs-cn-hangzhou.aliyuncs.com".into(),
+        "aliyun" => format!("https://ecs.{region}.aliyuncs.com"),
+        "volcengine" => "https://open.volcengineapi.com".into(),
+        _ => "https://kec.api.ksyun.com".into(),
+    }
+}
+
+/// One vendor's live settings. `Debug` never prints the secret or token.
+#[derive(Clone)]
+pub struct LiveVendor {
+    pub vendor: String,
+    /// `None` when credentials are missing; `skip` says which.
+    pub credentials: Option<Credentials>,
+    pub skip: Option<String>,
+    pub region: String,
+    /// `http://127.0.0.1:8080` or `https://...`.
+    pub endpoint: String,
+}
+
+impl std::fmt::Debug for LiveVendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveVendor")
+            .field("vendor", &self.vendor)
+            .field("credentials", &self.credentials.as_ref().map(|_| "[redacted]"))
+            .field("skip", &self.skip)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl LiveVendor {
+    /// (scheme, host[:port]) of the endpoint.
+    pub fn scheme_and_host(&self) -> (&str, &str) {
+        match self.endpoint.split_once("://") {
+            Some((s, h)) => (s, h.trim_end_matches('/')),
+            None => ("https", self.endpoint.trim_end_matches('/')),
+        }
+    }
+}
+
+/// `live-inventory.yaml`: the resources a live run may use, per vendor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    #[serde(default)]
+    pub aliyun: Option<VendorInventory>,
+    #[serde(default)]
+    pub volcengine: Option<VendorInventory>,
+    #[serde(default)]
+    pub ksyun: Option<VendorInventory>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorInventory {
+    /// Fixture role → real resource ID (a key pair's name for `*.name`).
+    pub roles: BTreeMap<String, String>,
+}
+
+impl Inventory {
+    pub fn vendor(&self, v: &str) -> Option<&VendorInventory> {
+        match v {
+            "aliyun" => self.aliyun.as_ref(),
+            "volcengine" => self.volcengine.as_ref(),
+            "ksyun" => self.ksyun.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the live target needs, read once.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub enabled: bool,
+    pub vendors: BTreeMap<String, LiveVendor>,
+    pub inventory: Option<Inventory>,
+    pub inventory_path: PathBuf,
+    /// Why the inventory could not be read, if it could not.
+    pub inventory_error: Option<String>,
+    /// Interval between polls while waiting for a staged state.
+    pub poll_ms: u64,
+    /// First retry delay; doubles per retry.
+    pub backoff_ms: u64,
+}
+
+fn first(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()))
+}
+
+impl LiveConfig {
+    /// Reads the configuration from `env` (the process environment in
+    /// practice; a map in tests).
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> LiveConfig {
+        let enabled = env(OPT_IN).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let mut vendors = BTreeMap::new();
+        for v in VENDORS {
+            let region = first(env, v.region).unwrap_or_else(|| v.default_region.to_string());
+            let endpoint =
+                env(v.endpoint).filter(|e| !e.is_empty()).unwrap_or_else(|| default_endpoint(v.vendor, &region));
+            let (ak, sk) = (first(env, v.access_key_id), first(env, v.secret));
+            let (credentials, skip) = match (ak, sk) {
+                (Some(access_key_id), Some(secret)) => {
+                    (Some(Credentials { access_key_id, secret, session_token: first(env, v.session_token) }), None)
+                }
+                _ => {
+                    (None, Some(format!("no {} credentials: set {} and {}", v.vendor, v.access_key_id[0], v.secret[0])))
+                }
+            };
+            vendors.insert(
+                v.vendor.to_string(),
+                LiveVendor { vendor: v.vendor.into(), credentials, skip, region, endpoint },
+            );
+        }
+        let inventory_path = PathBuf::from(env("APICONFORM_INVENTORY").unwrap_or_else(|| "live-inventory.yaml".into()));
+        let (inventory, inventory_error) = match std::fs::read_to_string(&inventory_path) {
+            Ok(text) => match crate::yaml::parse::<Inventory>(&inventory_path, &text) {
+                Ok(i) => (Some(i), None),
+                Err(d) => (None, Some(d.to_string())),
+            },
+            Err(e) => (None, Some(format!("cannot read the live inventory {}: {e}", inventory_path.display()))),
+        };
+        let num = |k: &str, d: u64| env(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        LiveConfig {
+            enabled,
+            vendors,
+            inventory,
+            inventory_path,
+            inventory_error,
+            poll_ms: num("APICONFORM_LIVE_POLL_MS", 5000),
+            backoff_ms: num("APICONFORM_LIVE_BACKOFF_MS", 1000),
+        }
+    }
+
+    pub fn from_process_env() -> LiveConfig {
+        LiveConfig::from_env(&|k| std::env::var(k).ok())
+    }
+}
+
+/// How a case is realised on a live account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// `fixture.attr` → real value from the inventory.
+    pub bindings: BTreeMap<String, String>,
+    /// Instances to bring to a status first: (fixture, Stopped|Running).
+    pub staging: Vec<(String, String)>,
+}
+
+/// Why a case cannot run live, or how it runs. Checked before any request.
+pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
+    if !cfg.enabled {
+        return Err(format!("live trials need {OPT_IN}=1"));
+    }
+    if let Some(reason) = case.targets.skip_reason("live") {
+        return Err(reason.to_string());
+    }
+    let v = cfg.vendors.get(&api.vendor).ok_or_else(|| format!("no live support for vendor {}", api.vendor))?;
+    if let Some(reason) = &v.skip {
+        return Err(reason.clone());
+    }
+    let staging = stageable(&case.given)?;
+    let inv = match (&cfg.inventory, &cfg.inventory_error) {
+        (Some(i), _) => i,
+        (None, Some(e)) => return Err(e.clone()),
+        (None, None) => return Err("no live inventory".into()),
+    };
+    let roles = inv.vendor(&api.vendor).map(|v| &v.roles);
+    let mut bindings = BTreeMap::new();
+    for step in &case.steps {
+        let texts =
+            step.params.iter().map(|(_, v)| v.as_str()).chain(
+                step.expect.body.values().flat_map(|c| [c.equals.as_deref(), c.not_equals.as_deref()]).flatten(),
+            );
+        for text in texts {
+            for t in template::parse(text).unwrap_or_default() {
+                if let Token::Fixture { name, attr } = t {
+                    let key = format!("{name}.{attr}");
+                    let bound = roles.and_then(|r| r.get(&key).or_else(|| r.get(&name)));
+                    match bound {
+                        Some(id) => {
+                            bindings.insert(key, id.clone());
+                        }
+                        None => {
+                            return Err(format!(
+                                "refused: `{name}` is not in the live inventory ({}); no request was sent",
+                                cfg.inventory_path.display()
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (fixture, _) in &staging {
+        if !bindings.contains_key(&format!("{fixture}.id")) {
+            match roles.and_then(|r| r.get(&format!("{fixture}.id")).or_else(|| r.get(fixture))) {
+                Some(id) => {
+                    bindings.insert(format!("{fixture}.id"), id.clone());
+                }
+                None => return Err(format!("refused: `{fixture}` is not in the live inventory; no request was sent")),
+            }
+        }
+    }
+    Ok(Plan { bindings, staging })
+}
+
+/// The parts of `given:` that set-up calls can realise: instance status.
+fn stageable(given: &WorldSpec) -> Result<Vec<(String, String)>, String> {
+    let mut staging = Vec::new();
+    let only_status = WorldSpec { instances: given.instances.clone(), ..Default::default() };
+    if *given != only_status {
+        return Err(
+            "its starting state (`given:` beyond an instance's status) cannot be staged on a real account".into()
+        );
+    }
+    for (name, spec) in &given.instances {
+        let status = spec.status.clone().unwrap_or_default();
+        let expected = InstanceSpec { status: Some(status.clone()), ..Default::default() };
+        if *spec != expected || !(status == "Stopped" || status == "Running") {
+            return Err(format!(
+                "`given.instances.{name}` cannot be staged on a real account (only status Stopped or Running can)"
+            ));
+        }
+        staging.push((name.clone(), status));
+    }
+    Ok(staging)
+}
+
+/// How many times a staged state is polled before giving up.
+pub const MAX_POLLS: usize = 60;
+
+/// The set-up call that changes an instance's status and the Describe call
+/// that shows it, for one vendor.
+pub struct StagingCalls {
+    pub change: (String, Vec<(String, String)>),
+    pub describe: (String, Vec<(String, String)>),
+    /// Body path of the status in the Describe answer, and the value meaning "there".
+    pub status_path: &'static str,
+    pub status_value: String,
+}
+
+impl StagingCalls {
+    pub fn is_there(&self, n: &crate::protocol::Normalized) -> bool {
+        let v = self.status_path.split('.').try_fold(&n.body, |v, k| match (v, k.parse::<usize>()) {
+            (serde_json::Value::Array(a), Ok(i)) => a.get(i),
+            _ => v.get(k),
+        });
+        n.status < 300 && v.and_then(|v| v.as_str()) == Some(self.status_value.as_str())
+    }
+}
+
+pub fn staging_calls(vendor: &str, id: &str, status: &str) -> StagingCalls {
+    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let stop = status == "Stopped";
+    match vendor {
+        "volcengine" => StagingCalls {
+            change: ((if stop { "StopInstance" } else { "StartInstance" }).into(), vec![p("InstanceId", id)]),
+            describe: ("DescribeInstances".into(), vec![p("InstanceIds.1", id)]),
+            status_path: "Instances.0.Status",
+            status_value: status.to_ascii_uppercase(),
+        },
+        "ksyun" => StagingCalls {
+            change: ((if stop { "StopInstances" } else { "StartInstances" }).into(), vec![p("InstanceId.1", id)]),
+            describe: ("DescribeInstances".into(), vec![p("InstanceId.1", id)]),
+            status_path: "InstancesSet.0.InstanceState.Name",
+            status_value: status.to_ascii_lowercase(),
+        },
+        _ => StagingCalls {
+            change: ((if stop { "StopInstance" } else { "StartInstance" }).into(), vec![p("InstanceId", id)]),
+            describe: ("DescribeInstances".into(), vec![p("InstanceIds", &format!("[\"{id}\"]"))]),
+            status_path: "Instances.Instance.0.Status",
+            status_value: status.to_string(),
+        },
+    }
+}
