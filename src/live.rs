@@ -267,10 +267,10 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
         }
     }
     for (fixture, _) in &staging {
-        if !bindings.contains_key(&format!("{fixture}.id")) {
+        if let std::collections::btree_map::Entry::Vacant(e) = bindings.entry(format!("{fixture}.id")) {
             match roles.and_then(|r| r.get(&format!("{fixture}.id")).or_else(|| r.get(fixture))) {
                 Some(id) => {
-                    bindings.insert(format!("{fixture}.id"), id.clone());
+                    e.insert(id.clone());
                 }
                 None => return Err(format!("refused: `{fixture}` is not in the live inventory; no request was sent")),
             }

@@ -108,6 +108,7 @@ pub struct Harness {
     emulator_addr: SocketAddr,
     client: reqwest::Client,
     seq: AtomicU64,
+    nonces: AtomicU64,
     live: Option<LiveConfig>,
     /// Live requests are scheduled under each API's documented rate limit.
     limits: Mutex<HashMap<String, SlidingWindow>>,
@@ -126,6 +127,7 @@ impl Harness {
             emulator_addr,
             client,
             seq: AtomicU64::new(1),
+            nonces: AtomicU64::new(1),
             live: None,
             limits: Mutex::new(HashMap::new()),
         })
@@ -245,9 +247,7 @@ impl Harness {
             };
             let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
             let live = target == Target::Live;
-            let sent = self
-                .exchange(p, &b, &creds, step, &params, limit, live, seq * 100 + i as u64, &mut redactor, &mut out)
-                .await;
+            let sent = self.exchange(p, &b, &creds, step, &params, limit, live, &mut redactor, &mut out).await;
             let (resp, n) = match sent {
                 Ok(x) => x,
                 Err(e) => {
@@ -284,7 +284,6 @@ impl Harness {
         params: &[(String, String)],
         limit: Option<&crate::contract::RateLimit>,
         live: bool,
-        seq: u64,
         redactor: &mut Redactor,
         out: &mut TrialOutcome,
     ) -> Result<(HttpResponse, Normalized), String> {
@@ -295,8 +294,7 @@ impl Harness {
             if let (true, Some(l)) = (live, limit) {
                 self.admit(&format!("{}/{}", p.vendor(), step.action), l).await;
             }
-            let nonce =
-                protocol::hex_id(seq.wrapping_mul(7919).wrapping_add(attempt) ^ crate::clock::now_secs() as u64);
+            let nonce = self.fresh_nonce();
             let call = Call {
                 action: &step.action,
                 version: &step.version,
@@ -343,6 +341,17 @@ impl Harness {
         }
     }
 
+    /// A nonce unique across trials, runs and processes (it must not repeat
+    /// within the vendor's 15-minute window, even from parallel CI shards).
+    fn fresh_nonce(&self) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        let n = self.nonces.fetch_add(1, Ordering::Relaxed);
+        protocol::hex_id(nanos.rotate_left(17) ^ n ^ ((std::process::id() as u64) << 40))
+    }
+
     /// Waits until the documented rate limit admits one more request.
     async fn admit(&self, key: &str, l: &crate::contract::RateLimit) {
         loop {
@@ -383,12 +392,11 @@ impl Harness {
         let calls = live::staging_calls(&api.vendor, &id, status);
         let mut redactor = Redactor::new(&b.bindings);
         let poll_ms = self.live.as_ref().map(|c| c.poll_ms).unwrap_or(5000);
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let describe = self.call(p, b, &calls.describe, seq, &mut redactor, out).await?;
+        let describe = self.call(p, b, &calls.describe, &mut redactor, out).await?;
         if calls.is_there(&describe) {
             return Ok(());
         }
-        let changed = self.call(p, b, &calls.change, seq + 1, &mut redactor, out).await?;
+        let changed = self.call(p, b, &calls.change, &mut redactor, out).await?;
         if changed.status >= 300 {
             return Err(format!(
                 "{} answered HTTP {} {}",
@@ -397,9 +405,9 @@ impl Harness {
                 changed.code.unwrap_or_default()
             ));
         }
-        for poll in 0..live::MAX_POLLS {
+        for _ in 0..live::MAX_POLLS {
             tokio::time::sleep(Duration::from_millis(poll_ms)).await;
-            let d = self.call(p, b, &calls.describe, seq + 2 + poll as u64, &mut redactor, out).await?;
+            let d = self.call(p, b, &calls.describe, &mut redactor, out).await?;
             if calls.is_there(&d) {
                 return Ok(());
             }
@@ -413,7 +421,6 @@ impl Harness {
         p: &'static dyn Protocol,
         b: &Binding,
         (action, params): &(String, Vec<(String, String)>),
-        seq: u64,
         redactor: &mut Redactor,
         out: &mut TrialOutcome,
     ) -> Result<Normalized, String> {
@@ -441,7 +448,7 @@ impl Harness {
             save: Default::default(),
         };
         let creds = b.creds.clone();
-        self.exchange(p, b, &creds, &step, params, None, true, seq, redactor, out).await.map(|(_, n)| n)
+        self.exchange(p, b, &creds, &step, params, None, true, redactor, out).await.map(|(_, n)| n)
     }
 
     async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, String> {

@@ -10,6 +10,7 @@
 //! | `POST /_apiconform/time?vendor=V&mode=manual\|immediate` | long-running work waits for `advance`, or completes at once |
 //! | `POST /_apiconform/advance?vendor=V&seconds=N` | advances virtual time; due work completes |
 //! | `POST /_apiconform/flow-control?enabled=false` | switches the documented rate limits off (or on) |
+//! | `POST /_apiconform/faults?vendor=V&action=A&code=C&count=N` | the next N calls of A answer the vendor's error C (e.g. `Throttling.User`, `ServiceUnavailable`), to rehearse retries |
 //!
 //! Answers are JSON; errors are `{"error": "..."}` with a 4xx status.
 
@@ -31,6 +32,7 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
         Some(v) if emu.default_tenant(v).is_some() => vec![v.to_string()],
         Some(v) => return bad(404, format!("unknown vendor `{v}`; known: aliyun, volcengine, ksyun")),
         None if op == "reset" || op == "advance" || op == "flow-control" => emu.vendors(),
+        None if op == "faults" => return bad(400, "add `?vendor=aliyun|volcengine|ksyun`"),
         None => return bad(400, "add `?vendor=aliyun|volcengine|ksyun`"),
     };
     match (req.method.as_str(), op) {
@@ -82,6 +84,16 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
             };
             emu.set_flow_control(on);
             HttpResponse::json(200, &json!({ "flow_control": on }))
+        }
+        ("POST", "faults") => {
+            let (Some(action), Some(code)) = (q("action"), q("code")) else {
+                return bad(400, "add `&action=ReplaceSystemDisk&code=Throttling.User` (and `&count=N`)");
+            };
+            let count = q("count").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
+            match emu.inject_fault(&vendors[0], action, code, count) {
+                Ok(()) => HttpResponse::json(200, &json!({ "fault": code, "action": action, "count": count })),
+                Err(e) => bad(400, e),
+            }
         }
         _ => bad(404, format!("no control operation `{} {}`", req.method, req.path)),
     }

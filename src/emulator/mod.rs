@@ -60,6 +60,8 @@ struct Inner {
     /// Flow control is on unless switched off (`serve --no-flow-control`,
     /// or the control API).
     flow_off: AtomicBool,
+    /// Injected faults: (vendor, action) → (documented code, remaining count).
+    faults: Mutex<HashMap<(String, String), (&'static str, u32)>>,
     /// Per vendor: the default world and the default tenant's id.
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
 }
@@ -310,6 +312,9 @@ impl Emulator {
         let Some(tenant) = tenant else {
             return Err(rules::fail("InternalError"));
         };
+        if let Some(f) = self.take_fault(vendor, action) {
+            return Err(f);
+        }
         if let Some(rl) = &contract.rate_limit {
             self.admit(vendor, tenant, action, rl.requests, rl.per_seconds)?;
         }
@@ -318,6 +323,37 @@ impl Emulator {
             return Err(rules::fail("InternalError"));
         };
         rules::dispatch(vendor, action, state, &Req { params }).unwrap_or_else(|| Err(rules::fail("InternalError")))
+    }
+
+    /// The next `count` calls of `action` answer the vendor's common error
+    /// `code` (throttling or 5xx), to rehearse a client's retries.
+    pub fn inject_fault(&self, vendor: &str, action: &str, code: &str, count: u32) -> Result<(), String> {
+        let common = self.inner.common.get(vendor).ok_or_else(|| format!("unknown vendor `{vendor}`"))?;
+        let Some(e) = common.errors.iter().find(|e| e.code == code) else {
+            let codes: Vec<&str> = common.errors.iter().map(|e| e.code.as_str()).collect();
+            return Err(format!("`{code}` is not a common error of {vendor}; one of: {}", codes.join(", ")));
+        };
+        // Fail codes are 'static: the code comes from the loaded contract, which lives as long as the emulator.
+        let code: &'static str = Box::leak(e.code.clone().into_boxed_str());
+        self.inner
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((vendor.into(), action.into()), (code, count));
+        Ok(())
+    }
+
+    fn take_fault(&self, vendor: &str, action: &str) -> Option<Fail> {
+        let mut faults = self.inner.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (vendor.to_string(), action.to_string());
+        let (code, left) = faults.get_mut(&key)?;
+        let code = *code;
+        *left -= 1;
+        if *left == 0 {
+            faults.remove(&key);
+        }
+        let retry = code.starts_with("Throttling").then_some(200);
+        Some(Fail { retry_after_ms: retry, ..rules::fail(code).common() })
     }
 
     /// Switches the documented flow control on or off.

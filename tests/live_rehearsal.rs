@@ -1,0 +1,232 @@
+//! Rehearsal of the live target: its real code path (credentials from the
+//! vendors' variables, inventory binding, staging, rate limits, retries)
+//! against the emulator serving as `apiconform serve` does, through endpoint
+//! overrides and the emulator's test credentials. Faults are injected with
+//! the emulator's control API.
+
+use apiconform::live::LiveConfig;
+use apiconform::runner::{Harness, Target, TrialOutcome};
+use apiconform::suite::Suite;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+const CANARY: &str = "CANARY-SESSION-TOKEN-7f3a";
+
+struct Rehearsal {
+    suite: Suite,
+    harness: Harness,
+    addr: String,
+    rt: tokio::runtime::Runtime,
+}
+
+fn suite() -> Suite {
+    Suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).expect("cases load")
+}
+
+impl Rehearsal {
+    /// `inventory` maps vendor → roles; `extra` adds or overrides variables.
+    fn new(inventory: &str, extra: &[(&str, &str)]) -> Rehearsal {
+        let suite = suite();
+        let probe = Harness::start(&suite).unwrap();
+        let addr = probe.emulator_addr().to_string();
+        let dir = std::env::temp_dir().join(format!("apiconform-live-{}-{}", std::process::id(), rand()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inv_path = dir.join("live-inventory.yaml");
+        std::fs::write(&inv_path, inventory).unwrap();
+        let endpoint = format!("http://{addr}");
+        let mut env: HashMap<String, String> = [
+            ("APICONFORM_LIVE", "1"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", CANARY),
+            ("VOLCENGINE_ACCESS_KEY", "AKLTtestak"),
+            ("VOLCENGINE_SECRET_KEY", "testsk"),
+            ("KSYUN_ACCESS_KEY", "AKLTtestak"),
+            ("KSYUN_SECRET_KEY", "testsecretkey"),
+            ("APICONFORM_LIVE_POLL_MS", "5"),
+            ("APICONFORM_LIVE_BACKOFF_MS", "5"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for v in ["ALIYUN", "VOLCENGINE", "KSYUN"] {
+            env.insert(format!("APICONFORM_{v}_ENDPOINT"), endpoint.clone());
+        }
+        env.insert("APICONFORM_INVENTORY".into(), inv_path.display().to_string());
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let cfg = LiveConfig::from_env(&|k| env.get(k).cloned());
+        let harness = probe.with_live(cfg);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Rehearsal { suite, harness, addr, rt }
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> Value {
+        self.rt.block_on(async {
+            let c = reqwest::Client::builder().no_proxy().build().unwrap();
+            let url = format!("http://{}/_apiconform/{path}", self.addr);
+            let r = if method == "GET" { c.get(url) } else { c.post(url).body(body.to_string()) };
+            let bytes = r.send().await.unwrap().bytes().await.unwrap();
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        })
+    }
+
+    fn run(&self, api_path: &str, case: &str) -> TrialOutcome {
+        let api = self.suite.apis.iter().find(|a| a.path() == api_path).unwrap();
+        let case = api.cases.iter().find(|c| c.name == case).unwrap();
+        self.harness.run(api, case, Target::Live)
+    }
+}
+
+fn rand() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The default tenant's fixture IDs, as an inventory an operator would write.
+fn inventory_from(r: &Rehearsal, vendor: &str, roles: &[&str]) -> String {
+    let ids = r.control("POST", &format!("seed?vendor={vendor}"), "{}");
+    let mut s = format!("{vendor}:\n  roles:\n");
+    for role in roles {
+        let key = if role.ends_with(".name") { role.to_string() } else { format!("{role}.id") };
+        s.push_str(&format!("    {key}: \"{}\"\n", ids["fixtures"][&key].as_str().unwrap()));
+    }
+    s
+}
+
+/// A rehearsal whose inventory binds `roles` of the default Alibaba world.
+fn aliyun(roles: &[&str], extra: &[(&str, &str)]) -> Rehearsal {
+    let r = Rehearsal::new("{}", extra);
+    let inv = inventory_from(&r, "aliyun", roles);
+    // Same emulator, now with the real inventory.
+    let path = std::env::temp_dir().join(format!("apiconform-inv-{}-{}.yaml", std::process::id(), rand()));
+    std::fs::write(&path, inv).unwrap();
+    let mut extra: Vec<(&str, &str)> = extra.to_vec();
+    let p = path.display().to_string();
+    extra.push(("APICONFORM_INVENTORY", &p));
+    let env: HashMap<String, String> =
+        base_env(&r.addr).into_iter().chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let cfg = LiveConfig::from_env(&|k| env.get(k).cloned());
+    let Rehearsal { suite, harness, addr, rt } = r;
+    Rehearsal { suite, harness: harness.with_live(cfg), addr, rt }
+}
+
+fn base_env(addr: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = [
+        ("APICONFORM_LIVE", "1"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+        ("ALIBABA_CLOUD_SECURITY_TOKEN", CANARY),
+        ("APICONFORM_LIVE_POLL_MS", "5"),
+        ("APICONFORM_LIVE_BACKOFF_MS", "5"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    v.push(("APICONFORM_ALIYUN_ENDPOINT".into(), format!("http://{addr}")));
+    v
+}
+
+const ROLES: &[&str] = &["instance", "system_disk", "image", "other_image", "windows_image", "key_pair.name"];
+
+#[test]
+fn inventory_binding_runs_a_case_for_real() {
+    let r = aliyun(ROLES, &[]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
+    assert_eq!(out.skipped, None);
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    // The replacement really happened on the served account.
+    let state = r.control("GET", "state?vendor=aliyun", "");
+    let ids = r.control("POST", "seed?vendor=aliyun", "{}"); // (re-seeding for the next check)
+    assert!(state["disks"].as_object().unwrap().len() >= 1);
+    assert!(ids["fixtures"]["instance.id"].is_string());
+}
+
+#[test]
+fn a_resource_outside_the_inventory_is_refused_before_any_request() {
+    let r = aliyun(&["instance", "system_disk"], &[]);
+    let before = r.control("GET", "state?vendor=aliyun", "");
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
+    let reason = out.skipped.expect("refused");
+    assert!(reason.starts_with("refused: `other_image` is not in the live inventory"), "{reason}");
+    assert!(out.transcript.is_empty(), "no request may be sent: {}", out.transcript);
+    assert_eq!(r.control("GET", "state?vendor=aliyun", ""), before);
+}
+
+#[test]
+fn a_state_is_staged_with_set_up_calls_and_waited_for() {
+    let r = aliyun(ROLES, &[]);
+    // Stopping and starting take time on the served account too.
+    r.control("POST", "time?vendor=aliyun&mode=manual", "");
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "instance-not-stopped");
+    // Manual time never advances here: the staging times out after its polls.
+    assert!(out.failures.iter().any(|f| f.contains("still not Running")), "{:?}", out.failures);
+    // The instance is left Starting; a reset brings back the default world
+    // (same IDs, so the inventory still holds), where work is immediate.
+    r.control("POST", "reset?vendor=aliyun", "");
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "instance-not-stopped");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("StartInstance"), "{}", out.transcript);
+    assert!(out.transcript.contains("DescribeInstances"), "{}", out.transcript);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_with_the_same_client_token() {
+    let r = aliyun(ROLES, &[]);
+    r.control("POST", "faults?vendor=aliyun&action=ReplaceSystemDisk&code=Throttling.User&count=2", "");
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert_eq!(out.retries.len(), 2, "{:?}", out.retries);
+    assert!(out.retries[0].contains("Throttling.User"));
+    r.control("POST", "faults?vendor=aliyun&action=ReplaceSystemDisk&code=ServiceUnavailable&count=1", "");
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "client-token-replay");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert_eq!(out.retries.len(), 1);
+    assert!(out.retries[0].contains("HTTP 503"), "{:?}", out.retries);
+}
+
+#[test]
+fn other_errors_are_never_retried() {
+    let r = aliyun(ROLES, &[]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "image-not-found");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert!(out.retries.is_empty());
+}
+
+#[test]
+fn without_opt_in_or_credentials_trials_are_skipped_with_the_reason() {
+    let r = aliyun(ROLES, &[("APICONFORM_LIVE", "0")]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
+    assert_eq!(out.skipped.as_deref(), Some("live trials need APICONFORM_LIVE=1"));
+    let r = aliyun(ROLES, &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
+    assert!(out.skipped.unwrap().contains("no aliyun credentials"));
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "unpaid-order");
+    assert!(out.skipped.is_some());
+}
+
+#[test]
+fn unstageable_states_are_skipped_not_passed() {
+    let r = aliyun(ROLES, &[]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "size-below-image");
+    assert!(out.skipped.unwrap().contains("cannot be staged"));
+}
+
+#[test]
+fn no_credential_or_token_reaches_the_transcript() {
+    let r = aliyun(ROLES, &[]);
+    let mut all = String::new();
+    for case in ["success", "bad-signature", "client-token-replay", "success-rpc-v1-form"] {
+        let out = r.run("aliyun::ecs::ReplaceSystemDisk", case);
+        assert!(out.failures.is_empty(), "{case}: {:?}", out.failures);
+        all.push_str(&out.transcript);
+        all.push_str(&out.retries.join("\n"));
+    }
+    assert!(all.contains("[security-token]"), "the token was sent and redacted");
+    for secret in [CANARY, "testsecret", "testid"] {
+        assert!(!all.contains(secret), "`{secret}` leaked into a transcript");
+    }
+}
