@@ -138,11 +138,15 @@ fn inventory_binding_runs_a_case_for_real() {
     let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success");
     assert_eq!(out.skipped, None);
     assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
-    // The replacement really happened on the served account.
+    // The replacement really happened on the served account: the instance's
+    // system disk is the one the response named.
     let state = r.control("GET", "state?vendor=aliyun", "");
-    let ids = r.control("POST", "seed?vendor=aliyun", "{}"); // (re-seeding for the next check)
-    assert!(state["disks"].as_object().unwrap().len() >= 1);
-    assert!(ids["fixtures"]["instance.id"].is_string());
+    let ids = r.control("POST", "seed?vendor=aliyun", "{}");
+    let instance = ids["fixtures"]["instance.id"].as_str().unwrap();
+    let old_disk = ids["fixtures"]["system_disk.id"].as_str().unwrap();
+    let new_disk = state["instances"][instance]["system_disk_id"].as_str().unwrap();
+    assert_ne!(new_disk, old_disk);
+    assert!(state["disks"].get(old_disk).is_none(), "the old disk is released");
 }
 
 #[test]

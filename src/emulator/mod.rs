@@ -61,9 +61,25 @@ struct Inner {
     /// or the control API).
     flow_off: AtomicBool,
     /// Injected faults: (vendor, action) → (documented code, remaining count).
-    faults: Mutex<HashMap<(String, String), (&'static str, u32)>>,
+    faults: Mutex<HashMap<(String, String), Fault>>,
     /// Per vendor: the default world and the default tenant's id.
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
+}
+
+/// (code, remaining count) of an injected fault.
+type Fault = (&'static str, u32);
+
+fn intern(code: &str) -> &'static str {
+    static CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
+    match codes.iter().find(|c| **c == code) {
+        Some(c) => c,
+        None => {
+            let c: &'static str = Box::leak(code.to_string().into_boxed_str());
+            codes.push(c);
+            c
+        }
+    }
 }
 
 /// A cheap handle; clones share the same emulator.
@@ -333,8 +349,9 @@ impl Emulator {
             let codes: Vec<&str> = common.errors.iter().map(|e| e.code.as_str()).collect();
             return Err(format!("`{code}` is not a common error of {vendor}; one of: {}", codes.join(", ")));
         };
-        // Fail codes are 'static: the code comes from the loaded contract, which lives as long as the emulator.
-        let code: &'static str = Box::leak(e.code.clone().into_boxed_str());
+        // Rule codes are `&'static str`; a common error's code is leaked once
+        // per distinct code (a handful), never per call.
+        let code = intern(&e.code);
         self.inner
             .faults
             .lock()
