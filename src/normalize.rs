@@ -2,7 +2,8 @@
 //!
 //! Volatile values are replaced by tokens so that snapshots only change when
 //! behaviour does: fixture IDs by their symbolic name (`${instance.id}`),
-//! generated IDs by numbered tokens (`[id-1]`, so that "the same disk ID
+//! generated IDs by numbered tokens that keep the ID's kind (`[d-1]`,
+//! `[uuid-2]`, so that "the same disk ID
 //! appears twice" survives), and timestamps, nonces, request IDs, hosts with
 //! ephemeral ports by fixed tokens. Secrets (access keys, signatures,
 //! security tokens, passwords) never reach the text, in raw or encoded form.
@@ -126,7 +127,11 @@ impl Redactor {
         for m in re.find_iter(&out) {
             result.push_str(&out[last..m.start()]);
             let n = self.ids.len() + 1;
-            let tok = self.ids.entry(m.as_str().to_string()).or_insert_with(|| format!("[id-{n}]"));
+            let kind = match m.as_str().split_once('-') {
+                Some((p, _)) if m.as_str().len() != 36 => p,
+                _ => "uuid",
+            };
+            let tok = self.ids.entry(m.as_str().to_string()).or_insert_with(|| format!("[{kind}-{n}]"));
             result.push_str(tok);
             last = m.end();
         }
@@ -141,6 +146,11 @@ impl Redactor {
             Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), self.json(x))).collect()),
             other => other.clone(),
         }
+    }
+
+    /// A redacted JSON value (for recordings).
+    pub fn value(&mut self, v: &Value) -> Value {
+        self.json(v)
     }
 
     /// The request as snapshot text: method, sorted parameters, headers.
@@ -206,7 +216,7 @@ mod tests {
         b.fixtures.insert("instance.id".into(), "i-bp1aaaaaaaaaaaaaaaaa".into());
         let mut r = Redactor::new(&b);
         let t = r.text("i-bp1aaaaaaaaaaaaaaaaa d-bp1xyzxyzxyzxyz d-bp1qqqqqqqqqqqq d-bp1xyzxyzxyzxyz");
-        assert_eq!(t, "${instance.id} [id-1] [id-2] [id-1]");
+        assert_eq!(t, "${instance.id} [d-1] [d-2] [d-1]");
     }
 
     #[test]
@@ -226,4 +236,19 @@ mod tests {
         assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
         assert!(text.contains("SignedHeaders=host"), "{text}");
     }
+}
+
+/// Turns the numbered ID tokens of a recording back into well-formed IDs of
+/// the same kind (`[d-3]` → `d-replay000003`), for replay by the mock.
+pub fn unredact_ids(text: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\[([a-z]+)-([0-9]+)\]").expect("valid regex"));
+    re.replace_all(text, |c: &regex::Captures| {
+        let n: u64 = c[2].parse().unwrap_or(0);
+        match &c[1] {
+            "uuid" => format!("00000000-0000-4000-8000-{n:012}"),
+            kind => format!("{kind}-replay{n:06}"),
+        }
+    })
+    .into_owned()
 }
