@@ -18,6 +18,7 @@ pub mod live;
 pub mod mock;
 pub mod normalize;
 pub mod protocol;
+pub mod recording;
 pub mod runner;
 pub mod signing;
 pub mod suite;

@@ -233,7 +233,9 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
     if let Some(reason) = &v.skip {
         return Err(reason.clone());
     }
-    let staging = stageable(&case.given)?;
+    // Only an instance's status can be staged; everything else in `given`
+    // makes the case unstageable.
+    let mut staging = stageable(&case.given)?;
     let inv = match (&cfg.inventory, &cfg.inventory_error) {
         (Some(i), _) => i,
         (None, Some(e)) => return Err(e.clone()),
@@ -264,6 +266,16 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
                     }
                 }
             }
+        }
+    }
+    // Every bound instance is brought to its status in the case's world
+    // (the default world with `given` applied): a previous case may have
+    // left it otherwise.
+    for (name, spec) in &case.world.instances {
+        let status = spec.status.as_deref().unwrap_or("Stopped");
+        let bound = bindings.contains_key(&format!("{name}.id"));
+        if bound && (status == "Stopped" || status == "Running") && !staging.iter().any(|(n, _)| n == name) {
+            staging.push((name.clone(), status.to_string()));
         }
     }
     for (fixture, _) in &staging {

@@ -32,6 +32,9 @@ enum Command {
         /// Print every trial, not only failures.
         #[arg(long, short)]
         verbose: bool,
+        /// With `--target live`: record every exchange under `snapshots/live/`.
+        #[arg(long)]
+        record: bool,
     },
     /// Check every case file and report all problems with file:line:column.
     Lint,
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose } => {
+        Command::Run { target, filters, verbose, record } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!(
                     "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
@@ -82,7 +85,11 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            run(&suite, target, &filters, verbose)
+            if record && target != Target::Live {
+                eprintln!("error: `--record` records live runs only (recordings are never written from the emulator or the mock)");
+                return ExitCode::from(2);
+            }
+            run(&suite, target, &filters, verbose, record)
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
         Command::Coverage { format, check } => {
@@ -102,9 +109,9 @@ struct Counts {
     skipped: usize,
 }
 
-fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool) -> ExitCode {
+fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool, record: bool) -> ExitCode {
     let harness = match Harness::start(suite) {
-        Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()),
+        Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()).recording(record),
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: cannot start the emulator: {e}");

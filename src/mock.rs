@@ -8,6 +8,7 @@
 //! then answers 404 with an empty body.
 
 use crate::protocol::{Credentials, ErrorReply, HttpRequest, KeyStore, Protocol, ReplyCtx};
+use crate::recording::RecordedStep;
 use crate::suite::{Api, CaseStep};
 use crate::template::Bindings;
 use serde_json::{json, Map, Value};
@@ -78,6 +79,7 @@ pub async fn mount_step(
     step: &CaseStep,
     params: Vec<(String, String)>,
     bindings: &Bindings,
+    replay: Option<&RecordedStep>,
     seq: u64,
 ) {
     let ctx = ReplyCtx {
@@ -87,8 +89,43 @@ pub async fn mount_step(
         request_id: p.request_id(seq),
         xml: false,
     };
+    let resp = match replay {
+        // What the cloud really answered, with this trial's IDs put back.
+        Some(r) => {
+            let fill = |t: &str| crate::normalize::unredact_ids(&bindings.resolve(t));
+            let message = r.message.as_deref().map(fill).unwrap_or_default();
+            match &r.code {
+                Some(code) => p.render_error(
+                    &ctx,
+                    &ErrorReply { status: r.status, code: code.clone(), message, retry_after_ms: None, code_n: None },
+                ),
+                None => {
+                    let body: Value = serde_json::from_str(&fill(&r.body.to_string())).unwrap_or(Value::Null);
+                    let result = match body {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    };
+                    p.render_success(&ctx, &result)
+                }
+            }
+        }
+        None => documented(api, p, step, bindings, &ctx, seq),
+    };
+    mount(server, p, step, params, resp).await;
+}
+
+/// The documented response for the step's expected code (or success).
+fn documented(
+    api: &Api,
+    p: &'static dyn Protocol,
+    step: &CaseStep,
+    bindings: &Bindings,
+    ctx: &ReplyCtx,
+    seq: u64,
+) -> crate::protocol::HttpResponse {
     let e = &step.expect;
-    let resp = match &e.code {
+    let ctx = ctx.clone();
+    match &e.code {
         Some(code) => {
             let doc = e.documented.first();
             let message = e.message.clone().or_else(|| doc.map(|d| d.message.clone())).unwrap_or_default();
@@ -118,7 +155,16 @@ pub async fn mount_step(
             }
             p.render_success(&ctx, &result)
         }
-    };
+    }
+}
+
+async fn mount(
+    server: &MockServer,
+    p: &'static dyn Protocol,
+    step: &CaseStep,
+    params: Vec<(String, String)>,
+    resp: crate::protocol::HttpResponse,
+) {
     let mut tpl = ResponseTemplate::new(resp.status);
     for (k, v) in &resp.headers {
         if !k.eq_ignore_ascii_case("content-type") {

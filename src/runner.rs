@@ -14,6 +14,7 @@ use crate::live::{self, LiveConfig};
 use crate::normalize::Redactor;
 use crate::protocol::Protocol;
 use crate::protocol::{self, Call, Credentials, HttpRequest, HttpResponse, Normalized};
+use crate::recording::{RecordedStep, Recording};
 use crate::suite::{Api, Case, CaseStep, CheckedExpect, Suite};
 use crate::template::Bindings;
 use crate::window::SlidingWindow;
@@ -22,6 +23,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -78,6 +80,8 @@ pub struct TrialOutcome {
     pub skipped: Option<String>,
     /// Retries made (live): step, attempt, what was retried.
     pub retries: Vec<String>,
+    /// Each step's normalized exchange (recordings, parity).
+    pub recorded: Vec<RecordedStep>,
 }
 
 /// Where and as whom one trial sends its requests.
@@ -110,6 +114,10 @@ pub struct Harness {
     seq: AtomicU64,
     nonces: AtomicU64,
     live: Option<LiveConfig>,
+    /// `snapshots/live`: where live runs record and the mock replays.
+    recordings: PathBuf,
+    /// Live runs write recordings.
+    record: bool,
     /// Live requests are scheduled under each API's documented rate limit.
     limits: Mutex<HashMap<String, SlidingWindow>>,
 }
@@ -129,6 +137,8 @@ impl Harness {
             seq: AtomicU64::new(1),
             nonces: AtomicU64::new(1),
             live: None,
+            recordings: crate::recording::root_for(&suite.root),
+            record: false,
             limits: Mutex::new(HashMap::new()),
         })
     }
@@ -136,6 +146,19 @@ impl Harness {
     /// Enables the live target with this configuration.
     pub fn with_live(mut self, cfg: LiveConfig) -> Harness {
         self.live = Some(cfg);
+        self
+    }
+
+    /// Where recordings are written and replayed from (default
+    /// `snapshots/live` beside the cases).
+    pub fn with_recordings(mut self, dir: PathBuf) -> Harness {
+        self.recordings = dir;
+        self
+    }
+
+    /// Live runs record what the cloud answered (`--record`).
+    pub fn recording(mut self, on: bool) -> Harness {
+        self.record = on;
         self
     }
 
@@ -149,7 +172,18 @@ impl Harness {
 
     /// Runs one case on one target. Never panics on a failing case.
     pub fn run(&self, api: &Api, case: &Case, target: Target) -> TrialOutcome {
-        self.rt.block_on(self.run_async(api, case, target))
+        let mut out = self.rt.block_on(self.run_async(api, case, target));
+        if target == Target::Live && self.record && out.skipped.is_none() && !out.recorded.is_empty() {
+            let rec = Recording {
+                recorded_at: crate::clock::iso8601(crate::clock::now_secs()),
+                case: format!("{}::{}", api.path(), case.name),
+                steps: out.recorded.clone(),
+            };
+            if let Err(e) = crate::recording::save(&self.recordings, api, &rec) {
+                out.failures.push(format!("cannot write the recording: {e}"));
+            }
+        }
+        out
     }
 
     async fn bind(&self, api: &Api, case: &Case, target: Target, seq: u64) -> Result<Binding, String> {
@@ -222,7 +256,12 @@ impl Harness {
             }
         };
         let mut redactor = Redactor::new(&b.bindings);
+        let replay =
+            if target == Target::Mock { crate::recording::load(&self.recordings, api, &case.name) } else { None };
         let _ = writeln!(out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, target.name());
+        if let Some(r) = &replay {
+            let _ = writeln!(out.transcript, "replaying: live recording of {}", r.recorded_at);
+        }
         for (fixture, status) in b.staging.clone() {
             if let Err(e) = self.stage(p, api, &b, &fixture, &status, &mut out).await {
                 out.failures.push(format!("staging `{fixture}` to {status}: {e}"));
@@ -233,7 +272,9 @@ impl Harness {
             let params: Vec<(String, String)> =
                 step.params.iter().map(|(k, v)| (k.clone(), b.bindings.resolve(v))).collect();
             if let Some(s) = &b.mock {
-                crate::mock::mount_step(s, api, p, step, params.clone(), &b.bindings, seq * 100 + i as u64).await;
+                let replay = replay.as_ref().and_then(|r| r.steps.get(i)).filter(|r| r.action == step.action);
+                crate::mock::mount_step(s, api, p, step, params.clone(), &b.bindings, replay, seq * 100 + i as u64)
+                    .await;
             }
             let creds = match step.auth {
                 Auth::Valid => b.creds.clone(),
@@ -331,6 +372,15 @@ impl Harness {
                 redactor.request(&req).trim_end()
             );
             let _ = writeln!(out.transcript, "response:\n{}", redactor.response(&n).trim_end());
+            out.recorded.push(RecordedStep {
+                name: step.name.clone(),
+                action: step.action.clone(),
+                request: redactor.request(&req),
+                status: n.status,
+                code: n.code.clone(),
+                message: n.message.as_deref().map(|m| redactor.text(m)),
+                body: redactor.value(&n.body),
+            });
             out.observed.push(Observed {
                 action: step.action.clone(),
                 status: n.status,
@@ -448,7 +498,10 @@ impl Harness {
             save: Default::default(),
         };
         let creds = b.creds.clone();
-        self.exchange(p, b, &creds, &step, params, None, true, redactor, out).await.map(|(_, n)| n)
+        let n = self.exchange(p, b, &creds, &step, params, None, true, redactor, out).await.map(|(_, n)| n);
+        // Set-up calls are not the case's steps: they are not recorded.
+        out.recorded.pop();
+        n
     }
 
     async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, String> {

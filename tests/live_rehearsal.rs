@@ -234,3 +234,47 @@ fn no_credential_or_token_reaches_the_transcript() {
         assert!(!all.contains(secret), "`{secret}` leaked into a transcript");
     }
 }
+
+#[test]
+fn a_live_recording_is_sanitized_and_replayed_by_the_mock() {
+    let dir = std::env::temp_dir().join(format!("apiconform-rec-{}-{}", std::process::id(), rand()));
+    let r = aliyun(ROLES, &[]);
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let r = Rehearsal { suite, harness: harness.with_recordings(dir.clone()).recording(true), addr, rt };
+    for case in ["instance-not-stopped", "success", "bad-signature"] {
+        let out = r.run("aliyun::ecs::ReplaceSystemDisk", case);
+        assert!(out.failures.is_empty(), "{case}: {:?}", out.failures);
+    }
+    // Every file the run wrote is free of credentials and tokens.
+    let mut written = String::new();
+    for case in ["instance-not-stopped", "success", "bad-signature"] {
+        let path = dir.join(format!("aliyun/ecs/ReplaceSystemDisk/{case}.json"));
+        written.push_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+    }
+    for secret in [CANARY, "testsecret", "testid"] {
+        assert!(!written.contains(secret), "`{secret}` leaked into a recording");
+    }
+    assert!(written.contains("\"recorded_at\""));
+    assert!(written.contains("${instance.id}"), "fixture IDs are named");
+    // The mock replays the recording instead of the documented response.
+    let replayer = Harness::start(&r.suite).unwrap().with_recordings(dir.clone());
+    let api = r.suite.apis.iter().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").unwrap();
+    for case in ["instance-not-stopped", "success"] {
+        let c = api.cases.iter().find(|c| c.name == case).unwrap();
+        let out = replayer.run(api, c, Target::Mock);
+        assert!(out.failures.is_empty(), "{case}: {:?}\n{}", out.failures, out.transcript);
+        assert!(out.transcript.contains("replaying: live recording of"), "{}", out.transcript);
+    }
+}
+
+#[test]
+fn recordings_are_never_written_by_offline_targets() {
+    let dir = std::env::temp_dir().join(format!("apiconform-norec-{}-{}", std::process::id(), rand()));
+    let suite = suite();
+    let h = Harness::start(&suite).unwrap().with_recordings(dir.clone()).recording(true);
+    let api = suite.apis.iter().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").unwrap();
+    let case = api.cases.iter().find(|c| c.name == "success").unwrap();
+    assert!(h.run(api, case, Target::Emulator).failures.is_empty());
+    assert!(h.run(api, case, Target::Mock).failures.is_empty());
+    assert!(!dir.exists());
+}
