@@ -72,6 +72,7 @@ impl Match for SignedCall {
 }
 
 /// Mounts the response for one step; `params` are resolved values.
+#[allow(clippy::too_many_arguments)]
 pub async fn mount_step(
     server: &MockServer,
     api: &Api,

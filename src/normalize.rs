@@ -206,6 +206,21 @@ fn authorization_shape(v: &str) -> String {
     format!("{algo} Credential=[access-key] SignedHeaders={signed} Signature=[signature]")
 }
 
+/// Turns the numbered ID tokens of a recording back into well-formed IDs of
+/// the same kind (`[d-3]` → `d-replay000003`), for replay by the mock.
+pub fn unredact_ids(text: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\[([a-z]+)-([0-9]+)\]").expect("valid regex"));
+    re.replace_all(text, |c: &regex::Captures| {
+        let n: u64 = c[2].parse().unwrap_or(0);
+        match &c[1] {
+            "uuid" => format!("00000000-0000-4000-8000-{n:012}"),
+            kind => format!("{kind}-replay{n:06}"),
+        }
+    })
+    .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,19 +251,4 @@ mod tests {
         assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
         assert!(text.contains("SignedHeaders=host"), "{text}");
     }
-}
-
-/// Turns the numbered ID tokens of a recording back into well-formed IDs of
-/// the same kind (`[d-3]` → `d-replay000003`), for replay by the mock.
-pub fn unredact_ids(text: &str) -> String {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"\[([a-z]+)-([0-9]+)\]").expect("valid regex"));
-    re.replace_all(text, |c: &regex::Captures| {
-        let n: u64 = c[2].parse().unwrap_or(0);
-        match &c[1] {
-            "uuid" => format!("00000000-0000-4000-8000-{n:012}"),
-            kind => format!("{kind}-replay{n:06}"),
-        }
-    })
-    .into_owned()
 }
