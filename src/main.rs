@@ -47,6 +47,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Delete what earlier live runs left behind (resources named `apiconform-...`).
+    Sweep {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Serve the emulator over HTTP for SDKs and applications.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -92,6 +98,28 @@ fn main() -> ExitCode {
             run(&suite, target, &filters, verbose, record)
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
+        Command::Sweep { dry_run } => {
+            let suite = match load(&cli.cases) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            let cfg = LiveConfig::from_process_env();
+            if !cfg.enabled {
+                eprintln!("error: sweeping touches real accounts: set {}=1", apiconform::live::OPT_IN);
+                return ExitCode::from(2);
+            }
+            let harness = match Harness::start(&suite) {
+                Ok(h) => h.with_live(cfg),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for line in harness.sweep(dry_run) {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
         Command::Coverage { format, check } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -118,8 +146,15 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool, record:
             return ExitCode::from(2);
         }
     };
+    let harness = std::sync::Arc::new(harness);
+    if target == Target::Live {
+        harness.cleanup_on_interrupt();
+    }
     let started = std::time::Instant::now();
     let (jobs, results) = run_trials(suite, &harness, &[target], filters);
+    for line in harness.cleanup_all() {
+        println!("cleanup: {line}");
+    }
     let mut per_api: BTreeMap<String, Counts> = BTreeMap::new();
     let mut total = Counts::default();
     for (i, _, failures, skip) in &results {

@@ -84,6 +84,17 @@ pub struct TrialOutcome {
     pub recorded: Vec<RecordedStep>,
 }
 
+/// The name prefix of everything the harness creates on a live account.
+pub const CREATED_PREFIX: &str = "apiconform-";
+
+/// A resource the harness created on a live account: how to delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub vendor: String,
+    pub what: String,
+    pub delete: (String, Vec<(String, String)>),
+}
+
 /// Where and as whom one trial sends its requests.
 struct Binding {
     creds: Credentials,
@@ -118,6 +129,10 @@ pub struct Harness {
     recordings: PathBuf,
     /// Live runs write recordings.
     record: bool,
+    /// Resources this run created on live accounts and has not deleted yet.
+    created: Mutex<Vec<Created>>,
+    /// Names the resources this run creates: `apiconform-<tag>-<n>`.
+    run_tag: String,
     /// Live requests are scheduled under each API's documented rate limit.
     limits: Mutex<HashMap<String, SlidingWindow>>,
 }
@@ -139,6 +154,10 @@ impl Harness {
             live: None,
             recordings: crate::recording::root_for(&suite.root),
             record: false,
+            created: Mutex::new(Vec::new()),
+            run_tag: std::env::var("APICONFORM_RUN_TAG").unwrap_or_else(|_| {
+                format!("{}-{}", crate::clock::compact(crate::clock::now_secs()), std::process::id())
+            }),
             limits: Mutex::new(HashMap::new()),
         })
     }
@@ -268,6 +287,7 @@ impl Harness {
                 return out;
             }
         }
+        let mut created: Vec<Created> = Vec::new();
         for (i, step) in case.steps.iter().enumerate() {
             let params: Vec<(String, String)> =
                 step.params.iter().map(|(k, v)| (k.clone(), b.bindings.resolve(v))).collect();
@@ -288,6 +308,10 @@ impl Harness {
             };
             let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
             let live = target == Target::Live;
+            let mut params = params;
+            if live && step.action == "CreateSnapshot" && !params.iter().any(|(k, _)| k == "SnapshotName") {
+                params.push(("SnapshotName".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
+            }
             let sent = self.exchange(p, &b, &creds, step, &params, limit, live, &mut redactor, &mut out).await;
             let (resp, n) = match sent {
                 Ok(x) => x,
@@ -296,6 +320,17 @@ impl Harness {
                     break;
                 }
             };
+            if live && step.action == "CreateSnapshot" && n.status < 300 {
+                if let Some(id) = n.body.get("SnapshotId").and_then(|v| v.as_str()) {
+                    let c = Created {
+                        vendor: api.vendor.clone(),
+                        what: format!("snapshot {id}"),
+                        delete: ("DeleteSnapshot".into(), vec![("SnapshotId".into(), id.to_string())]),
+                    };
+                    self.created.lock().unwrap_or_else(|e| e.into_inner()).push(c.clone());
+                    created.push(c);
+                }
+            }
             let before = out.failures.len();
             check(&step.name, &step.expect, &n, &b.bindings, &mut out.failures);
             if target == Target::Mock && resp.status == 404 && resp.body.is_empty() && out.failures.len() > before {
@@ -309,7 +344,128 @@ impl Harness {
                 break;
             }
         }
+        // Whatever the trial created is deleted, pass or fail.
+        for c in created {
+            match self.call(p, &b, &c.delete, &mut redactor, &mut out).await {
+                Ok(n) if n.status < 300 || n.status == 404 => self.forget(&c),
+                Ok(n) => out.failures.push(format!(
+                    "cleanup of {}: HTTP {} {}",
+                    c.what,
+                    n.status,
+                    n.code.unwrap_or_default()
+                )),
+                Err(e) => out.failures.push(format!("cleanup of {}: {e}", c.what)),
+            }
+        }
         out
+    }
+
+    fn forget(&self, c: &Created) {
+        self.created.lock().unwrap_or_else(|e| e.into_inner()).retain(|x| x != c);
+    }
+
+    /// The live binding of a vendor for set-up and clean-up calls.
+    fn live_binding(&self, vendor: &str) -> Option<Binding> {
+        let v = self.live.as_ref()?.vendors.get(vendor)?;
+        let (scheme, host) = v.scheme_and_host();
+        Some(Binding {
+            creds: v.credentials.clone()?,
+            bindings: Bindings::default(),
+            scheme: scheme.into(),
+            host: host.into(),
+            region: v.region.clone(),
+            mock: None,
+            staging: Vec::new(),
+        })
+    }
+
+    /// Deletes everything this run created and has not deleted yet (on
+    /// Ctrl-C, or at the end of a run). Returns what it did.
+    pub fn cleanup_all(&self) -> Vec<String> {
+        let pending: Vec<Created> = self.created.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut log = Vec::new();
+        for c in pending {
+            let (Some(p), Some(b)) = (protocol::for_vendor(&c.vendor), self.live_binding(&c.vendor)) else { continue };
+            let mut out = TrialOutcome::default();
+            let mut r = Redactor::new(&b.bindings);
+            match self.rt.block_on(self.call(p, &b, &c.delete, &mut r, &mut out)) {
+                Ok(n) if n.status < 300 || n.status == 404 => {
+                    self.forget(&c);
+                    log.push(format!("deleted {} {}", c.vendor, c.what));
+                }
+                Ok(n) => log.push(format!("could not delete {} {}: HTTP {}", c.vendor, c.what, n.status)),
+                Err(e) => log.push(format!("could not delete {} {}: {e}", c.vendor, c.what)),
+            }
+        }
+        log
+    }
+
+    /// On Ctrl-C, deletes what the run created, then exits with status 130.
+    pub fn cleanup_on_interrupt(self: &std::sync::Arc<Harness>) {
+        let h = self.clone();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+                eprintln!("\ninterrupted: deleting what this run created");
+                for line in h.cleanup_all() {
+                    eprintln!("  {line}");
+                }
+                std::process::exit(130);
+            }
+        });
+    }
+
+    /// Finds what earlier runs left behind (resources named
+    /// `apiconform-...`) on every configured live account and deletes it,
+    /// or with `dry_run` only lists it.
+    pub fn sweep(&self, dry_run: bool) -> Vec<String> {
+        let mut log = Vec::new();
+        let Some(cfg) = &self.live else { return log };
+        for (vendor, v) in &cfg.vendors {
+            if let Some(reason) = &v.skip {
+                log.push(format!("{vendor}: skipped ({reason})"));
+                continue;
+            }
+            if vendor != "aliyun" {
+                log.push(format!("{vendor}: nothing to sweep (the harness creates no resources there)"));
+                continue;
+            }
+            let (Some(p), Some(b)) = (protocol::for_vendor(vendor), self.live_binding(vendor)) else { continue };
+            let mut out = TrialOutcome::default();
+            let mut r = Redactor::new(&b.bindings);
+            let list = ("DescribeSnapshots".to_string(), vec![("PageSize".to_string(), "100".to_string())]);
+            let n = match self.rt.block_on(self.call(p, &b, &list, &mut r, &mut out)) {
+                Ok(n) if n.status < 300 => n,
+                Ok(n) => {
+                    log.push(format!("{vendor}: DescribeSnapshots answered HTTP {}", n.status));
+                    continue;
+                }
+                Err(e) => {
+                    log.push(format!("{vendor}: {e}"));
+                    continue;
+                }
+            };
+            let snaps = n.body.pointer("/Snapshots/Snapshot").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            for snap in snaps {
+                let (Some(id), Some(name)) = (snap["SnapshotId"].as_str(), snap["SnapshotName"].as_str()) else {
+                    continue;
+                };
+                if !name.starts_with(CREATED_PREFIX) {
+                    continue;
+                }
+                if dry_run {
+                    log.push(format!("would delete {vendor} snapshot {id} ({name})"));
+                    continue;
+                }
+                let del = ("DeleteSnapshot".to_string(), vec![("SnapshotId".to_string(), id.to_string())]);
+                match self.rt.block_on(self.call(p, &b, &del, &mut r, &mut out)) {
+                    Ok(n) if n.status < 300 => log.push(format!("deleted {vendor} snapshot {id} ({name})")),
+                    Ok(n) => log.push(format!("could not delete {vendor} snapshot {id}: HTTP {}", n.status)),
+                    Err(e) => log.push(format!("could not delete {vendor} snapshot {id}: {e}")),
+                }
+            }
+        }
+        log
     }
 
     /// Signs, schedules, sends and decodes one step; live requests are held

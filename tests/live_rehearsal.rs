@@ -278,3 +278,77 @@ fn recordings_are_never_written_by_offline_targets() {
     assert!(h.run(api, case, Target::Mock).failures.is_empty());
     assert!(!dir.exists());
 }
+
+/// Sends one signed Alibaba call with the served account's credentials.
+fn aliyun_call(r: &Rehearsal, action: &str, params: &[(&str, &str)]) -> Value {
+    use apiconform::case::Wire;
+    use apiconform::protocol::{self, Call, Credentials, HttpResponse};
+    let p = protocol::for_vendor("aliyun").unwrap();
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let nonce = protocol::hex_id(rand() + 1_000_000);
+    let call = Call {
+        action,
+        version: "2014-05-26",
+        params: &params,
+        wire: &Wire::default(),
+        host: &r.addr,
+        region: "cn-hangzhou",
+        now: apiconform::clock::now_secs(),
+        nonce: &nonce,
+    };
+    let creds = Credentials { access_key_id: "testid".into(), secret: "testsecret".into(), session_token: None };
+    let req = p.encode(&call, &creds);
+    r.rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut b = c.post(format!("http://{}/?{}", r.addr, req.query_string()));
+        for (k, v) in &req.headers {
+            if k != "host" {
+                b = b.header(k.as_str(), v.as_str());
+            }
+        }
+        let resp = b.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap().to_vec();
+        p.decode(&HttpResponse { status, headers: vec![("content-type".into(), "application/json".into())], body }).body
+    })
+}
+
+fn snapshot_names(r: &Rehearsal) -> Vec<String> {
+    let state = r.control("GET", "state?vendor=aliyun", "");
+    state["snapshots"].as_object().unwrap().values().map(|s| s["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn what_a_failed_trial_created_is_deleted() {
+    let r = aliyun(ROLES, &[]);
+    // The rollback fails whatever the retries: the snapshot made for it must still go.
+    r.control("POST", "faults?vendor=aliyun&action=ResetDisk&code=ServiceUnavailable&count=10", "");
+    let out = r.run("aliyun::ecs::ResetDisk", "staged-with-setup-calls");
+    assert!(!out.failures.is_empty(), "the trial must fail");
+    assert_eq!(out.retries.len(), 3, "{:?}", out.retries);
+    assert!(out.transcript.contains("DeleteSnapshot"), "{}", out.transcript);
+    assert!(snapshot_names(&r).iter().all(|n| !n.starts_with("apiconform-")), "{:?}", snapshot_names(&r));
+    assert!(r.harness.cleanup_all().is_empty(), "nothing is left to clean up");
+}
+
+#[test]
+fn the_sweeper_finds_and_removes_leftovers_and_has_a_dry_run() {
+    let r = aliyun(ROLES, &[]);
+    let ids = r.control("POST", "seed?vendor=aliyun", "{}");
+    let disk = ids["fixtures"]["system_disk.id"].as_str().unwrap().to_string();
+    let left = aliyun_call(&r, "CreateSnapshot", &[("DiskId", &disk), ("SnapshotName", "apiconform-20260101-1-0-3")]);
+    assert!(left["SnapshotId"].is_string(), "{left}");
+    aliyun_call(&r, "CreateSnapshot", &[("DiskId", &disk), ("SnapshotName", "users-own-backup")]);
+    let dry = r.harness.sweep(true);
+    assert!(
+        dry.iter().any(|l| l.starts_with("would delete aliyun snapshot") && l.contains("apiconform-20260101")),
+        "{dry:?}"
+    );
+    assert!(!dry.iter().any(|l| l.contains("users-own-backup")));
+    assert!(snapshot_names(&r).contains(&"apiconform-20260101-1-0-3".to_string()), "a dry run deletes nothing");
+    let done = r.harness.sweep(false);
+    assert!(done.iter().any(|l| l.starts_with("deleted aliyun snapshot")), "{done:?}");
+    let names = snapshot_names(&r);
+    assert!(!names.iter().any(|n| n.starts_with("apiconform-")), "{names:?}");
+    assert!(names.contains(&"users-own-backup".to_string()), "only the harness's resources are swept");
+}

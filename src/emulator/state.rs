@@ -65,6 +65,8 @@ pub struct Image {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Snapshot {
     pub id: String,
+    /// The name given at creation (empty for world fixtures).
+    pub name: String,
     pub disk_id: Option<String>,
     pub status: String,
     pub content: String,
@@ -263,6 +265,7 @@ impl State {
         for (name, sn) in &w.snapshots {
             let snap = Snapshot {
                 id: ids[name].clone(),
+                name: String::new(),
                 disk_id: id(&sn.disk),
                 status: sn.status.clone().unwrap_or_else(|| "accomplished".into()),
                 content: sn.content.clone().unwrap_or_else(|| "v0".into()),

@@ -102,6 +102,7 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                 id.clone(),
                 crate::emulator::state::Snapshot {
                     id: id.clone(),
+                    name: r.get(&["SnapshotName"]).unwrap_or_default().to_string(),
                     disk_id: Some(disk.to_string()),
                     status: "progressing".into(),
                     content,
@@ -123,7 +124,7 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                 .map(|x| {
                     let done = x.status == "accomplished";
                     json!({
-                        "SnapshotId": x.id, "SourceDiskId": x.disk_id.clone().unwrap_or_default(),
+                        "SnapshotId": x.id, "SnapshotName": x.name, "SourceDiskId": x.disk_id.clone().unwrap_or_default(),
                         "Status": x.status, "Progress": if done { "100%" } else { "50%" },
                     })
                 })
@@ -131,6 +132,11 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
             Ok(obj(
                 json!({ "TotalCount": list.len(), "PageNumber": 1, "PageSize": 10, "Snapshots": { "Snapshot": list } }),
             ))
+        })(),
+        "DeleteSnapshot" => (|| {
+            let id = r.get(&["SnapshotId"]).ok_or_else(|| fail("MissingParameter").common().arg("SnapshotId"))?;
+            s.snapshots.remove(id).ok_or_else(|| fail("InvalidSnapshotId.NotFound"))?;
+            Ok(Map::new())
         })(),
         "DescribeImages" => {
             let id = r.get(&["ImageId"]);
