@@ -19,6 +19,7 @@ pub mod mock;
 pub mod normalize;
 pub mod protocol;
 pub mod recording;
+pub mod report;
 pub mod runner;
 pub mod signing;
 pub mod suite;

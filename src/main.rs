@@ -2,13 +2,13 @@
 
 use apiconform::coverage::{Matrix, Results, Verdict};
 use apiconform::live::LiveConfig;
+use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
-use apiconform::suite::{Api, Case, Suite};
+use apiconform::suite::Suite;
 use clap::{Parser, Subcommand};
-use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 #[derive(Parser)]
 #[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
@@ -35,6 +35,15 @@ enum Command {
         /// With `--target live`: record every exchange under `snapshots/live/`.
         #[arg(long)]
         record: bool,
+        /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Write JUnit XML here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
     },
     /// Check every case file and report all problems with file:line:column.
     Lint,
@@ -80,7 +89,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose, record } => {
+        Command::Run { target, filters, verbose, record, shard, junit, markdown } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!(
                     "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
@@ -95,7 +104,15 @@ fn main() -> ExitCode {
                 eprintln!("error: `--record` records live runs only (recordings are never written from the emulator or the mock)");
                 return ExitCode::from(2);
             }
-            run(&suite, target, &filters, verbose, record)
+            let shard = match shard.as_deref().map(Selection::parse_shard).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --shard {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let sel = Selection { filters, shard };
+            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown })
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
         Command::Sweep { dry_run } => {
@@ -130,69 +147,87 @@ fn main() -> ExitCode {
     }
 }
 
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
+/// Report files a run writes.
+struct Outputs {
+    junit: Option<PathBuf>,
+    markdown: Option<PathBuf>,
 }
 
-fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool, record: bool) -> ExitCode {
-    let harness = match Harness::start(suite) {
+fn start(suite: &Suite) -> Result<Harness, ExitCode> {
+    Harness::start(suite).map_err(|e| {
+        eprintln!("error: cannot start the emulator: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, outputs: Outputs) -> ExitCode {
+    let harness = match start(suite) {
         Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()).recording(record),
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot start the emulator: {e}");
-            return ExitCode::from(2);
-        }
+        Err(c) => return c,
     };
     let harness = std::sync::Arc::new(harness);
     if target == Target::Live {
         harness.cleanup_on_interrupt();
     }
     let started = std::time::Instant::now();
-    let (jobs, results) = run_trials(suite, &harness, &[target], filters);
+    // A bar on a terminal; plain lines elsewhere (CI logs), for live runs
+    // that take minutes.
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let bar = indicatif::ProgressBar::new(0);
+    if !tty {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let progress = |r: &TrialResult, done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        let line = match r.verdict {
+            Verdict::Fail => Some(format!("FAIL {}", r.name())),
+            _ if verbose => Some(format!("{:<4} {}", if r.verdict == Verdict::Pass { "ok" } else { "SKIP" }, r.name())),
+            _ => None,
+        };
+        if let Some(l) = line {
+            bar.println(&l);
+        }
+        if !tty && target == Target::Live {
+            eprintln!("[{done}/{total}] {} {:?} ({:.1}s)", r.name(), r.verdict, r.duration.as_secs_f64());
+        }
+    };
+    let results = report::run(suite, &harness, &[target], sel, &progress);
+    bar.finish_and_clear();
     for line in harness.cleanup_all() {
         println!("cleanup: {line}");
     }
-    let mut per_api: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut total = Counts::default();
-    for (i, _, failures, skip) in &results {
-        let (api, _, name) = &jobs[*i];
-        let c = per_api.entry(api.path()).or_default();
-        match (failures, skip) {
-            (_, Some(reason)) => {
-                c.skipped += 1;
-                total.skipped += 1;
-                if verbose {
-                    println!("SKIP {name} ({reason})");
-                }
-            }
-            (Some(f), None) if f.is_empty() => {
-                c.passed += 1;
-                total.passed += 1;
-                if verbose {
-                    println!("ok   {name}");
-                }
-            }
-            (Some(f), None) => {
-                c.failed += 1;
-                total.failed += 1;
-                println!("FAIL {name}");
-                for line in f {
+    for r in &results {
+        match r.verdict {
+            Verdict::Fail => {
+                println!("FAIL {}", r.name());
+                for line in &r.detail {
                     println!("     {}", line.replace('\n', "\n     "));
                 }
             }
-            (None, None) => {}
+            Verdict::Skip if verbose => println!("SKIP {} ({})", r.name(), r.detail.join("; ")),
+            _ => {}
         }
     }
-    let width = per_api.keys().map(String::len).max().unwrap_or(3).max(3);
     println!("\ntarget: {}\n", target.name());
-    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "API", "passed", "failed", "skipped");
-    for (api, c) in &per_api {
-        println!("{api:<width$}  {:>6}  {:>6}  {:>7}", c.passed, c.failed, c.skipped);
+    print!("{}", report::table(&results));
+    if let Some(p) = &outputs.junit {
+        if let Err(e) = std::fs::write(p, report::junit(&results)) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
     }
-    println!("{:<width$}  {:>6}  {:>6}  {:>7}", "total", total.passed, total.failed, total.skipped);
+    if let Some(p) = &outputs.markdown {
+        let md = report::markdown(&results, &format!("apiconform: {} target", target.name()));
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(p).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(md.as_bytes())
+        });
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
+    }
+    let (_, total) = report::counts(&results);
     println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
     println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
     if total.failed > 0 {
@@ -202,92 +237,15 @@ fn run(suite: &Suite, target: Target, filters: &[String], verbose: bool, record:
     }
 }
 
-type Job<'a> = (&'a Api, &'a Case, String);
-/// (job index, target, failures and observations when run, skip reason when skipped)
-type Done = (usize, Target, Option<Vec<String>>, Option<String>);
-type Observations = Vec<(usize, Target, Vec<apiconform::runner::Observed>)>;
-
-/// Runs every selected case on every target, in parallel.
-fn run_trials<'a>(
-    suite: &'a Suite,
-    harness: &Harness,
-    targets: &[Target],
-    filters: &[String],
-) -> (Vec<Job<'a>>, Vec<Done>) {
-    let (jobs, done, _) = run_trials_observed(suite, harness, targets, filters);
-    (jobs, done)
-}
-
-fn run_trials_observed<'a>(
-    suite: &'a Suite,
-    harness: &Harness,
-    targets: &[Target],
-    filters: &[String],
-) -> (Vec<Job<'a>>, Vec<Done>, Observations) {
-    let mut jobs: Vec<Job> = Vec::new();
-    for api in &suite.apis {
-        for case in &api.cases {
-            let name = format!("{}::{}", api.path(), case.name);
-            if filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())) {
-                jobs.push((api, case, name));
-            }
-        }
-    }
-    let work: Vec<(usize, Target)> = (0..jobs.len()).flat_map(|i| targets.iter().map(move |t| (i, *t))).collect();
-    let next = Mutex::new(0usize);
-    let results: Mutex<(Vec<Done>, Observations)> = Mutex::new((Vec::new(), Vec::new()));
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let w = {
-                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let w = *n;
-                    *n += 1;
-                    w
-                };
-                let Some(&(i, target)) = work.get(w) else { break };
-                let (api, case, _) = &jobs[i];
-                let (done, obs) = match case.targets.skip_reason(target.name()) {
-                    Some(reason) => ((i, target, None, Some(reason.to_string())), Vec::new()),
-                    None => {
-                        let out = harness.run(api, case, target);
-                        match out.skipped {
-                            Some(reason) => ((i, target, None, Some(reason)), Vec::new()),
-                            None => ((i, target, Some(out.failures), None), out.observed),
-                        }
-                    }
-                };
-                let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
-                r.0.push(done);
-                r.1.push((i, target, obs));
-            });
-        }
-    });
-    let (mut done, obs) = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    done.sort_by_key(|r| (r.0, r.1.name()));
-    (jobs, done, obs)
-}
-
 fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
-    let harness = match Harness::start(suite) {
+    let harness = match start(suite) {
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot start the emulator: {e}");
-            return ExitCode::from(2);
-        }
+        Err(c) => return c,
     };
-    let (jobs, done, obs) = run_trials_observed(suite, &harness, &Target::OFFLINE, &[]);
+    let all = report::run(suite, &harness, &Target::OFFLINE, &Selection::default(), &|_, _, _| {});
     let mut results = Results::new();
-    for (i, target, failures, skip) in &done {
-        let (api, case, _) = &jobs[*i];
-        let verdict = match (failures, skip) {
-            (_, Some(_)) => Verdict::Skip,
-            (Some(f), None) if f.is_empty() => Verdict::Pass,
-            _ => Verdict::Fail,
-        };
-        let observed = obs.iter().find(|(j, t, _)| j == i && t == target).map(|o| o.2.clone()).unwrap_or_default();
-        results.insert((api.path(), case.name.clone(), target.name()), (verdict, observed));
+    for r in all {
+        results.insert((r.api.clone(), r.case.clone(), r.target.name()), (r.verdict, r.observed));
     }
     let m = Matrix::build(suite, &results);
     match format {
