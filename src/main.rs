@@ -35,6 +35,9 @@ enum Command {
         /// With `--target live`: record every exchange under `snapshots/live/`.
         #[arg(long)]
         record: bool,
+        /// Where live recordings go (default: `snapshots/live` beside the cases).
+        #[arg(long, value_name = "DIR")]
+        recordings: Option<PathBuf>,
         /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
@@ -89,7 +92,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose, record, shard, junit, markdown } => {
+        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!(
                     "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
@@ -112,7 +115,7 @@ fn main() -> ExitCode {
                 }
             };
             let sel = Selection { filters, shard };
-            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown })
+            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
         Command::Sweep { dry_run } => {
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
 struct Outputs {
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
+    recordings: Option<PathBuf>,
 }
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
@@ -165,6 +169,10 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
         Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()).recording(record),
         Ok(h) => h,
         Err(c) => return c,
+    };
+    let harness = match &outputs.recordings {
+        Some(dir) => harness.with_recordings(dir.clone()),
+        None => harness,
     };
     let harness = std::sync::Arc::new(harness);
     if target == Target::Live {
@@ -281,18 +289,25 @@ fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        println!("apiconform emulator listening on http://{bound}");
+        // A closed stdout (a parent that read the first line and left) must
+        // not stop the server: write errors are ignored.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "apiconform emulator listening on http://{bound}");
+        let _ = out.flush();
         for (vendor, ak, _) in apiconform::emulator::DEFAULT_CREDENTIALS {
-            println!("\n{vendor}: access key id {ak} (secret: see README)");
+            let _ = writeln!(out, "\n{vendor}: access key id {ak} (secret: see README)");
             if let Some(state) = emulator.default_tenant_state(vendor, ak) {
                 for i in state.instances.values() {
-                    println!("  instance {} ({}, image {})", i.id, i.status, i.image_id);
+                    let _ = writeln!(out, "  instance {} ({}, image {})", i.id, i.status, i.image_id);
                 }
                 for m in state.images.values() {
-                    println!("  image    {} ({})", m.id, m.os_type);
+                    let _ = writeln!(out, "  image    {} ({})", m.id, m.os_type);
                 }
             }
         }
+        let _ = out.flush();
+        drop(out);
         let _ = tokio::signal::ctrl_c().await;
         ExitCode::SUCCESS
     })
