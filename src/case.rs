@@ -51,6 +51,29 @@ pub struct CaseFile {
     pub steps: Option<Vec<Step>>,
     #[serde(default)]
     pub targets: Targets,
+    /// Known, accepted differences between the emulator and the live
+    /// recording (shown by `apiconform parity`, not failed).
+    #[serde(default)]
+    pub parity: Parity,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parity {
+    #[serde(default)]
+    pub accept: Vec<AcceptedDifference>,
+}
+
+/// A difference the case accepts between the emulator and the cloud.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedDifference {
+    /// `status`, `code`, `message`, `body` or `body.<path>`.
+    pub field: String,
+    /// The step's name; absent means every step.
+    #[serde(default)]
+    pub step: Option<String>,
+    pub reason: String,
 }
 
 /// One request and its expectation.

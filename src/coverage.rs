@@ -34,6 +34,15 @@ pub struct Row {
     /// Per target: pass when every covering case passed there.
     pub verdicts: BTreeMap<&'static str, Verdict>,
     pub waiver: Option<String>,
+    /// The last live run, from the recordings: did the cloud answer this
+    /// error where a case expects it, and when was that recorded.
+    pub live: Option<LiveVerdict>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LiveVerdict {
+    pub verdict: Verdict,
+    pub recorded_at: String,
 }
 
 impl Row {
@@ -57,7 +66,7 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    pub fn build(suite: &Suite, results: &Results) -> Matrix {
+    pub fn build(suite: &Suite, results: &Results, recordings: &std::path::Path) -> Matrix {
         let mut rows = Vec::new();
         let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
         for api in suite.apis.iter().filter(|a| !a.contract.support) {
@@ -102,6 +111,23 @@ impl Matrix {
                         }
                     }
                 }
+                let mut live: Option<LiveVerdict> = None;
+                for name in &cases {
+                    let Some(case) = api.cases.iter().find(|c| &c.name == name) else { continue };
+                    let Some(rec) = crate::recording::load(recordings, api, name) else { continue };
+                    for (i, step) in case.steps.iter().enumerate() {
+                        if step.expect.code.as_deref() != Some(&e.code) {
+                            continue;
+                        }
+                        let got = rec.steps.get(i);
+                        let ok = got.is_some_and(|g| g.status == e.status && g.code.as_deref() == Some(&e.code));
+                        let v = if ok { Verdict::Pass } else { Verdict::Fail };
+                        let newer = live.as_ref().is_none_or(|l| rec.recorded_at > l.recorded_at || v == Verdict::Fail);
+                        if newer {
+                            live = Some(LiveVerdict { verdict: v, recorded_at: rec.recorded_at.clone() });
+                        }
+                    }
+                }
                 let waiver = api.contract.waivers.iter().find(|w| w.covers(e)).map(|w| w.reason.clone());
                 let t = totals.entry(path.clone()).or_default();
                 t.documented += 1;
@@ -112,7 +138,7 @@ impl Matrix {
                 } else {
                     t.missing += 1;
                 }
-                rows.push(Row { api: path.clone(), error: e.clone(), cases, verdicts, waiver });
+                rows.push(Row { api: path.clone(), error: e.clone(), cases, verdicts, waiver, live });
             }
         }
         Matrix { rows, totals }
@@ -131,8 +157,8 @@ impl Matrix {
                 current = r.api.clone();
                 s.push_str(&format!("\n{current}\n"));
                 s.push_str(&format!(
-                    "  {:<6} {:<52} {:<9} {:<9} {}\n",
-                    "status", "code", "emulator", "mock", "cases / waiver"
+                    "  {:<6} {:<52} {:<9} {:<9} {:<16} {}\n",
+                    "status", "code", "emulator", "mock", "live", "cases / waiver"
                 ));
             }
             let v = |t: &str| match r.verdicts.get(t) {
@@ -149,12 +175,21 @@ impl Matrix {
                 "MISSING".to_string()
             };
             let legacy = if r.error.source.is_some() { " (legacy doc)" } else { "" };
+            let live = match &r.live {
+                Some(l) => format!(
+                    "{} {}",
+                    if l.verdict == Verdict::Pass { "pass" } else { "FAIL" },
+                    l.recorded_at.get(..10).unwrap_or(&l.recorded_at)
+                ),
+                None => "-".into(),
+            };
             s.push_str(&format!(
-                "  {:<6} {:<52} {:<9} {:<9} {who}{legacy}\n",
+                "  {:<6} {:<52} {:<9} {:<9} {:<16} {who}{legacy}\n",
                 r.error.status,
                 r.error.code,
                 v("emulator"),
-                v("mock")
+                v("mock"),
+                live
             ));
         }
         s.push_str(&format!(

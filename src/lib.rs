@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod live;
 pub mod mock;
 pub mod normalize;
+pub mod parity;
 pub mod protocol;
 pub mod recording;
 pub mod report;

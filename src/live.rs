@@ -234,10 +234,7 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
         return Err(reason.clone());
     }
     if v.scheme_and_host().0 == "https" && !cfg!(feature = "tls") {
-        return Err(format!(
-            "{} is HTTPS and this build has no TLS: build with `--features tls`",
-            v.endpoint
-        ));
+        return Err(format!("{} is HTTPS and this build has no TLS: build with `--features tls`", v.endpoint));
     }
     // Only an instance's status can be staged; everything else in `given`
     // makes the case unstageable.

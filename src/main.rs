@@ -59,6 +59,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Compare the emulator with the live recordings, case by case.
+    Parity {
+        /// Only cases whose name contains one of these.
+        filters: Vec<String>,
+        /// Where the recordings are (default: `snapshots/live` beside the cases).
+        #[arg(long, value_name = "DIR")]
+        recordings: Option<PathBuf>,
+        /// `table` or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Delete what earlier live runs left behind (resources named `apiconform-...`).
     Sweep {
         /// Only list what would be deleted.
@@ -118,6 +129,27 @@ fn main() -> ExitCode {
             run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
+        Command::Parity { filters, recordings, format } => {
+            let suite = match load(&cli.cases) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            let harness = match start(&suite) {
+                Ok(h) => h,
+                Err(c) => return c,
+            };
+            let root = recordings.unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
+            let results = apiconform::parity::check(&suite, &harness, &root, &Selection { filters, shard: None });
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
+                _ => print!("{}", apiconform::parity::render(&results)),
+            }
+            if results.iter().any(|r| r.unaccepted() > 0) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Sweep { dry_run } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -255,7 +287,7 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     for r in all {
         results.insert((r.api.clone(), r.case.clone(), r.target.name()), (r.verdict, r.observed));
     }
-    let m = Matrix::build(suite, &results);
+    let m = Matrix::build(suite, &results, &apiconform::recording::root_for(&suite.root));
     match format {
         "json" => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
         _ => print!("{}", m.render()),

@@ -51,6 +51,7 @@ pub struct Case {
     pub given: WorldSpec,
     pub steps: Vec<CaseStep>,
     pub targets: Targets,
+    pub parity: crate::case::Parity,
 }
 
 #[derive(Debug, Clone)]
@@ -383,6 +384,7 @@ impl Checker<'_> {
             given,
             steps,
             targets: cf.targets,
+            parity: cf.parity,
         })
     }
 

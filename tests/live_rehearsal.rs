@@ -352,3 +352,48 @@ fn the_sweeper_finds_and_removes_leftovers_and_has_a_dry_run() {
     assert!(!names.iter().any(|n| n.starts_with("apiconform-")), "{names:?}");
     assert!(names.contains(&"users-own-backup".to_string()), "only the harness's resources are swept");
 }
+
+#[test]
+fn parity_compares_the_emulator_with_live_recordings() {
+    let dir = std::env::temp_dir().join(format!("apiconform-parity-{}-{}", std::process::id(), rand()));
+    let r = aliyun(ROLES, &[]);
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let r = Rehearsal { suite, harness: harness.with_recordings(dir.clone()).recording(true), addr, rt };
+    for case in ["success", "image-not-found", "instance-not-stopped"] {
+        assert!(r.run("aliyun::ecs::ReplaceSystemDisk", case).failures.is_empty());
+    }
+    let sel = apiconform::report::Selection { filters: vec!["ReplaceSystemDisk::".into()], shard: None };
+    let fresh = Harness::start(&r.suite).unwrap();
+    let results = apiconform::parity::check(&r.suite, &fresh, &dir, &sel);
+    assert_eq!(results.len(), 3, "one per recording");
+    for p in &results {
+        assert!(p.differences.is_empty(), "{}: {:?}", p.case, p.differences);
+    }
+    // The cloud says something else: parity shows it.
+    let path = dir.join("aliyun/ecs/ReplaceSystemDisk/image-not-found.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("does not exist", "was not found");
+    std::fs::write(&path, text).unwrap();
+    let results = apiconform::parity::check(&r.suite, &fresh, &dir, &sel);
+    let p = results.iter().find(|p| p.case.ends_with("image-not-found")).unwrap();
+    assert_eq!(p.unaccepted(), 1, "{:?}", p.differences);
+    assert_eq!(p.differences[0].field, "message");
+    assert!(apiconform::parity::render(&results).contains("1 DIFFERENCE(S)"));
+}
+
+#[test]
+fn the_coverage_row_shows_the_last_live_verdict_and_its_date() {
+    use apiconform::coverage::{Matrix, Results, Verdict};
+    let dir = std::env::temp_dir().join(format!("apiconform-covlive-{}-{}", std::process::id(), rand()));
+    let r = aliyun(ROLES, &[]);
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let r = Rehearsal { suite, harness: harness.with_recordings(dir.clone()).recording(true), addr, rt };
+    assert!(r.run("aliyun::ecs::ReplaceSystemDisk", "image-not-found").failures.is_empty());
+    let m = Matrix::build(&r.suite, &Results::new(), &dir);
+    let row = m.rows.iter().find(|x| x.error.code == "InvalidImageId.NotFound").unwrap();
+    let live = row.live.as_ref().expect("a live verdict");
+    assert_eq!(live.verdict, Verdict::Pass);
+    assert_eq!(live.recorded_at.get(..4), Some(&apiconform::clock::iso8601(apiconform::clock::now_secs())[..4]));
+    assert!(m.render().contains("pass 20"), "the table shows the verdict and the date");
+    let other = m.rows.iter().find(|x| x.error.code == "IncorrectInstanceStatus").unwrap();
+    assert_eq!(other.live, None, "no recording, no live verdict");
+}

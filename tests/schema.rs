@@ -3,7 +3,7 @@
 //! from the Rust types themselves, through serde, so a field added on either
 //! side without the other fails here.
 
-use apiconform::case::{BodyCheck, CaseFile, Expect, Step, Targets, Wire};
+use apiconform::case::{AcceptedDifference, BodyCheck, CaseFile, Expect, Parity, Step, Targets, Wire};
 use apiconform::contract::{CommonErrors, Contract, DocumentedError, Param, Waiver};
 use apiconform::world::{
     AccountSpec, DiskSpec, ImageSpec, InstanceSpec, KeyPairSpec, KmsKeySpec, SnapshotSpec, WorldSpec,
@@ -78,6 +78,8 @@ fn case_schema_matches_the_case_types() {
     assert_eq!(props(&s, "/properties/expect/properties/body/additionalProperties"), fields::<BodyCheck>());
     assert_eq!(props(&s, "/properties/wire"), fields::<Wire>());
     assert_eq!(props(&s, "/properties/targets"), fields::<Targets>());
+    assert_eq!(props(&s, "/properties/parity"), fields::<Parity>());
+    assert_eq!(props(&s, "/properties/parity/properties/accept/items"), fields::<AcceptedDifference>());
     assert_eq!(s.pointer("/properties/given/$ref"), Some(&Value::String("world.schema.json".into())));
 }
 
