@@ -203,7 +203,7 @@ pub struct Targets {
     #[serde(default)]
     pub mock: Option<Applies>,
     #[serde(default)]
-    pub live: Option<Applies>,
+    pub live: Option<LiveApplies>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,15 +213,33 @@ pub struct Applies {
     pub skip: String,
 }
 
+/// The live target's applicability.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveApplies {
+    /// Why the case does not run on a real account.
+    #[serde(default)]
+    pub skip: Option<String>,
+    /// On a real account, send the API's own steps with `DryRun=true`: the
+    /// checks run, nothing changes, and an expected success becomes the
+    /// API's documented DryRun answer.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 impl Targets {
+    /// The case asks for DryRun on the live target.
+    pub fn live_dry_run(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| l.dry_run)
+    }
+
     pub fn skip_reason(&self, target: &str) -> Option<&str> {
-        let a = match target {
-            "emulator" => &self.emulator,
-            "mock" => &self.mock,
-            "live" => &self.live,
-            _ => &None,
-        };
-        a.as_ref().map(|a| a.skip.as_str())
+        match target {
+            "emulator" => self.emulator.as_ref().map(|a| a.skip.as_str()),
+            "mock" => self.mock.as_ref().map(|a| a.skip.as_str()),
+            "live" => self.live.as_ref().and_then(|a| a.skip.as_deref()),
+            _ => None,
+        }
     }
 }
 

@@ -309,6 +309,11 @@ impl Harness {
             let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
             let live = target == Target::Live;
             let mut params = params;
+            let dry_run = live && case.targets.live_dry_run() && step.action == api.action;
+            if dry_run && !params.iter().any(|(k, _)| k == "DryRun") {
+                params.push(("DryRun".into(), "true".into()));
+            }
+            let expect = if dry_run { dry_run_expectation(api, &step.expect) } else { step.expect.clone() };
             if live && step.action == "CreateSnapshot" && !params.iter().any(|(k, _)| k == "SnapshotName") {
                 params.push(("SnapshotName".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
             }
@@ -332,7 +337,7 @@ impl Harness {
                 }
             }
             let before = out.failures.len();
-            check(&step.name, &step.expect, &n, &b.bindings, &mut out.failures);
+            check(&step.name, &expect, &n, &b.bindings, &mut out.failures);
             if target == Target::Mock && resp.status == 404 && resp.body.is_empty() && out.failures.len() > before {
                 out.failures.push(format!(
                     "{}: the mock had no response for this request: its action, version, parameters or signature did not match the case",
@@ -684,6 +689,27 @@ impl Harness {
             .collect();
         let body = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
         Ok(HttpResponse { status, headers, body })
+    }
+}
+
+/// With DryRun, an expected success becomes the API's documented DryRun
+/// answer; an expected error stays (the checks run before DryRun answers).
+fn dry_run_expectation(api: &Api, e: &CheckedExpect) -> CheckedExpect {
+    if e.status >= 300 {
+        return e.clone();
+    }
+    let documented: Vec<_> = api.contract.errors_for("DryRunOperation").cloned().collect();
+    match documented.first() {
+        Some(d) => CheckedExpect {
+            status: d.status,
+            code: Some(d.code.clone()),
+            message: None,
+            message_contains: None,
+            undocumented: None,
+            body: Default::default(),
+            documented: documented.clone(),
+        },
+        None => e.clone(),
     }
 }
 

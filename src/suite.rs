@@ -368,6 +368,13 @@ impl Checker<'_> {
                 return None;
             }
         };
+        if cf.targets.live_dry_run() && !self.api.contract.params.contains_key("DryRun") {
+            self.err(
+                name_pos,
+                format!("`targets.live.dry_run` is set, but {} has no DryRun parameter", self.api.action),
+                Some("remove `dry_run`; this API cannot be called without effect".into()),
+            );
+        }
         let mut saved: BTreeSet<String> = BTreeSet::new();
         let mut steps = Vec::new();
         for (i, s) in raw_steps.into_iter().enumerate() {

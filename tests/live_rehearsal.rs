@@ -397,3 +397,26 @@ fn the_coverage_row_shows_the_last_live_verdict_and_its_date() {
     let other = m.rows.iter().find(|x| x.error.code == "IncorrectInstanceStatus").unwrap();
     assert_eq!(other.live, None, "no recording, no live verdict");
 }
+
+#[test]
+fn a_case_that_allows_it_runs_with_dry_run_and_changes_nothing() {
+    let r = Rehearsal::new("{}", &[]);
+    let ids = r.control("POST", "seed?vendor=aliyun", "{}");
+    let mut inv = String::from("aliyun:\n  roles:\n");
+    for role in ["instance.id", "system_disk.id", "snapshot.id"] {
+        inv.push_str(&format!("    {role}: \"{}\"\n", ids["fixtures"][role].as_str().unwrap()));
+    }
+    let path = std::env::temp_dir().join(format!("apiconform-dry-{}-{}.yaml", std::process::id(), rand()));
+    std::fs::write(&path, inv).unwrap();
+    let p = path.display().to_string();
+    let env: HashMap<String, String> =
+        base_env(&r.addr).into_iter().chain([("APICONFORM_INVENTORY".to_string(), p)]).collect();
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let r = Rehearsal { suite, harness: harness.with_live(LiveConfig::from_env(&|k| env.get(k).cloned())), addr, rt };
+    let before = r.control("GET", "state?vendor=aliyun", "");
+    let out = r.run("aliyun::ecs::ResetDisk", "success");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("query DryRun: true"), "{}", out.transcript);
+    assert!(out.transcript.contains("code: DryRunOperation"), "{}", out.transcript);
+    assert_eq!(r.control("GET", "state?vendor=aliyun", "")["disks"], before["disks"], "nothing changed");
+}

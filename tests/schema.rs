@@ -3,7 +3,9 @@
 //! from the Rust types themselves, through serde, so a field added on either
 //! side without the other fails here.
 
-use apiconform::case::{AcceptedDifference, BodyCheck, CaseFile, Expect, Parity, Step, Targets, Wire};
+use apiconform::case::{
+    AcceptedDifference, Applies, BodyCheck, CaseFile, Expect, LiveApplies, Parity, Step, Targets, Wire,
+};
 use apiconform::contract::{CommonErrors, Contract, DocumentedError, Param, Waiver};
 use apiconform::world::{
     AccountSpec, DiskSpec, ImageSpec, InstanceSpec, KeyPairSpec, KmsKeySpec, SnapshotSpec, WorldSpec,
@@ -79,6 +81,8 @@ fn case_schema_matches_the_case_types() {
     assert_eq!(props(&s, "/properties/wire"), fields::<Wire>());
     assert_eq!(props(&s, "/properties/targets"), fields::<Targets>());
     assert_eq!(props(&s, "/properties/parity"), fields::<Parity>());
+    assert_eq!(props(&s, "/properties/targets/properties/live"), fields::<LiveApplies>());
+    assert_eq!(props(&s, "/properties/targets/properties/mock"), fields::<Applies>());
     assert_eq!(props(&s, "/properties/parity/properties/accept/items"), fields::<AcceptedDifference>());
     assert_eq!(s.pointer("/properties/given/$ref"), Some(&Value::String("world.schema.json".into())));
 }
