@@ -420,3 +420,31 @@ fn a_case_that_allows_it_runs_with_dry_run_and_changes_nothing() {
     assert!(out.transcript.contains("code: DryRunOperation"), "{}", out.transcript);
     assert_eq!(r.control("GET", "state?vendor=aliyun", "")["disks"], before["disks"], "nothing changed");
 }
+
+#[test]
+fn the_live_scheduler_never_exceeds_the_documented_rate() {
+    // A tight limit, enforced by the served emulator as the cloud would: had
+    // the client sent faster, it would have been throttled (and retried).
+    let mut suite = suite();
+    for api in suite.apis.iter_mut().filter(|a| a.action == "ReplaceSystemDisk") {
+        api.contract.rate_limit = Some(apiconform::contract::RateLimit { requests: 3, per_seconds: 1 });
+    }
+    let probe = Harness::start(&suite).unwrap();
+    let addr = probe.emulator_addr().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let r = Rehearsal { suite, harness: probe, addr, rt };
+    let inv = inventory_from(&r, "aliyun", ROLES);
+    let path = std::env::temp_dir().join(format!("apiconform-rate-{}-{}.yaml", std::process::id(), rand()));
+    std::fs::write(&path, inv).unwrap();
+    let env: HashMap<String, String> = base_env(&r.addr)
+        .into_iter()
+        .chain([("APICONFORM_INVENTORY".to_string(), path.display().to_string())])
+        .collect();
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let r = Rehearsal { suite, harness: harness.with_live(LiveConfig::from_env(&|k| env.get(k).cloned())), addr, rt };
+    for i in 0..7 {
+        let out = r.run("aliyun::ecs::ReplaceSystemDisk", "image-not-found");
+        assert!(out.failures.is_empty(), "run {i}: {:?}", out.failures);
+        assert!(out.retries.is_empty(), "run {i} was throttled: {:?}", out.retries);
+    }
+}
