@@ -93,44 +93,27 @@ fn main() {
         let p = protocol::for_vendor("aliyun").unwrap();
         let wire = Wire::default();
         let now = apiconform::clock::now_secs();
-        let reqs: Arc<Vec<HttpRequest>> = Arc::new(
-            (0..REQUESTS)
-                .map(|i| {
-                    let nonce = protocol::hex_id(i as u64 + 1);
-                    let call = Call {
-                        action: "ReplaceSystemDisk",
-                        version: "2014-05-26",
-                        params: &params,
-                        wire: &wire,
-                        host: &emu_addr,
-                        region: "cn-hangzhou",
-                        now,
-                        nonce: &nonce,
-                    };
-                    p.encode(&call, &creds)
-                })
-                .collect(),
-        );
+        // Each request signed with its own nonce (replays are refused).
+        let sign = |i: usize| {
+            let nonce = protocol::hex_id(i as u64 + 1);
+            let call = Call {
+                action: "ReplaceSystemDisk",
+                version: "2014-05-26",
+                params: &params,
+                wire: &wire,
+                host: &emu_addr,
+                region: "cn-hangzhou",
+                now,
+                nonce: &nonce,
+            };
+            p.encode(&call, &creds)
+        };
+        let reqs: Arc<Vec<HttpRequest>> = Arc::new((0..REQUESTS).map(sign).collect());
         let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
         let (base_rps, base_ok) = drive(&client, &base_addr, reqs.clone()).await;
         let (emu_rps, emu_ok) = drive(&client, &emu_addr, reqs.clone()).await;
         // The same path without sockets, on fresh nonces (the ones above are used).
-        let fresh: Vec<HttpRequest> = (0..REQUESTS)
-            .map(|i| {
-                let nonce = protocol::hex_id((REQUESTS + i) as u64 + 1);
-                let call = Call {
-                    action: "ReplaceSystemDisk",
-                    version: "2014-05-26",
-                    params: &params,
-                    wire: &wire,
-                    host: &emu_addr,
-                    region: "cn-hangzhou",
-                    now,
-                    nonce: &nonce,
-                };
-                p.encode(&call, &creds)
-            })
-            .collect();
+        let fresh: Vec<HttpRequest> = (REQUESTS..2 * REQUESTS).map(sign).collect();
         let us = handle_only(&emu, &fresh);
         println!("requests: {REQUESTS}, concurrency: {CONCURRENCY}");
         println!("emulator request path without sockets: {us:.1} µs/request");

@@ -61,20 +61,8 @@ impl Aliyun {
             headers.push(("x-acs-accesskey-id".into(), creds.access_key_id.clone()));
             headers.push(("x-acs-security-token".into(), t.clone()));
         }
-        let signed: Vec<String> = {
-            let mut s: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-            s.sort();
-            s
-        };
         let query = call.params.to_vec();
-        let cr = signing::canonical_request(
-            method.as_str(),
-            "/",
-            &signing::canonical_query(&query),
-            &signing::canonical_headers(&headers, &signed),
-            &signed.join(";"),
-            &payload,
-        );
+        let (signed, cr) = canonical_over_all_headers(method.as_str(), &query, &headers, &payload);
         let (_, sig) = signing::acs3_signature(&creds.secret, &cr);
         headers.push((
             "Authorization".into(),
@@ -302,10 +290,7 @@ impl Protocol for Aliyun {
                 body: body.into_bytes(),
             };
         }
-        let mut m = Map::new();
-        m.insert("RequestId".into(), Value::String(ctx.request_id.clone()));
-        m.extend(result.clone());
-        HttpResponse::json(200, &Value::Object(m))
+        json_with_request_id(ctx, result)
     }
 
     fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse {

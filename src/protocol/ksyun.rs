@@ -64,16 +64,7 @@ impl Protocol for Ksyun {
         if let Some(t) = &creds.session_token {
             headers.push(("x-amz-security-token".into(), t.clone()));
         }
-        let mut signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-        signed.sort();
-        let cr = signing::canonical_request(
-            method.as_str(),
-            "/",
-            &signing::canonical_query(&query),
-            &signing::canonical_headers(&headers, &signed),
-            &signed.join(";"),
-            &payload,
-        );
+        let (signed, cr) = canonical_over_all_headers(method.as_str(), &query, &headers, &payload);
         let key = signing::SigningKey {
             access_key_id: &creds.access_key_id,
             secret: &creds.secret,
@@ -177,10 +168,7 @@ impl Protocol for Ksyun {
                 body: body.into_bytes(),
             };
         }
-        let mut m = Map::new();
-        m.insert("RequestId".into(), Value::String(ctx.request_id.clone()));
-        m.extend(result.clone());
-        HttpResponse::json(200, &Value::Object(m))
+        json_with_request_id(ctx, result)
     }
 
     fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse {

@@ -231,6 +231,36 @@ pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// `{"RequestId": ..., <result fields>}`: the success body of the vendors
+/// that put the request id at the top level (Alibaba, Ksyun).
+pub(crate) fn json_with_request_id(ctx: &ReplyCtx, result: &Map<String, Value>) -> HttpResponse {
+    let mut m = Map::new();
+    m.insert("RequestId".into(), Value::String(ctx.request_id.clone()));
+    m.extend(result.clone());
+    HttpResponse::json(200, &Value::Object(m))
+}
+
+/// Signs every header in `headers` (sorted, lowercase): the signed-header
+/// list and the canonical request, for clients that sign all they send.
+pub(crate) fn canonical_over_all_headers(
+    method: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    payload: &str,
+) -> (Vec<String>, String) {
+    let mut signed: Vec<String> = headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    signed.sort();
+    let cr = crate::signing::canonical_request(
+        method,
+        "/",
+        &crate::signing::canonical_query(query),
+        &crate::signing::canonical_headers(headers, &signed),
+        &signed.join(";"),
+        payload,
+    );
+    (signed, cr)
+}
+
 /// Reads a JSON object body, or an empty object.
 pub(crate) fn json_body(resp: &HttpResponse) -> Value {
     serde_json::from_slice(&resp.body).unwrap_or(Value::Null)

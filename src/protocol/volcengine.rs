@@ -45,8 +45,8 @@ impl Protocol for Volcengine {
         };
         let payload = signing::sha256_hex(&body);
         let date = clock::compact(call.now);
+        // The Python SDK signs Content-Type, Host and X-* headers, not Accept.
         let mut headers: Vec<(String, String)> = vec![
-            ("accept".into(), "application/json".into()),
             ("content-type".into(), content_type.into()),
             ("host".into(), call.host.into()),
             ("x-date".into(), date.clone()),
@@ -55,16 +55,8 @@ impl Protocol for Volcengine {
         if let Some(t) = &creds.session_token {
             headers.push(("x-security-token".into(), t.clone()));
         }
-        let mut signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).filter(|k| k != "accept").collect();
-        signed.sort();
-        let cr = signing::canonical_request(
-            method.as_str(),
-            "/",
-            &signing::canonical_query(&query),
-            &signing::canonical_headers(&headers, &signed),
-            &signed.join(";"),
-            &payload,
-        );
+        let (signed, cr) = canonical_over_all_headers(method.as_str(), &query, &headers, &payload);
+        headers.push(("accept".into(), "application/json".into()));
         let key = signing::SigningKey {
             access_key_id: &creds.access_key_id,
             secret: &creds.secret,
