@@ -243,6 +243,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shards_are_disjoint_and_their_union_is_the_whole_set() {
+        let suite = Suite::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).unwrap();
+        let name = |(a, c): (&Api, &Case)| format!("{}::{}", a.path(), c.name);
+        let all: Vec<String> = Selection::default().cases(&suite).into_iter().map(name).collect();
+        for n in [1, 2, 3, 7] {
+            let mut union: Vec<String> = Vec::new();
+            for k in 1..=n {
+                let shard = Selection { shard: Some((k, n)), ..Default::default() }.cases(&suite);
+                union.extend(shard.into_iter().map(name));
+            }
+            let total = union.len();
+            union.sort();
+            union.dedup();
+            assert_eq!(total, union.len(), "{n} shards overlap");
+            let mut expected = all.clone();
+            expected.sort();
+            assert_eq!(union, expected, "{n} shards miss cases");
+        }
+    }
+
+    #[test]
     fn shards_parse_and_refuse_nonsense() {
         assert_eq!(Selection::parse_shard("2/4"), Ok((2, 4)));
         assert!(Selection::parse_shard("0/4").is_err());

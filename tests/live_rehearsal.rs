@@ -448,3 +448,68 @@ fn the_live_scheduler_never_exceeds_the_documented_rate() {
         assert!(out.retries.is_empty(), "run {i} was throttled: {:?}", out.retries);
     }
 }
+
+/// A rehearsal for any vendor, its inventory taken from the served account.
+fn vendor_rehearsal(vendor: &str, roles: &[&str]) -> Rehearsal {
+    let r = Rehearsal::new("{}", &[]);
+    let inv = inventory_from(&r, vendor, roles);
+    let path = std::env::temp_dir().join(format!("apiconform-{vendor}-{}-{}.yaml", std::process::id(), rand()));
+    std::fs::write(&path, inv).unwrap();
+    let endpoint = format!("http://{}", r.addr);
+    let env: HashMap<String, String> = [
+        ("APICONFORM_LIVE", "1"),
+        ("VOLCENGINE_ACCESS_KEY", "AKLTtestak"),
+        ("VOLCENGINE_SECRET_KEY", "testsk"),
+        ("VOLCENGINE_SESSION_TOKEN", CANARY),
+        ("KSYUN_ACCESS_KEY", "AKLTtestak"),
+        ("KSYUN_SECRET_KEY", "testsecretkey"),
+        ("KS_SESSION_TOKEN", CANARY),
+        ("APICONFORM_LIVE_POLL_MS", "5"),
+        ("APICONFORM_LIVE_BACKOFF_MS", "5"),
+        ("APICONFORM_VOLCENGINE_ENDPOINT", &endpoint),
+        ("APICONFORM_KSYUN_ENDPOINT", &endpoint),
+        ("APICONFORM_INVENTORY", &path.display().to_string()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let Rehearsal { suite, harness, addr, rt } = r;
+    Rehearsal { suite, harness: harness.with_live(LiveConfig::from_env(&|k| env.get(k).cloned())), addr, rt }
+}
+
+#[test]
+fn volcengine_live_path_binds_stages_retries_and_keeps_secrets() {
+    let r = vendor_rehearsal("volcengine", &["instance", "system_disk", "image", "other_image", "key_pair.name"]);
+    let api = "volcengine::ecs::ReplaceSystemVolume";
+    let out = r.run(api, "instance-not-stopped");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("StartInstance"), "staged with StartInstance: {}", out.transcript);
+    r.control("POST", "faults?vendor=volcengine&action=ReplaceSystemVolume&code=AccountFlowLimitExceeded&count=1", "");
+    let out = r.run(api, "success");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("StopInstance"), "the previous case left it Running: {}", out.transcript);
+    assert_eq!(out.retries.len(), 1, "{:?}", out.retries);
+    assert!(out.retries[0].contains("HTTP 429"), "{:?}", out.retries);
+    for s in [CANARY, "testsk", "AKLTtestak"] {
+        assert!(!out.transcript.contains(s), "`{s}` leaked");
+    }
+}
+
+#[test]
+fn ksyun_live_path_binds_stages_retries_and_keeps_secrets() {
+    let r = vendor_rehearsal("ksyun", &["instance", "system_disk", "image", "other_image", "key_pair"]);
+    let api = "ksyun::kec::ModifyInstanceImage";
+    let out = r.run(api, "instance-not-stopped");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("StartInstances"), "{}", out.transcript);
+    r.control("POST", "faults?vendor=ksyun&action=ModifyInstanceImage&code=RequestLimitExceeded&count=2", "");
+    let out = r.run(api, "success");
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert_eq!(out.retries.len(), 2, "{:?}", out.retries);
+    assert!(out.retries[0].contains("HTTP 503 RequestLimitExceeded"), "{:?}", out.retries);
+    let out = r.run(api, "sdk-form-aliases");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    for s in [CANARY, "testsecretkey", "AKLTtestak"] {
+        assert!(!out.transcript.contains(s), "`{s}` leaked");
+    }
+}
