@@ -314,6 +314,13 @@ impl Harness {
                 params.push(("DryRun".into(), "true".into()));
             }
             let expect = if dry_run { dry_run_expectation(api, &step.expect) } else { step.expect.clone() };
+            // Live retries must be safe: a mutating call that takes a
+            // ClientToken gets one when the case sets none, so a retried 5xx
+            // cannot apply twice.
+            let takes_token = api.contract.params.contains_key("ClientToken") && step.action == api.action;
+            if live && takes_token && !params.iter().any(|(k, _)| k == "ClientToken") {
+                params.push(("ClientToken".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
+            }
             if live && step.action == "CreateSnapshot" && !params.iter().any(|(k, _)| k == "SnapshotName") {
                 params.push(("SnapshotName".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
             }

@@ -93,6 +93,26 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
             instance_status_change(s, id, "Stopped", "Starting", "Running")?;
             Ok(Map::new())
         })(),
+        "StopInstances" | "StartInstances" => (|| {
+            let ids = r.list("InstanceId");
+            if ids.is_empty() {
+                return Err(fail("MissingParameter").common().arg("InstanceId.N"));
+            }
+            let (from, via, to) = if action == "StopInstances" {
+                ("Running", "Stopping", "Stopped")
+            } else {
+                ("Stopped", "Starting", "Running")
+            };
+            let mut set = Vec::new();
+            for id in ids {
+                let (code, message) = match instance_status_change(s, id, from, via, to) {
+                    Ok(()) => ("200", "success"),
+                    Err(f) => (f.code, ""),
+                };
+                set.push(json!({ "InstanceId": id, "Code": code, "Message": message }));
+            }
+            Ok(obj(json!({ "InstanceResponses": { "InstanceResponse": set } })))
+        })(),
         "CreateSnapshot" => (|| {
             let disk = r.get(&["DiskId"]).ok_or_else(|| fail("MissingParameter").common().arg("DiskId"))?;
             let Some(d) = s.disks.get(disk) else { return Err(fail("InvalidDiskId.NotFound")) };
