@@ -40,10 +40,6 @@ const ACS3_REQUIRED_SIGNED: &[&str] =
 const HOST_ID: &str = "ecs.aliyuncs.com";
 const DEFAULT_REGION: &str = "cn-hangzhou";
 
-fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection { code, args, reply: Box::new(reply.clone()) }
-}
-
 impl Aliyun {
     fn encode_acs3(&self, call: &Call, creds: &Credentials, method: Method) -> HttpRequest {
         let body: Vec<u8> = Vec::new();

@@ -22,10 +22,6 @@ const SERVICE: &str = "kec";
 /// Parameters the SDKs add that are not the API's.
 const PROTOCOL_PARAMS: &[&str] = &["Action", "Version", "Service", "SdkVersion", "Region", "Accesskey", "Language"];
 
-fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection { code, args, reply: Box::new(reply.clone()) }
-}
-
 impl Protocol for Ksyun {
     fn vendor(&self) -> &'static str {
         "ksyun"

@@ -173,6 +173,11 @@ pub struct ErrorReply {
     pub code_n: Option<u64>,
 }
 
+/// A rejection with the vendor common error `code`.
+pub(crate) fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
+    Rejection { code, args, reply: Box::new(reply.clone()) }
+}
+
 /// What the server side needs from the credential store.
 pub trait KeyStore {
     /// The secret for an access key of this vendor, if it exists.

@@ -18,10 +18,6 @@ pub struct Volcengine;
 
 const SERVICE: &str = "ecs";
 
-fn reject(code: &'static str, args: Vec<String>, reply: &ReplyCtx) -> Rejection {
-    Rejection { code, args, reply: Box::new(reply.clone()) }
-}
-
 impl Protocol for Volcengine {
     fn vendor(&self) -> &'static str {
         "volcengine"

@@ -38,6 +38,12 @@ fn instance_status_change(s: &mut State, id: &str, from: &str, via: &str, to: &s
     Ok(())
 }
 
+/// Stops or starts each instance of a batch call: (id, the failure, if any).
+fn batch_status<'a>(s: &mut State, ids: Vec<&'a str>, stop: bool) -> Vec<(&'a str, Option<super::Fail>)> {
+    let (from, via, to) = if stop { ("Running", "Stopping", "Stopped") } else { ("Stopped", "Starting", "Running") };
+    ids.into_iter().map(|id| (id, instance_status_change(s, id, from, via, to).err())).collect()
+}
+
 pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
     Some(match action {
         "DescribeInstances" => (|| {
@@ -98,19 +104,13 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
             if ids.is_empty() {
                 return Err(fail("MissingParameter").common().arg("InstanceId.N"));
             }
-            let (from, via, to) = if action == "StopInstances" {
-                ("Running", "Stopping", "Stopped")
-            } else {
-                ("Stopped", "Starting", "Running")
-            };
-            let mut set = Vec::new();
-            for id in ids {
-                let (code, message) = match instance_status_change(s, id, from, via, to) {
-                    Ok(()) => ("200", "success"),
-                    Err(f) => (f.code, ""),
-                };
-                set.push(json!({ "InstanceId": id, "Code": code, "Message": message }));
-            }
+            let set: Vec<Value> = batch_status(s, ids, action == "StopInstances")
+                .into_iter()
+                .map(|(id, f)| match f {
+                    None => json!({ "InstanceId": id, "Code": "200", "Message": "success" }),
+                    Some(f) => json!({ "InstanceId": id, "Code": f.code, "Message": "" }),
+                })
+                .collect();
             Ok(obj(json!({ "InstanceResponses": { "InstanceResponse": set } })))
         })(),
         "CreateSnapshot" => (|| {
@@ -243,19 +243,13 @@ pub fn ksyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
         }
         "StopInstances" | "StartInstances" => (|| {
             let ids = r.list("InstanceId");
-            let (from, via, to) = if action == "StopInstances" {
-                ("Running", "Stopping", "Stopped")
-            } else {
-                ("Stopped", "Starting", "Running")
-            };
-            let mut set = Vec::new();
-            for id in ids {
-                if !s.instances.contains_key(id) {
-                    return Err(fail("InstanceNotFound"));
-                }
-                let ok = instance_status_change(s, id, from, via, to).is_ok();
-                set.push(json!({ "InstanceId": id, "Return": ok }));
+            if ids.iter().any(|id| !s.instances.contains_key(*id)) {
+                return Err(fail("InstanceNotFound"));
             }
+            let set: Vec<Value> = batch_status(s, ids, action == "StopInstances")
+                .into_iter()
+                .map(|(id, f)| json!({ "InstanceId": id, "Return": f.is_none() }))
+                .collect();
             Ok(obj(json!({ "InstancesSet": set })))
         })(),
         _ => return None,
