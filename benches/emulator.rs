@@ -14,6 +14,10 @@ use apiconform::suite::Suite;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The same allocator as the `apiconform` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REQUESTS: usize = 20_000;
 const CONCURRENCY: usize = 32;
 

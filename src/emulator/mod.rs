@@ -48,9 +48,11 @@ struct Key {
 
 #[derive(Default)]
 struct Inner {
-    contracts: HashMap<(String, String), Contract>,
+    /// vendor → action → contract (nested, so lookups borrow and never allocate).
+    contracts: HashMap<String, HashMap<String, Contract>>,
     common: HashMap<String, CommonErrors>,
-    keys: Mutex<HashMap<(String, String), Key>>,
+    /// vendor → access key id → key.
+    keys: Mutex<HashMap<String, HashMap<String, Key>>>,
     tenants: Mutex<HashMap<u64, State>>,
     /// (vendor/access key, nonce) → when it was first seen (seconds).
     nonces: Mutex<HashMap<(String, String), i64>>,
@@ -91,7 +93,7 @@ pub struct Emulator {
 impl KeyStore for Inner {
     fn secret(&self, vendor: &str, ak: &str) -> Option<String> {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.secret.clone())
+        keys.get(vendor).and_then(|v| v.get(ak)).map(|k| k.secret.clone())
     }
     fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, now: i64) -> bool {
         let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +142,7 @@ impl Emulator {
     pub fn from_suite(suite: &Suite) -> Emulator {
         let mut inner = Inner::default();
         for api in &suite.apis {
-            inner.contracts.insert((api.vendor.clone(), api.action.clone()), api.contract.clone());
+            inner.contracts.entry(api.vendor.clone()).or_default().insert(api.action.clone(), api.contract.clone());
             inner.common.entry(api.vendor.clone()).or_insert_with(|| (*api.common).clone());
         }
         let emu = Emulator { inner: Arc::new(inner) };
@@ -159,7 +161,7 @@ impl Emulator {
 
     fn add_key(&self, vendor: &str, ak: &str, secret: &str, tenant: u64) {
         let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.insert((vendor.to_string(), ak.to_string()), Key { secret: secret.to_string(), tenant });
+        keys.entry(vendor.to_string()).or_default().insert(ak.to_string(), Key { secret: secret.to_string(), tenant });
     }
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
@@ -220,7 +222,7 @@ impl Emulator {
     pub fn default_tenant_state(&self, vendor: &str, ak: &str) -> Option<State> {
         let tenant = {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
-            keys.get(&(vendor.to_string(), ak.to_string()))?.tenant
+            keys.get(vendor)?.get(ak)?.tenant
         };
         self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant).cloned()
     }
@@ -229,7 +231,7 @@ impl Emulator {
     fn error_reply(&self, vendor: &str, action: &str, f: &Fail) -> ErrorReply {
         let contract = match f.common {
             true => None,
-            false => self.inner.contracts.get(&(vendor.to_string(), action.to_string())),
+            false => self.inner.contracts.get(vendor).and_then(|c| c.get(action)),
         };
         let from_contract = contract.and_then(|c| {
             let mut entries: Vec<&DocumentedError> =
@@ -307,7 +309,7 @@ impl Emulator {
         params: &[(String, String)],
     ) -> rules::Outcome {
         let vendor = p.vendor();
-        let Some(contract) = self.inner.contracts.get(&(vendor.to_string(), action.to_string())) else {
+        let Some(contract) = self.inner.contracts.get(vendor).and_then(|c| c.get(action)) else {
             return Err(match vendor {
                 "aliyun" => rules::fail("InvalidAction.NotFound"),
                 "volcengine" => rules::fail("InvalidActionOrVersion").arg(action).arg(version),
@@ -323,7 +325,7 @@ impl Emulator {
         }
         let tenant = {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
-            keys.get(&(vendor.to_string(), ak.to_string())).map(|k| k.tenant)
+            keys.get(vendor).and_then(|v| v.get(ak)).map(|k| k.tenant)
         };
         let Some(tenant) = tenant else {
             return Err(rules::fail("InternalError"));
@@ -362,6 +364,9 @@ impl Emulator {
 
     fn take_fault(&self, vendor: &str, action: &str) -> Option<Fail> {
         let mut faults = self.inner.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if faults.is_empty() {
+            return None;
+        }
         let key = (vendor.to_string(), action.to_string());
         let (code, left) = faults.get_mut(&key)?;
         let code = *code;
