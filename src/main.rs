@@ -110,9 +110,7 @@ fn main() -> ExitCode {
         },
         Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown } => {
             let Some(target) = Target::parse(&target) else {
-                eprintln!(
-                    "error: unknown target `{target}`; use `emulator` or `mock` (the live target is not built yet)"
-                );
+                eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
                 return ExitCode::from(2);
             };
             let suite = match load(&cli.cases) {
