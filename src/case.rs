@@ -168,7 +168,7 @@ pub struct Expect {
     /// The exact message. When absent and `code` is set, the documented
     /// message is expected (`%s` matching anything).
     #[serde(default)]
-    pub message: Option<String>,
+    pub message: Option<Spanned<String>>,
     /// A substring the message must contain.
     #[serde(default)]
     pub message_contains: Option<String>,

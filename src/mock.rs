@@ -128,8 +128,20 @@ fn documented(
     let ctx = ctx.clone();
     match &e.code {
         Some(code) => {
-            let doc = e.documented.first();
-            let message = e.message.clone().or_else(|| doc.map(|d| d.message.clone())).unwrap_or_default();
+            // The doc's message, never the case's own words, so a wrong
+            // expectation fails here as on the emulator. A case's exact
+            // message only chooses among documented entries and fills their
+            // `%s`; an undocumented code has only the case's words.
+            let doc = match &e.message {
+                Some(m) => e.documented.iter().find(|d| crate::runner::message_matches(&d.message, m)),
+                None => e.documented.first(),
+            };
+            let message = match (doc, &e.message) {
+                (Some(d), Some(m)) if d.message.contains("%s") || d.message.ends_with(':') => m.clone(),
+                (Some(d), _) => d.message.clone(),
+                (None, m) if e.documented.is_empty() => m.clone().unwrap_or_default(),
+                (None, _) => e.documented[0].message.clone(),
+            };
             p.render_error(
                 &ctx,
                 &ErrorReply { status: e.status, code: code.clone(), message, retry_after_ms: None, code_n: None },

@@ -417,7 +417,7 @@ impl Checker<'_> {
         let contract = contract?;
         if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
             self.err(
-                Pos::default(),
+                find_pos(self.text, "signature:"),
                 "`wire.signature` only applies to Alibaba Cloud",
                 Some("remove it; this vendor has one signature scheme".into()),
             );
@@ -566,25 +566,43 @@ impl Checker<'_> {
                             Some(format!("set `status: {}`", st[0])),
                         );
                     }
-                    documented = entries.into_iter().filter(|x| x.status == e.status).collect();
+                    documented = entries.into_iter().filter(|x| x.status == e.status).collect::<Vec<_>>();
+                    if let Some(m) = &e.message {
+                        if !documented.is_empty()
+                            && !documented.iter().any(|d| crate::runner::message_matches(&d.message, &m.value))
+                        {
+                            let listed: Vec<String> = documented.iter().map(|d| format!("{:?}", d.message)).collect();
+                            self.err(
+                                yaml::pos_of(m),
+                                format!(
+                                    "this message is not the documented message of `{}` (HTTP {})",
+                                    code.value, e.status
+                                ),
+                                Some(format!(
+                                    "the doc prints {}; copy it exactly, or use `message_contains`",
+                                    listed.join(" or ")
+                                )),
+                            );
+                        }
+                    }
                 }
                 (Some(_), true) => {}
             }
         } else if e.status >= 300 {
             self.err(
-                Pos::default(),
+                find_pos(self.text, &format!("status: {}", e.status)),
                 format!("expect.status {} is an error, but no `code` is given", e.status),
                 Some("add the expected `code:`".into()),
             );
         }
         for (path, check) in &e.body {
             for v in [&check.equals, &check.not_equals].into_iter().flatten() {
-                self.template(v, Pos::default(), world, saved);
+                self.template(v, find_pos(self.text, v), world, saved);
             }
             if let Some(re) = &check.matches {
                 if let Err(err) = regex::Regex::new(re) {
                     self.err(
-                        Pos::default(),
+                        find_pos(self.text, re),
                         format!("body.{path}.matches is not a valid regular expression: {err}"),
                         None,
                     );
@@ -594,7 +612,7 @@ impl Checker<'_> {
         CheckedExpect {
             status: e.status,
             code: e.code.map(|c| c.value),
-            message: e.message,
+            message: e.message.map(|m| m.value),
             message_contains: e.message_contains,
             undocumented: e.undocumented,
             body: e.body,

@@ -185,3 +185,19 @@ fn every_problem_is_reported_at_once() {
     ]);
     assert_eq!(r.expect_err("two bad files").len(), 2);
 }
+
+#[test]
+fn a_message_that_is_not_the_documented_one_is_refused() {
+    let bad = GOOD.replace(
+        "code: IncorrectInstanceStatus\n",
+        "code: IncorrectInstanceStatus\n  message: \"The current status of the resource does not support this operatoin.\"\n",
+    );
+    let d = one_error(&bad);
+    assert_eq!(at(&d), (12, 12));
+    assert!(d.message.contains("not the documented message of `IncorrectInstanceStatus`"), "{d}");
+    assert!(d.hint.as_deref().unwrap().contains("does not support this operation."), "{d}");
+    // The exact documented text loads.
+    let good = bad.replace("operatoin", "operation");
+    let (_, r) = load(&[("good.yaml", good.as_str())]);
+    r.unwrap_or_else(|d| panic!("{d:#?}"));
+}
