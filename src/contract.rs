@@ -115,6 +115,9 @@ pub struct Param {
     /// Documented default value.
     #[serde(default)]
     pub default: Option<String>,
+    /// The doc's example value, where it prints one but no default.
+    #[serde(default)]
+    pub example: Option<String>,
     /// The doc marks it deprecated; the text says what to use instead.
     #[serde(default)]
     pub deprecated: Option<String>,
