@@ -253,6 +253,17 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
             _ => {}
         }
     }
+    if !verbose {
+        // A skip is never silent: its reason, grouped (a vendor without
+        // credentials skips all its trials for one reason).
+        let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in results.iter().filter(|r| r.verdict == Verdict::Skip) {
+            *reasons.entry(r.detail.join("; ")).or_default() += 1;
+        }
+        for (reason, n) in reasons {
+            println!("SKIP {n} trial(s): {reason}");
+        }
+    }
     println!("\ntarget: {}\n", target.name());
     print!("{}", report::table(&results));
     if let Some(p) = &outputs.junit {

@@ -68,19 +68,40 @@ impl Redactor {
         r
     }
 
-    /// Adds a value to replace everywhere, in raw and percent-encoded forms.
+    /// Adds a value to replace everywhere, in every encoding it may travel
+    /// in: raw, percent-encoded once and twice (a V1 string to sign),
+    /// form-encoded, with lowercase hex, JSON-escaped and base64.
     pub fn add(&mut self, value: &str, token: &str) {
         if value.len() < 3 || self.values.iter().any(|(v, _)| v == value) {
             return;
         }
+        use base64::Engine;
         let once = pct(value);
         let twice = pct(&once);
-        for v in [twice, once, value.to_string()] {
-            if !self.values.iter().any(|(x, _)| *x == v) {
+        let form: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let lower = Regex::new("%[0-9A-F]{2}")
+            .map(|re| re.replace_all(&once, |c: &regex::Captures| c[0].to_ascii_lowercase()).into_owned())
+            .unwrap_or_default();
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_string();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        for v in [twice, once, form, lower, json, b64, value.to_string()] {
+            if v.len() >= 3 && !self.values.iter().any(|(x, _)| *x == v) {
                 self.values.push((v, token.to_string()));
             }
         }
         self.values.sort_by_key(|v| std::cmp::Reverse(v.0.len()));
+    }
+
+    /// Registers the credentials a trial signs with, so that no part of them
+    /// survives in anything the trial reports, even where the vendor echoes
+    /// them (a string to sign, an error message).
+    pub fn add_credentials(&mut self, c: &crate::protocol::Credentials) {
+        self.add(&c.secret, "[secret]");
+        self.add(&c.access_key_id, "[access-key]");
+        if let Some(t) = &c.session_token {
+            self.add(t, "[security-token]");
+        }
     }
 
     /// Registers the volatile values a request carries (before rendering it

@@ -103,6 +103,8 @@ mod tests {
         let live = Recording {
             recorded_at: "2026-11-24T00:00:00Z".into(),
             case: "c".into(),
+            dry_run: false,
+            passed: true,
             steps: vec![step(Some("IncorrectInstanceStatus"), "The current status ...", json!({"A": 1}))],
         };
         let same = vec![step(Some("IncorrectInstanceStatus"), "The current status ...", json!({"A": 1}))];
@@ -144,7 +146,7 @@ pub fn check(
     let mut out = Vec::new();
     for (api, case) in sel.cases(suite) {
         let Some(rec) = crate::recording::load(recordings, api, &case.name) else { continue };
-        let run = harness.run(api, case, crate::runner::Target::Emulator);
+        let run = harness.run_with(api, case, crate::runner::Target::Emulator, Some(rec.dry_run));
         out.push(CaseParity {
             case: format!("{}::{}", api.path(), case.name),
             recorded_at: rec.recorded_at.clone(),

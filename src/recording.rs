@@ -22,7 +22,20 @@ pub struct Recording {
     pub recorded_at: String,
     /// `vendor::service::Action::case`.
     pub case: String,
+    /// The case ran with the vendor's DryRun (`targets.live.dry_run`); the
+    /// mock replays it, and parity runs the emulator, the same way.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The live answers met the case's expectations. Only a passing
+    /// recording is replayed by the mock; a failing one is for parity and
+    /// the coverage matrix's last live verdict.
+    #[serde(default = "passed_by_default")]
+    pub passed: bool,
     pub steps: Vec<RecordedStep>,
+}
+
+fn passed_by_default() -> bool {
+    true
 }
 
 /// One exchange, normalized.

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where a trial sends its requests.
@@ -135,6 +135,12 @@ pub struct Harness {
     run_tag: String,
     /// Live requests are scheduled under each API's documented rate limit.
     limits: Mutex<HashMap<String, SlidingWindow>>,
+    /// One live trial at a time per vendor: its trials share the
+    /// inventory's resources (one case stages the instance Stopped, the next
+    /// Running). Vendors still run in parallel.
+    live_turns: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Set on Ctrl-C: no new live request is sent, so cleanup has the last word.
+    interrupted: AtomicBool,
 }
 
 impl Harness {
@@ -159,6 +165,8 @@ impl Harness {
                 format!("{}-{}", crate::clock::compact(crate::clock::now_secs()), std::process::id())
             }),
             limits: Mutex::new(HashMap::new()),
+            live_turns: Mutex::new(HashMap::new()),
+            interrupted: AtomicBool::new(false),
         })
     }
 
@@ -191,11 +199,24 @@ impl Harness {
 
     /// Runs one case on one target. Never panics on a failing case.
     pub fn run(&self, api: &Api, case: &Case, target: Target) -> TrialOutcome {
-        let mut out = self.rt.block_on(self.run_async(api, case, target));
+        self.run_with(api, case, target, None)
+    }
+
+    /// Runs one case; `dry_run` forces the live target's DryRun treatment
+    /// (parity runs the emulator the way a dry-run recording was made).
+    pub fn run_with(&self, api: &Api, case: &Case, target: Target, dry_run: Option<bool>) -> TrialOutcome {
+        let turn = (target == Target::Live).then(|| {
+            let mut turns = self.live_turns.lock().unwrap_or_else(|e| e.into_inner());
+            turns.entry(api.vendor.clone()).or_default().clone()
+        });
+        let _turn = turn.as_ref().map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = self.rt.block_on(self.run_async(api, case, target, dry_run));
         if target == Target::Live && self.record && out.skipped.is_none() && !out.recorded.is_empty() {
             let rec = Recording {
                 recorded_at: crate::clock::iso8601(crate::clock::now_secs()),
                 case: format!("{}::{}", api.path(), case.name),
+                dry_run: case.targets.live_dry_run(),
+                passed: out.failures.is_empty(),
                 steps: out.recorded.clone(),
             };
             if let Err(e) = crate::recording::save(&self.recordings, api, &rec) {
@@ -258,7 +279,7 @@ impl Harness {
         })
     }
 
-    async fn run_async(&self, api: &Api, case: &Case, target: Target) -> TrialOutcome {
+    async fn run_async(&self, api: &Api, case: &Case, target: Target, dry_run: Option<bool>) -> TrialOutcome {
         let Some(p) = protocol::for_vendor(&api.vendor) else {
             return TrialOutcome {
                 failures: vec![format!("no protocol module for vendor `{}`", api.vendor)],
@@ -275,25 +296,75 @@ impl Harness {
             }
         };
         let mut redactor = Redactor::new(&b.bindings);
-        let replay =
-            if target == Target::Mock { crate::recording::load(&self.recordings, api, &case.name) } else { None };
+        redactor.add_credentials(&b.creds);
         let _ = writeln!(out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, target.name());
-        if let Some(r) = &replay {
-            let _ = writeln!(out.transcript, "replaying: live recording of {}", r.recorded_at);
+        let mut replay = None;
+        if target == Target::Mock {
+            match crate::recording::load(&self.recordings, api, &case.name) {
+                Some(r) if r.passed => {
+                    let _ = writeln!(out.transcript, "replaying: live recording of {}", r.recorded_at);
+                    replay = Some(r);
+                }
+                Some(r) => {
+                    let _ = writeln!(
+                        out.transcript,
+                        "not replaying: the live recording of {} failed the case (see `apiconform parity`)",
+                        r.recorded_at
+                    );
+                }
+                None => {}
+            }
         }
+        // DryRun is how the live target ran (or recorded) this case; the
+        // mock replaying that recording, and parity, run it the same way.
+        let dry_run = match target {
+            Target::Live => case.targets.live_dry_run(),
+            Target::Mock => replay.as_ref().is_some_and(|r| r.dry_run),
+            Target::Emulator => dry_run.unwrap_or(false),
+        };
+        self.run_steps(p, api, case, target, seq, dry_run, replay.as_ref(), &mut b, &mut redactor, &mut out).await;
+        // Failure lines quote what the server said (a string to sign, say)
+        // and what was sent: they pass through the same redaction as the
+        // transcript, so no credential reaches a report.
+        for line in out.failures.iter_mut().chain(out.retries.iter_mut()) {
+            *line = redactor.text(line);
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_steps(
+        &self,
+        p: &'static dyn Protocol,
+        api: &Api,
+        case: &Case,
+        target: Target,
+        seq: u64,
+        trial_dry_run: bool,
+        replay: Option<&Recording>,
+        b: &mut Binding,
+        redactor: &mut Redactor,
+        out: &mut TrialOutcome,
+    ) {
         for (fixture, status) in b.staging.clone() {
-            if let Err(e) = self.stage(p, api, &b, &fixture, &status, &mut out).await {
+            if let Err(e) = self.stage(p, api, b, &fixture, &status, out).await {
                 out.failures.push(format!("staging `{fixture}` to {status}: {e}"));
-                return out;
+                return;
             }
         }
         let mut created: Vec<Created> = Vec::new();
         for (i, step) in case.steps.iter().enumerate() {
-            let params: Vec<(String, String)> =
+            let mut params: Vec<(String, String)> =
                 step.params.iter().map(|(k, v)| (k.clone(), b.bindings.resolve(v))).collect();
+            let dry_run = trial_dry_run && step.action == api.action;
+            if dry_run && !params.iter().any(|(k, _)| k == "DryRun") {
+                params.push(("DryRun".into(), "true".into()));
+            }
+            let expect = if dry_run { dry_run_expectation(api, &step.expect) } else { step.expect.clone() };
             if let Some(s) = &b.mock {
-                let replay = replay.as_ref().and_then(|r| r.steps.get(i)).filter(|r| r.action == step.action);
-                crate::mock::mount_step(s, api, p, step, params.clone(), &b.bindings, replay, seq * 100 + i as u64)
+                let replay = replay.and_then(|r| r.steps.get(i)).filter(|r| r.action == step.action);
+                let mocked = CaseStep { expect: expect.clone(), ..step.clone() };
+                crate::mock::mount_step(s, api, p, &mocked, params.clone(), &b.bindings, replay, seq * 100 + i as u64)
                     .await;
             }
             let creds = match step.auth {
@@ -308,12 +379,6 @@ impl Harness {
             };
             let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
             let live = target == Target::Live;
-            let mut params = params;
-            let dry_run = live && case.targets.live_dry_run() && step.action == api.action;
-            if dry_run && !params.iter().any(|(k, _)| k == "DryRun") {
-                params.push(("DryRun".into(), "true".into()));
-            }
-            let expect = if dry_run { dry_run_expectation(api, &step.expect) } else { step.expect.clone() };
             // Live retries must be safe: a mutating call that takes a
             // ClientToken gets one when the case sets none, so a retried 5xx
             // cannot apply twice.
@@ -324,7 +389,7 @@ impl Harness {
             if live && step.action == "CreateSnapshot" && !params.iter().any(|(k, _)| k == "SnapshotName") {
                 params.push(("SnapshotName".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
             }
-            let sent = self.exchange(p, &b, &creds, step, &params, limit, live, &mut redactor, &mut out).await;
+            let sent = self.exchange(p, b, &creds, step, &params, limit, live, redactor, out).await;
             let (resp, n) = match sent {
                 Ok(x) => x,
                 Err(e) => {
@@ -358,7 +423,7 @@ impl Harness {
         }
         // Whatever the trial created is deleted, pass or fail.
         for c in created {
-            match self.call(p, &b, &c.delete, &mut redactor, &mut out).await {
+            match self.call(p, b, &c.delete, redactor, out).await {
                 Ok(n) if n.status < 300 || n.status == 404 => self.forget(&c),
                 Ok(n) => out.failures.push(format!(
                     "cleanup of {}: HTTP {} {}",
@@ -369,7 +434,6 @@ impl Harness {
                 Err(e) => out.failures.push(format!("cleanup of {}: {e}", c.what)),
             }
         }
-        out
     }
 
     fn forget(&self, c: &Created) {
@@ -418,6 +482,7 @@ impl Harness {
         std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+                h.interrupted.store(true, Ordering::SeqCst);
                 eprintln!("\ninterrupted: deleting what this run created");
                 for line in h.cleanup_all() {
                     eprintln!("  {line}");
@@ -500,6 +565,9 @@ impl Harness {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if live && self.interrupted.load(Ordering::SeqCst) && step.action != "DeleteSnapshot" {
+                return Err("interrupted (Ctrl-C): no further live requests".into());
+            }
             if let (true, Some(l)) = (live, limit) {
                 self.admit(&format!("{}/{}", p.vendor(), step.action), l).await;
             }
@@ -577,7 +645,7 @@ impl Harness {
                 let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
                 let w = limits
                     .entry(key.to_string())
-                    .or_insert_with(|| SlidingWindow::new(l.requests, Duration::from_secs(l.per_seconds as u64)));
+                    .or_insert_with(|| SlidingWindow::new(l.requests, scheduling_window(l)));
                 match w.try_admit(std::time::Instant::now()) {
                     Ok(()) => return,
                     Err(wait) => wait,
@@ -687,16 +755,26 @@ impl Harness {
                 b = b.header(k.as_str(), v.as_str());
             }
         }
-        let r = b.body(req.body.clone()).send().await.map_err(|e| e.to_string())?;
+        // Without the URL: a V1 request carries its signature and access key
+        // in the query string.
+        let r = b.body(req.body.clone()).send().await.map_err(|e| e.without_url().to_string())?;
         let status = r.status().as_u16();
         let headers = r
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = r.bytes().await.map_err(|e| e.to_string())?.to_vec();
+        let body = r.bytes().await.map_err(|e| e.without_url().to_string())?.to_vec();
         Ok(HttpResponse { status, headers, body })
     }
+}
+
+/// The window the live scheduler keeps to: the documented one plus a
+/// margin (a tenth, and 200 ms), because requests reach the cloud with
+/// jitter and the cloud counts arrivals, not departures.
+fn scheduling_window(l: &crate::contract::RateLimit) -> Duration {
+    let documented = Duration::from_secs(l.per_seconds as u64);
+    documented + documented / 10 + Duration::from_millis(200)
 }
 
 /// With DryRun, an expected success becomes the API's documented DryRun

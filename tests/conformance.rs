@@ -101,7 +101,16 @@ fn main() {
             eprintln!("live: {n} trial(s) ignored: {reason}");
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    // Live trials delete what they create as they go; whatever a panic or
+    // an interrupted trial left is deleted before the process exits.
+    if live.enabled {
+        harness.cleanup_on_interrupt();
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    for line in harness.cleanup_all() {
+        eprintln!("cleanup: {line}");
+    }
+    conclusion.exit();
 }
 
 fn snapshot(dir: &Path, name: &str, transcript: &str) -> Result<(), Failed> {

@@ -10,6 +10,7 @@
 //! | `POST /_apiconform/time?vendor=V&mode=manual\|immediate` | long-running work waits for `advance`, or completes at once |
 //! | `POST /_apiconform/advance?vendor=V&seconds=N` | advances virtual time; due work completes |
 //! | `POST /_apiconform/flow-control?enabled=false` | switches the documented rate limits off (or on) |
+//! | `POST /_apiconform/credentials?vendor=V` + `{"access_key_id": .., "secret": ..}` | that key also reaches the default tenant (your own test keys) |
 //! | `POST /_apiconform/faults?vendor=V&action=A&code=C&count=N` | the next N calls of A answer the vendor's error C (e.g. `Throttling.User`, `ServiceUnavailable`), to rehearse retries |
 //!
 //! Answers are JSON; errors are `{"error": "..."}` with a 4xx status.
@@ -84,6 +85,22 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
             };
             emu.set_flow_control(on);
             HttpResponse::json(200, &json!({ "flow_control": on }))
+        }
+        ("POST", "credentials") => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct NewKey {
+                access_key_id: String,
+                secret: String,
+            }
+            match serde_json::from_slice::<NewKey>(&req.body) {
+                Ok(k) if !k.access_key_id.is_empty() && !k.secret.is_empty() => {
+                    emu.add_default_key(&vendors[0], &k.access_key_id, &k.secret);
+                    // The answer names the vendor only: never echo a secret.
+                    HttpResponse::json(200, &json!({ "credentials_added": vendors[0] }))
+                }
+                _ => bad(400, "the body must be {\"access_key_id\": \"..\", \"secret\": \"..\"}, both non-empty"),
+            }
         }
         ("POST", "faults") => {
             let (Some(action), Some(code)) = (q("action"), q("code")) else {

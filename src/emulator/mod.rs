@@ -187,6 +187,15 @@ impl Emulator {
         (creds, b)
     }
 
+    /// Lets another access key reach the default tenant of `vendor` (the
+    /// control API's `credentials`: your own test keys, or a rehearsal's
+    /// canary). False when the vendor has no default tenant.
+    pub fn add_default_key(&self, vendor: &str, ak: &str, secret: &str) -> bool {
+        let Some(t) = self.default_tenant(vendor) else { return false };
+        self.add_key(vendor, ak, secret, t);
+        true
+    }
+
     /// Vendors with a default tenant.
     pub fn vendors(&self) -> Vec<String> {
         let mut v: Vec<String> =

@@ -96,11 +96,23 @@ impl HttpResponse {
 }
 
 /// The credentials a client signs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key_id: String,
     pub secret: String,
     pub session_token: Option<String>,
+}
+
+/// Never prints the secret or the token, so a `{:?}` in a log or a panic
+/// message cannot leak them.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &"[redacted]")
+            .field("secret", &"[redacted]")
+            .field("session_token", &self.session_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// One API call to encode.
