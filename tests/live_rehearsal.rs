@@ -513,3 +513,52 @@ fn ksyun_live_path_binds_stages_retries_and_keeps_secrets() {
         assert!(!out.transcript.contains(s), "`{s}` leaked");
     }
 }
+
+#[test]
+fn a_dry_run_recording_is_replayed_and_compared_as_it_was_made_and_a_failing_one_is_not_replayed() {
+    let dir = std::env::temp_dir().join(format!("apiconform-dryrec-{}-{}", std::process::id(), rand()));
+    let r = Rehearsal::new("{}", &[]);
+    let ids = r.control("POST", "seed?vendor=aliyun", "{}");
+    let mut inv = String::from("aliyun:\n  roles:\n");
+    for role in ["instance.id", "system_disk.id", "snapshot.id"] {
+        inv.push_str(&format!("    {role}: \"{}\"\n", ids["fixtures"][role].as_str().unwrap()));
+    }
+    let path = std::env::temp_dir().join(format!("apiconform-dryrec-{}-{}.yaml", std::process::id(), rand()));
+    std::fs::write(&path, inv).unwrap();
+    let env: HashMap<String, String> = base_env(&r.addr)
+        .into_iter()
+        .chain([("APICONFORM_INVENTORY".to_string(), path.display().to_string())])
+        .collect();
+    let Rehearsal { suite, harness, addr, rt } = r;
+    let harness =
+        harness.with_live(LiveConfig::from_env(&|k| env.get(k).cloned())).with_recordings(dir.clone()).recording(true);
+    let r = Rehearsal { suite, harness, addr, rt };
+    let out = r.run("aliyun::ecs::ResetDisk", "success");
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    let api = r.suite.apis.iter().find(|a| a.path() == "aliyun::ecs::ResetDisk").unwrap();
+    let rec = apiconform::recording::load(&dir, api, "success").expect("recorded");
+    assert!(rec.dry_run && rec.passed, "{rec:?}");
+    // The mock replays the DryRun answer for the DryRun request it was
+    // recorded for, and passes; parity runs the emulator the same way.
+    let replayer = Harness::start(&r.suite).unwrap().with_recordings(dir.clone());
+    let case = api.cases.iter().find(|c| c.name == "success").unwrap();
+    let out = replayer.run(api, case, Target::Mock);
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("replaying: live recording of"), "{}", out.transcript);
+    assert!(out.transcript.contains("query DryRun: true"), "{}", out.transcript);
+    let sel = apiconform::report::Selection { filters: vec!["ResetDisk::success".into()], shard: None };
+    let parity = apiconform::parity::check(&r.suite, &replayer, &dir, &sel);
+    let one = parity.iter().find(|p| p.case == "aliyun::ecs::ResetDisk::success").expect("compared");
+    assert_eq!(one.unaccepted(), 0, "{:?}", one.differences);
+    // A recording whose live answers failed the case is kept (for parity
+    // and the coverage matrix) but never replayed by the mock.
+    let mut failed = rec.clone();
+    failed.passed = false;
+    failed.steps[0].code = Some("InvalidSnapshotId.NotFound".into());
+    apiconform::recording::save(&dir, api, &failed).unwrap();
+    let out = replayer.run(api, case, Target::Mock);
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("not replaying: the live recording of"), "{}", out.transcript);
+    let parity = apiconform::parity::check(&r.suite, &replayer, &dir, &sel);
+    assert!(parity[0].unaccepted() > 0, "parity shows the failing recording's difference");
+}
