@@ -5,7 +5,8 @@
 //! 1. parameter presence and format: InstanceId; ImageId/DiskId (absent,
 //!    empty, both); the deprecated DiskId path's Platform/Architecture;
 //!    RegionId; Password and PasswordInherit; SystemDisk.Size; ClientToken;
-//!    not-yet-open parameters; encryption parameters;
+//!    not-yet-open parameters; SecurityEnhancementStrategy; encryption
+//!    parameters (KMSKeyId length, Encrypted pairing); UseAdditionalService;
 //! 2. idempotency replay (same ClientToken);
 //! 3. existence: instance, image (or data disk), key pair, KMS key;
 //! 4. locks and instance state: security lock, creation, hibernation,
@@ -20,8 +21,13 @@ use crate::emulator::state::{Disk, Flags, State, Work};
 use crate::world::Kind;
 use serde_json::{json, Map};
 
-/// Specials allowed in a password (the legacy doc's list).
-const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/ ‘";
+/// Specials allowed in a password (the legacy doc's list). The legacy page
+/// renders it as "~! @" and "? /": those spaces are rendering artifacts, not
+/// allowed characters, so a space makes a password malformed.
+const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/‘";
+
+/// `SecurityEnhancementStrategy` values (the legacy page: Active, Deactive).
+const SECURITY_STRATEGIES: &[&str] = &["Active", "Deactive"];
 
 const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64"];
 const PLATFORMS: &[&str] = &[
@@ -193,8 +199,16 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         // "该参数暂未开放使用。"
         return Err(invalid("Arn"));
     }
+    if r.get(&["SecurityEnhancementStrategy"]).is_some_and(|v| !v.is_empty() && !SECURITY_STRATEGIES.contains(&v)) {
+        // No code is documented for a value outside the enum: the common one.
+        return Err(invalid("SecurityEnhancementStrategy"));
+    }
     let encrypted = boolean(r, "Encrypted")?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
+    if kms.is_some_and(|k| k.chars().count() > 64) {
+        // "字符长度 <= 64", with no code of its own: the common one.
+        return Err(invalid("KMSKeyId"));
+    }
     let algorithm = r.get(&["EncryptAlgorithm"]).filter(|v| !v.is_empty());
     if let Some(a) = algorithm {
         if !ENCRYPT_ALGORITHMS.contains(&a) {
@@ -208,7 +222,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InvalidEncrypted.NotMatchEncryptAlgorithm"));
     }
     boolean(r, "UseAdditionalService")?;
-    // 2. Idempotency: the same token replays the first result.
+    // 2. Idempotency: the same token replays the first result. The fingerprint
+    // of the first request is stored, but a different one is not refused:
+    // neither this API's pages nor the vendor's common errors document a
+    // mismatch error (no IdempotentParameterMismatch in the contract), so the
+    // first result is replayed (case client-token-reused-other-parameters).
     if let Some(t) = token {
         if let Some((_, result)) = s.client_tokens.get(&format!("ReplaceSystemDisk/{t}")) {
             return Ok(result.clone());
@@ -454,6 +472,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let i = s.instances.get_mut(instance_id).expect("checked above");
     i.system_disk_id = Some(new_id.clone());
     i.image_id = image.id.clone();
+    // Replacing with an image of another OS family changes the instance's OS.
+    i.os_type = image.os_type.clone();
     i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
     i.password_set = password.is_some();
     // The replacement holds an operation lock until it finishes (at once

@@ -149,6 +149,13 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     // Success: the disk takes the snapshot's content; it is ReIniting until
     // the work completes (at once unless time is manual).
+    //
+    // How a case sees the rollback: no DescribeDisks field of the real API
+    // reflects a disk's data, and SourceSnapshotId names the snapshot a disk
+    // was *created* from, which a rollback does not change, so it is not
+    // repurposed here. The observable the real API has is the disk's Status,
+    // ReIniting while the rollback runs (case rollback-observed-with-describe,
+    // under manual time); `content` stays internal to the emulator.
     let d = s.disks.get_mut(disk_id).expect("checked above");
     d.content = snap.content.clone();
     d.settled_status = d.status.clone();

@@ -60,9 +60,12 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     if let Some(l) = &i.operation_lock {
                         locks.push(json!({ "LockReason": l }));
                     }
+                    // Alibaba key pair IDs are their names; "" when none is bound.
+                    let key_pair = i.key_pair_ids.first().and_then(|k| s.key_pairs.get(k)).map(|k| k.name.clone());
                     json!({
                         "InstanceId": i.id, "Status": i.status, "ImageId": i.image_id,
                         "OSType": i.os_type, "InstanceType": i.instance_type,
+                        "KeyPairName": key_pair.unwrap_or_default(),
                         "OperationLocks": { "LockReason": locks },
                     })
                 })
@@ -83,7 +86,7 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     json!({
                         "DiskId": d.id, "Status": d.status, "Type": d.role, "Category": d.category,
                         "Size": d.size_gib, "InstanceId": d.instance_id.clone().unwrap_or_default(),
-                        "Encrypted": d.encrypted,
+                        "Encrypted": d.encrypted, "KMSKeyId": d.kms_key_id.clone().unwrap_or_default(),
                     })
                 })
                 .collect();
