@@ -29,41 +29,67 @@ use std::path::PathBuf;
 /// The opt-in variable.
 pub const OPT_IN: &str = "APICONFORM_LIVE";
 
+/// One set of variables a vendor's tools read credentials from. A key, its
+/// secret and its token always come from the same set, never mixed.
+pub struct CredentialVars {
+    pub access_key_id: &'static str,
+    pub secret: &'static str,
+    pub session_token: &'static [&'static str],
+}
+
 /// Where each vendor's credentials, region and endpoint come from.
 pub struct VendorEnv {
     pub vendor: &'static str,
-    pub access_key_id: &'static [&'static str],
-    pub secret: &'static [&'static str],
-    pub session_token: &'static [&'static str],
+    /// In order of preference: the current SDKs' names first.
+    pub credentials: &'static [CredentialVars],
     pub region: &'static [&'static str],
     pub default_region: &'static str,
     pub endpoint: &'static str,
 }
 
+const fn vars(
+    access_key_id: &'static str,
+    secret: &'static str,
+    session_token: &'static [&'static str],
+) -> CredentialVars {
+    CredentialVars { access_key_id, secret, session_token }
+}
+
 pub const VENDORS: &[VendorEnv] = &[
     VendorEnv {
         vendor: "aliyun",
-        access_key_id: &["ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_ID"],
-        secret: &["ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIYUN_ACCESS_KEY_SECRET"],
-        session_token: &["ALIBABA_CLOUD_SECURITY_TOKEN"],
-        region: &["ALIBABA_CLOUD_REGION_ID", "ALIYUN_REGION_ID"],
+        credentials: &[
+            // alibabacloud-credentials (the current SDKs)
+            vars("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", &["ALIBABA_CLOUD_SECURITY_TOKEN"]),
+            // the legacy aliyunsdkcore
+            vars("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", &[]),
+            // Terraform's alicloud provider
+            vars("ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY", &["ALICLOUD_ACCESS_KEY_STS_TOKEN"]),
+        ],
+        region: &["ALIBABA_CLOUD_REGION_ID", "ALIYUN_REGION_ID", "ALICLOUD_REGION"],
         default_region: "cn-hangzhou",
         endpoint: "APICONFORM_ALIYUN_ENDPOINT",
     },
     VendorEnv {
         vendor: "volcengine",
-        access_key_id: &["VOLCENGINE_ACCESS_KEY"],
-        secret: &["VOLCENGINE_SECRET_KEY"],
-        session_token: &["VOLCENGINE_SESSION_TOKEN"],
+        credentials: &[
+            // the Python and Go SDKs
+            vars("VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", &["VOLCENGINE_SESSION_TOKEN"]),
+            // the Node SDK
+            vars("VOLC_ACCESSKEY", "VOLC_SECRETKEY", &[]),
+        ],
         region: &["VOLCENGINE_REGION"],
         default_region: "cn-beijing",
         endpoint: "APICONFORM_VOLCENGINE_ENDPOINT",
     },
     VendorEnv {
         vendor: "ksyun",
-        access_key_id: &["KSYUN_ACCESS_KEY", "KS_ACCESS_KEY_ID"],
-        secret: &["KSYUN_SECRET_KEY", "KS_SECRET_ACCESS_KEY"],
-        session_token: &["KS_SESSION_TOKEN", "KS_SECURITY_TOKEN"],
+        credentials: &[
+            // Terraform's ksyun provider
+            vars("KSYUN_ACCESS_KEY", "KSYUN_SECRET_KEY", &[]),
+            // kscore (ksc-sdk-python)
+            vars("KS_ACCESS_KEY_ID", "KS_SECRET_ACCESS_KEY", &["KS_SECURITY_TOKEN", "KS_SESSION_TOKEN"]),
+        ],
         region: &["KSYUN_REGION", "KS_DEFAULT_REGION"],
         default_region: "cn-beijing-6",
         endpoint: "APICONFORM_KSYUN_ENDPOINT",
@@ -173,15 +199,18 @@ impl LiveConfig {
             let region = first(env, v.region).unwrap_or_else(|| v.default_region.to_string());
             let endpoint =
                 env(v.endpoint).filter(|e| !e.is_empty()).unwrap_or_else(|| default_endpoint(v.vendor, &region));
-            let (ak, sk) = (first(env, v.access_key_id), first(env, v.secret));
-            let (credentials, skip) = match (ak, sk) {
-                (Some(access_key_id), Some(secret)) => {
-                    (Some(Credentials { access_key_id, secret, session_token: first(env, v.session_token) }), None)
-                }
-                _ => {
-                    (None, Some(format!("no {} credentials: set {} and {}", v.vendor, v.access_key_id[0], v.secret[0])))
-                }
-            };
+            // The first set whose key and secret are both there.
+            let credentials = v.credentials.iter().find_map(|c| {
+                Some(Credentials {
+                    access_key_id: first(env, &[c.access_key_id])?,
+                    secret: first(env, &[c.secret])?,
+                    session_token: first(env, c.session_token),
+                })
+            });
+            let skip = credentials.is_none().then(|| {
+                let c = &v.credentials[0];
+                format!("no {} credentials: set {} and {}", v.vendor, c.access_key_id, c.secret)
+            });
             vendors.insert(
                 v.vendor.to_string(),
                 LiveVendor { vendor: v.vendor.into(), credentials, skip, region, endpoint },
@@ -255,7 +284,10 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
             for t in template::parse(text).unwrap_or_default() {
                 if let Token::Fixture { name, attr } = t {
                     let key = format!("{name}.{attr}");
-                    let bound = roles.and_then(|r| r.get(&key).or_else(|| r.get(&name)));
+                    // `instance.id` may be listed as `instance`; any other
+                    // attribute (`key_pair.name`) only by its full role.
+                    let bound =
+                        roles.and_then(|r| r.get(&key).or_else(|| (attr == "id").then(|| r.get(&name)).flatten()));
                     match bound {
                         Some(id) => {
                             bindings.insert(key, id.clone());
@@ -361,5 +393,46 @@ pub fn staging_calls(vendor: &str, id: &str, status: &str) -> StagingCalls {
             status_path: "Instances.Instance.0.Status",
             status_value: status.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+
+    fn cfg(vars: &[(&str, &str)]) -> LiveConfig {
+        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        LiveConfig::from_env(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_key_its_secret_and_its_token_come_from_one_set() {
+        // A current-SDK key with a legacy secret is not a pair.
+        let c = cfg(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"), ("ALIYUN_ACCESS_KEY_SECRET", "SK2")]);
+        assert!(c.vendors["aliyun"].credentials.is_none());
+        assert!(c.vendors["aliyun"].skip.as_deref().unwrap().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+        // The legacy pair does not pick up the current SDKs' token.
+        let c = cfg(&[
+            ("ALIYUN_ACCESS_KEY_ID", "AK2"),
+            ("ALIYUN_ACCESS_KEY_SECRET", "SK2"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN1"),
+        ]);
+        let creds = c.vendors["aliyun"].credentials.clone().unwrap();
+        assert_eq!((creds.access_key_id.as_str(), creds.session_token), ("AK2", None));
+        // Preference order: the current SDKs' names first; Node's names for Volcengine.
+        let c = cfg(&[
+            ("ALICLOUD_ACCESS_KEY", "AK3"),
+            ("ALICLOUD_SECRET_KEY", "SK3"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SK1"),
+            ("VOLC_ACCESSKEY", "VAK"),
+            ("VOLC_SECRETKEY", "VSK"),
+            ("KS_ACCESS_KEY_ID", "KAK"),
+            ("KS_SECRET_ACCESS_KEY", "KSK"),
+            ("KS_SECURITY_TOKEN", "KTOK"),
+        ]);
+        assert_eq!(c.vendors["aliyun"].credentials.clone().unwrap().access_key_id, "AK1");
+        assert_eq!(c.vendors["volcengine"].credentials.clone().unwrap().secret, "VSK");
+        assert_eq!(c.vendors["ksyun"].credentials.clone().unwrap().session_token.as_deref(), Some("KTOK"));
     }
 }

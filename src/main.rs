@@ -201,7 +201,12 @@ fn start(suite: &Suite) -> Result<Harness, ExitCode> {
 
 fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, outputs: Outputs) -> ExitCode {
     let harness = match start(suite) {
-        Ok(h) if target == Target::Live => h.with_live(LiveConfig::from_process_env()).recording(record),
+        // Shards of one vendor may run at once on one account, whose rate
+        // limit they share: each keeps to its share.
+        Ok(h) if target == Target::Live => h
+            .with_live(LiveConfig::from_process_env())
+            .recording(record)
+            .rate_share(sel.shard.map_or(1, |(_, n)| n as u32)),
         Ok(h) => h,
         Err(c) => return c,
     };

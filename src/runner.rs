@@ -141,6 +141,8 @@ pub struct Harness {
     live_turns: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Set on Ctrl-C: no new live request is sent, so cleanup has the last word.
     interrupted: AtomicBool,
+    /// How many runs share each account's rate limit (shards).
+    rate_share: u32,
 }
 
 impl Harness {
@@ -167,6 +169,7 @@ impl Harness {
             limits: Mutex::new(HashMap::new()),
             live_turns: Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
+            rate_share: 1,
         })
     }
 
@@ -186,6 +189,13 @@ impl Harness {
     /// Live runs record what the cloud answered (`--record`).
     pub fn recording(mut self, on: bool) -> Harness {
         self.record = on;
+        self
+    }
+
+    /// This run is one of `n` that share each account's documented rate
+    /// (`--shard K/N`): it schedules live requests at 1/n of it.
+    pub fn rate_share(mut self, n: u32) -> Harness {
+        self.rate_share = n.max(1);
         self
     }
 
@@ -586,7 +596,7 @@ impl Harness {
             redactor.learn_request(&req);
             let resp = self.send(&req, &b.scheme).await?;
             let n = p.decode(&resp);
-            if attempt < attempts && retryable(&n) {
+            if attempt < attempts && retryable(&n, &step.action, params) {
                 let wait = self.backoff(&resp, attempt);
                 out.retries.push(format!(
                     "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms",
@@ -645,7 +655,7 @@ impl Harness {
                 let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
                 let w = limits
                     .entry(key.to_string())
-                    .or_insert_with(|| SlidingWindow::new(l.requests, scheduling_window(l)));
+                    .or_insert_with(|| SlidingWindow::new((l.requests / self.rate_share).max(1), scheduling_window(l)));
                 match w.try_admit(std::time::Instant::now()) {
                     Ok(()) => return,
                     Err(wait) => wait,
@@ -798,11 +808,24 @@ fn dry_run_expectation(api: &Api, e: &CheckedExpect) -> CheckedExpect {
     }
 }
 
-/// Throttling and server errors are retried (live only); nothing else is.
-fn retryable(n: &Normalized) -> bool {
-    const THROTTLING: &[&str] =
-        &["Throttling", "Throttling.User", "Throttling.Api", "AccountFlowLimitExceeded", "RequestLimitExceeded"];
-    n.status >= 500 || n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c))
+/// Throttling is retried (live only): the call was refused, not run. A 5xx
+/// is retried unless running the call twice could do something twice: a
+/// call that creates a resource (`Create*`) without a ClientToken would
+/// leave a second, untracked one. Nothing else is retried.
+fn retryable(n: &Normalized, action: &str, params: &[(String, String)]) -> bool {
+    const THROTTLING: &[&str] = &[
+        "Throttling",
+        "Throttling.User",
+        "Throttling.Api",
+        "AccountFlowLimitExceeded",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+    ];
+    if n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) {
+        return true;
+    }
+    let creates_twice = action.starts_with("Create") && !params.iter().any(|(k, _)| k == "ClientToken");
+    n.status >= 500 && !creates_twice
 }
 
 /// A documented message with `%s` placeholders as a matcher.
@@ -917,6 +940,24 @@ fn save(step: &CaseStep, n: &Normalized, b: &mut Bindings, failures: &mut Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_safe_calls_are_retried() {
+        let answer = |status: u16, code: &str| Normalized {
+            status,
+            code: Some(code.to_string()),
+            message: None,
+            request_id: None,
+            body: Value::Null,
+        };
+        let token = vec![("ClientToken".to_string(), "t".to_string())];
+        assert!(retryable(&answer(400, "Throttling.User"), "CreateSnapshot", &[]));
+        assert!(retryable(&answer(400, "ThrottlingException"), "ModifyInstanceImage", &[]));
+        assert!(retryable(&answer(503, "ServiceUnavailable"), "ResetDisk", &[]));
+        assert!(retryable(&answer(503, "ServiceUnavailable"), "CreateSnapshot", &token));
+        assert!(!retryable(&answer(503, "ServiceUnavailable"), "CreateSnapshot", &[]));
+        assert!(!retryable(&answer(403, "IncorrectInstanceStatus"), "ReplaceSystemDisk", &token));
+    }
 
     #[test]
     fn documented_placeholders_match_anything() {
