@@ -248,6 +248,11 @@ pub struct Plan {
     pub bindings: BTreeMap<String, String>,
     /// Instances to bring to a status first: (fixture, Stopped|Running).
     pub staging: Vec<(String, String)>,
+    /// System disks bound by asking the cloud, after staging: (disk
+    /// fixture, its instance's fixture). A replacement releases the old
+    /// system disk, so an inventory entry for it would be stale by the next
+    /// case.
+    pub system_disks: Vec<(String, String)>,
 }
 
 /// Why a case cannot run live, or how it runs. Checked before any request.
@@ -275,6 +280,7 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
     };
     let roles = inv.vendor(&api.vendor).map(|v| &v.roles);
     let mut bindings = BTreeMap::new();
+    let mut system_disks: Vec<(String, String)> = Vec::new();
     for step in &case.steps {
         let texts =
             step.params.iter().map(|(_, v)| v.as_str()).chain(
@@ -284,6 +290,12 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
             for t in template::parse(text).unwrap_or_default() {
                 if let Token::Fixture { name, attr } = t {
                     let key = format!("{name}.{attr}");
+                    if let Some(instance) = system_disk_of(api, case, &name, &attr) {
+                        if !system_disks.iter().any(|(d, _)| *d == name) {
+                            system_disks.push((name.clone(), instance));
+                        }
+                        continue;
+                    }
                     // `instance.id` may be listed as `instance`; any other
                     // attribute (`key_pair.name`) only by its full role.
                     let bound =
@@ -313,6 +325,12 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
             staging.push((name.clone(), status.to_string()));
         }
     }
+    for (_, instance) in &system_disks {
+        if !staging.iter().any(|(n, _)| n == instance) {
+            let status = case.world.instances.get(instance).and_then(|i| i.status.clone());
+            staging.push((instance.clone(), status.unwrap_or_else(|| "Stopped".into())));
+        }
+    }
     for (fixture, _) in &staging {
         if let std::collections::btree_map::Entry::Vacant(e) = bindings.entry(format!("{fixture}.id")) {
             match roles.and_then(|r| r.get(&format!("{fixture}.id")).or_else(|| r.get(fixture))) {
@@ -323,7 +341,34 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
             }
         }
     }
-    Ok(Plan { bindings, staging })
+    Ok(Plan { bindings, staging, system_disks })
+}
+
+/// The instance whose system disk `disk` is, where the cloud can be asked
+/// for it (Alibaba's DescribeDisks filters by instance and disk type).
+fn system_disk_of(api: &Api, case: &Case, disk: &str, attr: &str) -> Option<String> {
+    let spec = case.world.disks.get(disk)?;
+    (api.vendor == "aliyun" && attr == "id" && spec.role.as_deref() == Some("system")).then_some(())?;
+    spec.instance.clone()
+}
+
+/// A support call: the action and its parameters.
+pub type SupportCall = (String, Vec<(String, String)>);
+
+/// The call that finds an instance's system disk, and where its ID is.
+pub fn system_disk_call(id: &str) -> (SupportCall, &'static str) {
+    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+    (("DescribeDisks".into(), vec![p("InstanceId", id), p("DiskType", "system")]), "Disks.Disk.0.DiskId")
+}
+
+/// Parameters every live request of a vendor carries: Alibaba's ECS calls
+/// name the region (`RegionId`, required by Describe* and the batch calls);
+/// the emulator accepts it as a common parameter.
+pub fn implicit_params(vendor: &str, region: &str) -> Vec<(String, String)> {
+    match vendor {
+        "aliyun" => vec![("RegionId".to_string(), region.to_string())],
+        _ => Vec::new(),
+    }
 }
 
 /// The parts of `given:` that set-up calls can realise: instance status.

@@ -104,6 +104,8 @@ struct Binding {
     region: String,
     mock: Option<wiremock::MockServer>,
     staging: Vec<(String, String)>,
+    /// System disks to bind by asking the cloud (live): (disk, instance).
+    system_disks: Vec<(String, String)>,
 }
 
 /// What one step got back.
@@ -246,7 +248,16 @@ impl Harness {
                 let (creds, bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
                 let host = self.emulator_addr.to_string();
                 let region = region(&api.vendor).to_string();
-                Binding { creds, bindings, scheme: "http".into(), host, region, mock: None, staging: Vec::new() }
+                Binding {
+                    creds,
+                    bindings,
+                    scheme: "http".into(),
+                    host,
+                    region,
+                    mock: None,
+                    staging: Vec::new(),
+                    system_disks: Vec::new(),
+                }
             }
             Target::Mock => {
                 let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
@@ -266,6 +277,7 @@ impl Harness {
                     region,
                     mock: Some(server),
                     staging: Vec::new(),
+                    system_disks: Vec::new(),
                 }
             }
             Target::Live => {
@@ -284,6 +296,7 @@ impl Harness {
                     region: v.region.clone(),
                     mock: None,
                     staging: plan.staging,
+                    system_disks: plan.system_disks,
                 }
             }
         })
@@ -362,6 +375,27 @@ impl Harness {
                 return;
             }
         }
+        for (disk, instance) in b.system_disks.clone() {
+            let id = b.bindings.resolve(&format!("${{{instance}.id}}"));
+            let (describe, path) = live::system_disk_call(&id);
+            // Its own redactor: the disk's ID is about to become a fixture
+            // (`${system_disk.id}`), not a numbered token of this trial.
+            let mut scratch = Redactor::new(&b.bindings);
+            scratch.add_credentials(&b.creds);
+            let found = match self.call(p, b, &describe, &mut scratch, out).await {
+                Ok(n) => lookup(&n.body, path).and_then(|v| v.as_str().map(str::to_string)),
+                Err(e) => {
+                    out.failures.push(format!("finding the system disk of `{instance}`: {e}"));
+                    return;
+                }
+            };
+            let Some(disk_id) = found else {
+                out.failures.push(format!("`{instance}` has no system disk to bind `{disk}` to"));
+                return;
+            };
+            redactor.add(&disk_id, &format!("${{{disk}.id}}"));
+            b.bindings.fixtures.insert(format!("{disk}.id"), disk_id);
+        }
         let mut created: Vec<Created> = Vec::new();
         for (i, step) in case.steps.iter().enumerate() {
             let mut params: Vec<(String, String)> =
@@ -389,6 +423,13 @@ impl Harness {
             };
             let limit = if step.action == api.action { api.contract.rate_limit.as_ref() } else { None };
             let live = target == Target::Live;
+            if live {
+                for (k, v) in live::implicit_params(&api.vendor, &b.region) {
+                    if !params.iter().any(|(n, _)| *n == k) {
+                        params.push((k, v));
+                    }
+                }
+            }
             // Live retries must be safe: a mutating call that takes a
             // ClientToken gets one when the case sets none, so a retried 5xx
             // cannot apply twice.
@@ -462,6 +503,7 @@ impl Harness {
             region: v.region.clone(),
             mock: None,
             staging: Vec::new(),
+            system_disks: Vec::new(),
         })
     }
 
@@ -520,19 +562,32 @@ impl Harness {
             let (Some(p), Some(b)) = (protocol::for_vendor(vendor), self.live_binding(vendor)) else { continue };
             let mut out = TrialOutcome::default();
             let mut r = Redactor::new(&b.bindings);
-            let list = ("DescribeSnapshots".to_string(), vec![("PageSize".to_string(), "100".to_string())]);
-            let n = match self.rt.block_on(self.call(p, &b, &list, &mut r, &mut out)) {
-                Ok(n) if n.status < 300 => n,
-                Ok(n) => {
-                    log.push(format!("{vendor}: DescribeSnapshots answered HTTP {}", n.status));
-                    continue;
+            // Every page: a long-lived account may hold many snapshots.
+            let mut snaps = Vec::new();
+            for page in 1.. {
+                let list = (
+                    "DescribeSnapshots".to_string(),
+                    vec![("PageSize".to_string(), "100".to_string()), ("PageNumber".to_string(), page.to_string())],
+                );
+                let n = match self.rt.block_on(self.call(p, &b, &list, &mut r, &mut out)) {
+                    Ok(n) if n.status < 300 => n,
+                    Ok(n) => {
+                        log.push(format!("{vendor}: DescribeSnapshots answered HTTP {}", n.status));
+                        break;
+                    }
+                    Err(e) => {
+                        log.push(format!("{vendor}: {e}"));
+                        break;
+                    }
+                };
+                let got = n.body.pointer("/Snapshots/Snapshot").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+                let total = n.body.get("TotalCount").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                let last = got.len() < 100 || snaps.len() + got.len() >= total || page >= 1000;
+                snaps.extend(got);
+                if last {
+                    break;
                 }
-                Err(e) => {
-                    log.push(format!("{vendor}: {e}"));
-                    continue;
-                }
-            };
-            let snaps = n.body.pointer("/Snapshots/Snapshot").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            }
             for snap in snaps {
                 let (Some(id), Some(name)) = (snap["SnapshotId"].as_str(), snap["SnapshotName"].as_str()) else {
                     continue;
@@ -725,6 +780,12 @@ impl Harness {
             "ksyun" => "2016-03-04",
             _ => "2014-05-26",
         };
+        let mut params = params.clone();
+        for (k, v) in live::implicit_params(p.vendor(), &b.region) {
+            if !params.iter().any(|(n, _)| *n == k) {
+                params.push((k, v));
+            }
+        }
         let step = CaseStep {
             name: "stage".into(),
             action: action.clone(),
@@ -744,7 +805,7 @@ impl Harness {
             save: Default::default(),
         };
         let creds = b.creds.clone();
-        let n = self.exchange(p, b, &creds, &step, params, None, true, redactor, out).await.map(|(_, n)| n);
+        let n = self.exchange(p, b, &creds, &step, &params, None, true, redactor, out).await.map(|(_, n)| n);
         // Set-up calls are not the case's steps: they are not recorded.
         out.recorded.pop();
         n

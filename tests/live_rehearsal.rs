@@ -562,3 +562,26 @@ fn a_dry_run_recording_is_replayed_and_compared_as_it_was_made_and_a_failing_one
     let parity = apiconform::parity::check(&r.suite, &replayer, &dir, &sel);
     assert!(parity[0].unaccepted() > 0, "parity shows the failing recording's difference");
 }
+
+#[test]
+fn the_system_disk_is_bound_by_asking_the_cloud_so_a_replacement_does_not_strand_later_cases() {
+    // The inventory names the instance only; its system disk changes with
+    // every replacement, so the harness asks for it (DescribeDisks).
+    let r = aliyun(&["instance", "image", "other_image", "windows_image", "key_pair.name"], &[]);
+    let before = r.control("GET", "state?vendor=aliyun", "")["instances"].clone();
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "success-verified-with-describe");
+    assert_eq!(out.skipped, None);
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    let after = r.control("GET", "state?vendor=aliyun", "")["instances"].clone();
+    assert_ne!(before, after, "the replacement really happened");
+    // The next case snapshots and rolls back the *new* system disk.
+    let out = r.run("aliyun::ecs::ResetDisk", "staged-with-setup-calls");
+    assert_eq!(out.skipped, None);
+    assert!(out.failures.is_empty(), "{:?}\n{}", out.failures, out.transcript);
+    assert!(out.transcript.contains("DiskType: system"), "{}", out.transcript);
+    assert!(
+        out.transcript.contains("query RegionId: cn-hangzhou"),
+        "live Alibaba calls name the region: {}",
+        out.transcript
+    );
+}

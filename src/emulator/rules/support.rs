@@ -77,11 +77,14 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
         "DescribeDisks" => (|| {
             let ids = json_list(r, "DiskIds")?;
             let inst = r.get(&["InstanceId"]);
+            // DiskType: all (default), system or data.
+            let kind = r.get(&["DiskType"]).filter(|t| *t != "all");
             let list: Vec<Value> = s
                 .disks
                 .values()
                 .filter(|d| ids.as_ref().is_none_or(|ids| ids.contains(&d.id)))
                 .filter(|d| inst.is_none_or(|i| d.instance_id.as_deref() == Some(i)))
+                .filter(|d| kind.is_none_or(|k| d.role == k))
                 .map(|d| {
                     json!({
                         "DiskId": d.id, "Status": d.status, "Type": d.role, "Category": d.category,
