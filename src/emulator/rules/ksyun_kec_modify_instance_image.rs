@@ -1,14 +1,22 @@
 //! Kingsoft Cloud KEC ModifyInstanceImage (`ksyun-kec-ModifyInstanceImage.zh.txt`).
 //!
-//! Check order: parameter presence and format (InstanceId, ImageId format,
-//! key count, disk size, password) → existence (instance, image, key pairs) →
-//! instance and order state (billing, status, migration, order) → image
-//! compatibility (local image rules, data disk snapshots, key login, OS
-//! version, region) → capacity → upstream availability.
+//! Check order (ARCHITECTURE.md "Error precedence"; the doc states none):
+//! parameter presence and format (InstanceId, ImageId, KeepImageLogin /
+//! InstancePassword, key count, disk size, resize type, user data, password)
+//! → existence (instance, image, key pairs) → instance state (migration,
+//! status) → billing and order (spot charge type, order, sub-order) → image
+//! and instance compatibility (KeepImageLogin on a custom image, disk size on
+//! N2/N3, local image rules, data disk snapshots, key login, OS version,
+//! region) → capacity → upstream availability.
+//!
+//! Where the doc states a condition but gives it no code, the rule answers
+//! with the common `MissingParameter` / `InvalidParameterValue` (naming the
+//! parameter), Ksyun's only verified parameter error.
 
 use super::{fail, is_uuid, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State};
 use crate::world::Kind;
+use base64::Engine;
 use serde_json::{json, Map};
 
 /// Conditions a world can set for this API.
@@ -64,25 +72,56 @@ fn password_ok(pw: &str) -> bool {
         && pw.chars().all(|c| c.is_ascii_graphic())
 }
 
+/// `UserData`: "必须是base64编码" (standard alphabet, padded).
+fn base64_ok(v: &str) -> bool {
+    base64::engine::general_purpose::STANDARD.decode(v).is_ok()
+}
+
+/// `SystemDisk.DiskSize`: "通用型N2、N3主机支持更换操作系统时指定系统盘大小".
+fn sizes_system_disk(instance_type: &str) -> bool {
+    ["N2.", "N3."].iter().any(|p| instance_type.starts_with(p))
+}
+
 pub fn run(s: &mut State, r: &Req) -> Outcome {
     // 1. Presence and format.
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter").common());
     };
+    // "标准UUID格式": the doc documents no InstanceId code.
+    if !is_uuid(instance_id) {
+        return Err(fail("InvalidParameterValue").common().arg("InstanceId"));
+    }
     let image_id = r.get(&["ImageId"]).filter(|v| !v.is_empty());
     if image_id.is_some_and(|i| !is_uuid(i)) {
         return Err(fail("ImageIdInvalidParameterValue"));
+    }
+    let keep_login = r
+        .bool(&["KeepImageLogin"])
+        .map_err(|_| fail("InvalidParameterValue").common().arg("KeepImageLogin"))?
+        .unwrap_or(false);
+    // "该参数与InstancePassword必须填写一个" (KeepImageLogin defaults to false).
+    if !keep_login && !r.has(&["InstancePassword"]) {
+        return Err(fail("MissingParameter").common());
     }
     let keys = r.list("KeyId");
     if keys.len() > 10 {
         return Err(fail("InvalidParameter.InstanceKeyLimitExceeded"));
     }
+    // The doc gives no numeric bounds for SystemDisk.DiskSize; only a size
+    // that is not a positive integer is refused here. The image's size is the
+    // lower bound (checked once the image is known); the N2/N3 rule below.
     let size =
         r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
-    if size.is_some_and(|v| !(20..=500).contains(&v)) {
+    if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
-    if let Some(pw) = r.get(&["InstancePassword"]) {
+    if r.get(&["SystemDisk.ResizeType"]).is_some_and(|v| !["offline", "online"].contains(&v)) {
+        return Err(fail("InvalidParameterValue").common().arg("SystemDisk.ResizeType"));
+    }
+    if r.get(&["UserData"]).is_some_and(|v| !base64_ok(v)) {
+        return Err(fail("InvalidParameterValue").common().arg("UserData"));
+    }
+    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty()) {
         if !password_ok(pw) {
             return Err(fail("InvalidParameterValue").common().arg("InstancePassword"));
         }
@@ -103,15 +142,16 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             None => return Err(fail("KeyIdInvalidParameterValue")),
         }
     }
-    // 3. Instance and order state.
-    if inst.charge_type == "Spot" {
-        return Err(fail("OperationDenied.SpotInstance"));
-    }
+    // 3. Instance state.
     if inst.status == "Migrating" {
         return Err(fail("InstanceStateNotSupportedMigrate"));
     }
     if inst.status != "Stopped" {
         return Err(fail("InstanceStateNotSupported"));
+    }
+    // 4. Billing and order.
+    if inst.charge_type == "Spot" {
+        return Err(fail("OperationDenied.SpotInstance"));
     }
     if inst.has("order_missing") {
         return Err(fail("Payment.OrderNotFound"));
@@ -119,7 +159,14 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("sub_order_bound") {
         return Err(fail("SubOrderBindedInstance"));
     }
-    // 4. Image compatibility.
+    // 5. Image and instance compatibility.
+    // "该参数只对使用自定义镜像有效": KeepImageLogin on a public image.
+    if keep_login && image.owner != "self" {
+        return Err(fail("InvalidParameterValue").common().arg("KeepImageLogin"));
+    }
+    if size.is_some() && !sizes_system_disk(&inst.instance_type) {
+        return Err(fail("RootDiskGbInvalidParameterValue"));
+    }
     let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned();
     if image.has("local_image") {
         if image.has("other_zone") {
@@ -151,7 +198,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if size.is_some_and(|v| (v as u32) < image.size_gib) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
-    // 5. Capacity and upstream availability.
+    // 6. Capacity and upstream availability.
     if s.account.has("product_sold_out") {
         return Err(fail("ProductSellOutInvalid"));
     }
