@@ -653,13 +653,15 @@ impl Harness {
             let n = p.decode(&resp);
             if attempt < attempts && retryable(&n, &step.action, params) {
                 let wait = self.backoff(&resp, attempt);
+                let token = params.iter().find(|(k, _)| k == "ClientToken").map(|(_, v)| v.as_str());
                 out.retries.push(format!(
-                    "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms",
+                    "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms{}",
                     step.name,
                     step.action,
                     n.status,
                     n.code.as_deref().unwrap_or("(no code)"),
-                    wait.as_millis()
+                    wait.as_millis(),
+                    token.map(|t| format!(" with the same ClientToken {t}")).unwrap_or_default()
                 ));
                 let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
                 tokio::time::sleep(wait).await;

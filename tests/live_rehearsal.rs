@@ -185,6 +185,11 @@ fn throttling_and_server_errors_are_retried_with_the_same_client_token() {
     assert!(out.failures.is_empty(), "{:?}", out.failures);
     assert_eq!(out.retries.len(), 2, "{:?}", out.retries);
     assert!(out.retries[0].contains("Throttling.User"));
+    // Every attempt carried the ClientToken of the request that finally went through.
+    let sent = out.transcript.lines().find_map(|l| l.trim().strip_prefix("query ClientToken: ")).expect("a token");
+    for r in &out.retries {
+        assert!(r.ends_with(&format!("with the same ClientToken {sent}")), "{r} / {sent}");
+    }
     r.control("POST", "faults?vendor=aliyun&action=ReplaceSystemDisk&code=ServiceUnavailable&count=1", "");
     let out = r.run("aliyun::ecs::ReplaceSystemDisk", "client-token-replay");
     assert!(out.failures.is_empty(), "{:?}", out.failures);
