@@ -62,17 +62,68 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
     enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
+/// [`canonical_query`] with the old openapi-util quirk: an empty value is
+/// written as the bare key (`empty&test=ok`, not `empty=&test=ok`).
+/// `vendor-protocols.md` §2.5 step 3; vector A-5.
+pub fn canonical_query_bare_empty(params: &[(String, String)]) -> String {
+    let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
+    enc.sort();
+    enc.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join("&")
+}
+
+/// How a vendor canonicalizes signed header values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRules {
+    /// Repeated values are sorted before they are comma-joined (else they
+    /// keep their arrival order).
+    pub sort_repeated: bool,
+    /// "Trimall": internal whitespace runs become one space (else values are
+    /// only trimmed).
+    pub collapse_whitespace: bool,
+}
+
+impl HeaderRules {
+    /// Alibaba ACS3 (tea-openapi `get_canonicalized_headers`): trimmed,
+    /// repeated values sorted.
+    pub const ALIYUN: HeaderRules = HeaderRules { sort_repeated: true, collapse_whitespace: false };
+    /// Volcengine (doc "Trimall", the Node SDK): whitespace runs collapsed,
+    /// arrival order.
+    pub const VOLCENGINE: HeaderRules = HeaderRules { sort_repeated: false, collapse_whitespace: true };
+    /// AWS SigV4 as specified (Trimall, arrival order), as requests-aws4auth
+    /// signs (the kingsoftcloud SDK).
+    pub const AWS4: HeaderRules = HeaderRules { sort_repeated: false, collapse_whitespace: true };
+    /// kscore 1.3.65 (`SigV4Auth.canonical_headers`, an old botocore):
+    /// trimmed only, repeated values sorted.
+    pub const KSCORE: HeaderRules = HeaderRules { sort_repeated: true, collapse_whitespace: false };
+    /// Trimmed, arrival order.
+    pub const TRIM: HeaderRules = HeaderRules { sort_repeated: false, collapse_whitespace: false };
+}
+
 /// `name:value\n` for each signed header, names lowercased and sorted, values
 /// trimmed, repeated headers joined with `,`. `headers` is every header of the
 /// request; names are matched case-insensitively.
 pub fn canonical_headers(headers: &[(String, String)], signed: &[String]) -> String {
+    canonical_headers_with(headers, signed, HeaderRules::TRIM)
+}
+
+/// [`canonical_headers`] under a vendor's [`HeaderRules`].
+pub fn canonical_headers_with(headers: &[(String, String)], signed: &[String], rules: HeaderRules) -> String {
     let mut names: Vec<String> = signed.iter().map(|s| s.to_ascii_lowercase()).collect();
     names.sort();
     names.dedup();
     let mut out = String::new();
     for n in &names {
-        let vals: Vec<&str> =
-            headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.trim()).collect();
+        let mut vals: Vec<String> = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| match rules.collapse_whitespace {
+                true => v.split_whitespace().collect::<Vec<_>>().join(" "),
+                false => v.trim().to_string(),
+            })
+            .collect();
+        if rules.sort_repeated {
+            vals.sort();
+        }
         out.push_str(n);
         out.push(':');
         out.push_str(&vals.join(","));
@@ -195,6 +246,25 @@ mod tests {
     fn rfc3986_encoding() {
         assert_eq!(pct(" ~/*-+"), "%20~%2F%2A-%2B");
         assert_eq!(pct("中"), "%E4%B8%AD");
+    }
+
+    #[test]
+    fn header_values_per_vendor_rules() {
+        let h = |v: &[&str]| v.iter().map(|v| ("X-A".to_string(), v.to_string())).collect::<Vec<_>>();
+        let signed = ["x-a".to_string()];
+        let two = h(&["b  c ", " a"]);
+        assert_eq!(canonical_headers_with(&two, &signed, HeaderRules::ALIYUN), "x-a:a,b  c\n");
+        assert_eq!(canonical_headers_with(&two, &signed, HeaderRules::VOLCENGINE), "x-a:b c,a\n");
+        assert_eq!(canonical_headers_with(&two, &signed, HeaderRules::AWS4), "x-a:b c,a\n");
+        assert_eq!(canonical_headers_with(&two, &signed, HeaderRules::KSCORE), "x-a:a,b  c\n");
+        assert_eq!(canonical_headers(&two, &signed), "x-a:b  c,a\n");
+    }
+
+    #[test]
+    fn bare_empty_query_keys() {
+        let q = vec![("test".to_string(), "ok".to_string()), ("empty".to_string(), String::new())];
+        assert_eq!(canonical_query_bare_empty(&q), "empty&test=ok");
+        assert_eq!(canonical_query(&q), "empty=&test=ok");
     }
 
     #[test]

@@ -95,6 +95,22 @@ fn alibaba_acs3() {
             assert_eq!(sig, s(v, "expected_signature"));
             let hs = signing::canonical_headers(&pairs(&v["headers"]), &["x-acs-test".into()]);
             assert_eq!(hs, "x-acs-test:http,https\n");
+            // The lenient verifier's second form (bare keys for empty values)
+            // with Alibaba's header rules rebuilds the old util's request.
+            let aliyun_hs = signing::canonical_headers_with(
+                &pairs(&v["headers"]),
+                &["x-acs-test".into()],
+                signing::HeaderRules::ALIYUN,
+            );
+            let old_cr = signing::canonical_request(
+                "GET",
+                "",
+                &signing::canonical_query_bare_empty(&pairs(&v["query"])),
+                &aliyun_hs,
+                "x-acs-test",
+                s(v, "payload_hash"),
+            );
+            assert_eq!(old_cr, s(v, "canonical_request"));
             // And the current rules give the current SDK's answer.
             let cr = signing::canonical_request(
                 "GET",

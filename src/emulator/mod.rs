@@ -97,12 +97,18 @@ impl KeyStore for Inner {
     }
     fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, now: i64) -> bool {
         let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        // A nonce only has to be unique within the timestamp window; forget
-        // older ones so a long-running server does not grow without bound.
+        // A nonce only has to be unique within the timestamp window
+        // (`vendor-protocols.md` §2.4 step 6): one seen longer ago is
+        // accepted again, and forgotten so a long-running server does not
+        // grow without bound.
         if n.len() > 100_000 {
-            n.retain(|_, seen| now - *seen <= 2 * protocol::TIME_WINDOW);
+            n.retain(|_, seen| now - *seen <= protocol::TIME_WINDOW);
         }
         match n.entry((format!("{vendor}/{ak}"), nonce.to_string())) {
+            std::collections::hash_map::Entry::Occupied(mut o) if now - *o.get() > protocol::TIME_WINDOW => {
+                o.insert(now);
+                true
+            }
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(now);
@@ -474,6 +480,17 @@ impl Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nonce_is_unique_only_within_the_window() {
+        let keys = Inner::default();
+        let w = protocol::TIME_WINDOW;
+        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000));
+        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("aliyun", "other", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 1));
+        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 2));
+    }
 
     #[test]
     fn messages_fill_placeholders() {

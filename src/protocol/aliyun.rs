@@ -37,6 +37,9 @@ const V1_PROTOCOL_PARAMS: &[&str] = &[
 const ACS3_REQUIRED_SIGNED: &[&str] =
     &["host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"];
 
+/// The one ACS3 algorithm verified (§2.5).
+const ACS3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
+
 const HOST_ID: &str = "ecs.aliyuncs.com";
 const DEFAULT_REGION: &str = "cn-hangzhou";
 
@@ -118,17 +121,21 @@ impl Aliyun {
             request_id: String::new(),
             xml: false,
         };
-        let fields = auth_fields(auth.trim_start_matches("ACS3-HMAC-SHA256").trim());
+        // Other ACS3 algorithms (ACS3-HMAC-SM3, ACS3-RSA-SHA256, §2.5 step 9)
+        // are not verified here: refused, never mistaken for a V1 request.
+        let (algorithm, rest) = auth.trim().split_once(' ').unwrap_or((auth.trim(), ""));
+        if algorithm != ACS3_ALGORITHM {
+            return Err(reject("IncompleteSignature", vec![String::new()], &reply));
+        }
+        let fields = auth_fields(rest);
         let (Some(ak), Some(signed), Some(sig)) =
             (field(&fields, "Credential"), field(&fields, "SignedHeaders"), field(&fields, "Signature"))
         else {
             return Err(reject("IncompleteSignature", vec![String::new()], &reply));
         };
         let signed: Vec<String> = signed.split(';').map(|s| s.trim().to_ascii_lowercase()).collect();
-        if let Some(missing) =
-            ACS3_REQUIRED_SIGNED.iter().find(|h| !signed.iter().any(|s| s == *h) || req.header(h).is_none())
-        {
-            return Err(reject("IncompleteSignature", vec![format!("missing signed header {missing}")], &reply));
+        if ACS3_REQUIRED_SIGNED.iter().any(|h| !signed.iter().any(|s| s == *h) || req.header(h).is_none()) {
+            return Err(reject("IncompleteSignature", vec![String::new()], &reply));
         }
         let date = req.header("x-acs-date").unwrap_or_default();
         let Some(t) = clock::parse_iso8601(date) else {
@@ -142,16 +149,18 @@ impl Aliyun {
         };
         let payload = signing::sha256_hex(&req.body);
         let declared = req.header("x-acs-content-sha256").unwrap_or_default();
-        let cr = signing::canonical_request(
-            &req.method,
-            &req.path,
-            &signing::canonical_query(&req.query),
-            &signing::canonical_headers(&req.headers, &signed),
-            &signed.join(";"),
-            declared,
-        );
-        let (_, expected) = signing::acs3_signature(&secret, &cr);
-        if !signing::same(&expected, sig) || declared != payload {
+        let headers = signing::canonical_headers_with(&req.headers, &signed, signing::HeaderRules::ALIYUN);
+        let canonical = |query: &str| {
+            signing::canonical_request(&req.method, &req.path, query, &headers, &signed.join(";"), declared)
+        };
+        let matches = |cr: &str| signing::same(&signing::acs3_signature(&secret, cr).1, sig);
+        let cr = canonical(&signing::canonical_query(&req.query));
+        // The old openapi-util wrote an empty value as the bare key (§2.5
+        // step 3): tried only when the current form fails.
+        let verified = matches(&cr)
+            || (req.query.iter().any(|(_, v)| v.is_empty())
+                && matches(&canonical(&signing::canonical_query_bare_empty(&req.query))));
+        if !verified || declared != payload {
             return Err(reject("SignatureDoesNotMatch", vec![cr], &reply));
         }
         let nonce = req.header("x-acs-signature-nonce").unwrap_or_default();
@@ -175,27 +184,38 @@ impl Aliyun {
         let all = req.all_params();
         let get = |k: &str| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let format = get("Format").unwrap_or("XML");
-        let mut reply = ReplyCtx {
-            action: get("Action").unwrap_or_default().to_string(),
-            version: get("Version").unwrap_or_default().to_string(),
+        // The unsigned x-acs-* headers only name the action in the reply to a
+        // rejection; the call itself takes Action and Version from the
+        // signed parameters.
+        let reply = ReplyCtx {
+            action: get("Action").or_else(|| req.header("x-acs-action")).unwrap_or_default().to_string(),
+            version: get("Version").or_else(|| req.header("x-acs-version")).unwrap_or_default().to_string(),
             region: get("RegionId").unwrap_or(DEFAULT_REGION).to_string(),
             request_id: String::new(),
             xml: !format.eq_ignore_ascii_case("json"),
         };
-        if reply.action.is_empty() {
-            if let Some(a) = req.header("x-acs-action") {
-                reply.action = a.to_string();
-            }
-        }
+        let missing = |name: &str| reject("MissingParameter", vec![name.to_string()], &reply);
         let (Some(ak), Some(sig)) = (get("AccessKeyId"), get("Signature")) else {
             return Err(reject("IncompleteSignature", vec![String::new()], &reply));
         };
         let Some(t) = get("Timestamp").map(clock::parse_iso8601) else {
-            return Err(reject("MissingParameter", vec!["Timestamp".into()], &reply));
+            return Err(missing("Timestamp"));
         };
         let Some(t) = t else {
             return Err(reject("InvalidTimeStamp.Format", vec![], &reply));
         };
+        let Some(nonce) = get("SignatureNonce").filter(|n| !n.is_empty()) else {
+            return Err(missing("SignatureNonce"));
+        };
+        for (name, only) in [("SignatureMethod", "HMAC-SHA1"), ("SignatureVersion", "1.0")] {
+            match get(name) {
+                None => return Err(missing(name)),
+                Some(v) if v != only => {
+                    return Err(reject("InvalidParameter", vec![name.to_string()], &reply));
+                }
+                Some(_) => {}
+            }
+        }
         if (now - t).abs() > TIME_WINDOW {
             return Err(reject("InvalidTimeStamp.Expired", vec![], &reply));
         }
@@ -206,12 +226,18 @@ impl Aliyun {
         if !signing::same(&signing::rpc_v1_signature(&secret, &sts), sig) {
             return Err(reject("SignatureDoesNotMatch", vec![sts], &reply));
         }
-        if !keys.fresh_nonce("aliyun", ak, get("SignatureNonce").unwrap_or_default(), now) {
+        if !keys.fresh_nonce("aliyun", ak, nonce, now) {
             return Err(reject("SignatureNonceUsed", vec![], &reply));
         }
-        let ak = ak.to_string();
+        let Some(action) = get("Action").filter(|a| !a.is_empty()) else {
+            return Err(missing("Action"));
+        };
+        let Some(version) = get("Version").filter(|v| !v.is_empty()) else {
+            return Err(missing("Version"));
+        };
+        let (action, version, ak) = (action.to_string(), version.to_string(), ak.to_string());
         let params = all.into_iter().filter(|(k, _)| !V1_PROTOCOL_PARAMS.contains(&k.as_str())).collect();
-        Ok(Inbound { action: reply.action.clone(), version: reply.version.clone(), params, access_key_id: ak, reply })
+        Ok(Inbound { action, version, params, access_key_id: ak, reply })
     }
 }
 
@@ -267,7 +293,7 @@ impl Protocol for Aliyun {
 
     fn accept(&self, req: &HttpRequest, keys: &dyn KeyStore, now: i64) -> Result<Inbound, Rejection> {
         match req.header("authorization") {
-            Some(a) if a.starts_with("ACS3-HMAC-SHA256") => self.accept_acs3(req, a, keys, now),
+            Some(a) if a.trim_start().starts_with("ACS3-") => self.accept_acs3(req, a, keys, now),
             _ => self.accept_v1(req, keys, now),
         }
     }

@@ -128,16 +128,20 @@ impl Protocol for Ksyun {
         let body_hash = signing::sha256_hex(&req.body);
         let payload = req.header("x-amz-content-sha256").unwrap_or(&body_hash).to_string();
         let signed: Vec<String> = signed.split(';').map(|s| s.trim().to_ascii_lowercase()).collect();
-        let cr = signing::canonical_request(
-            &req.method,
-            &req.path,
-            &signing::canonical_query(&req.query),
-            &signing::canonical_headers(&req.headers, &signed),
-            &signed.join(";"),
-            &payload,
-        );
-        let (_, expected) = signing::AWS4.sign(&secret, amz_date, region, service, &cr);
-        if !signing::same(&expected, sig) || payload != body_hash {
+        let query = signing::canonical_query(&req.query);
+        let canonical = |rules| {
+            let headers = signing::canonical_headers_with(&req.headers, &signed, rules);
+            signing::canonical_request(&req.method, &req.path, &query, &headers, &signed.join(";"), &payload)
+        };
+        let matches = |cr: &str| signing::same(&signing::AWS4.sign(&secret, amz_date, region, service, cr).1, sig);
+        // AWS SigV4 "Trimall" (requests-aws4auth, the kingsoftcloud SDK); kscore
+        // 1.3.65 only trims and sorts repeated values (§4.2 step 4).
+        let aws = canonical(signing::HeaderRules::AWS4);
+        let kscore = canonical(signing::HeaderRules::KSCORE);
+        let verified = matches(&aws) || (kscore != aws && matches(&kscore));
+        // The scope must name the service (`kec`, §4.2 step 6); a signature
+        // scoped to another service does not match this one's.
+        if !verified || payload != body_hash || service != SERVICE {
             return Err(reject("SignatureDoesNotMatch", vec![], &reply));
         }
         let params = all.into_iter().filter(|(k, _)| !PROTOCOL_PARAMS.contains(&k.as_str())).collect();

@@ -116,7 +116,8 @@ impl Protocol for Volcengine {
             &req.method,
             &req.path,
             &signing::canonical_query(&req.query),
-            &signing::canonical_headers(&req.headers, &signed),
+            // "Trimall" (§3.2 step 4): trimmed, whitespace runs collapsed.
+            &signing::canonical_headers_with(&req.headers, &signed, signing::HeaderRules::VOLCENGINE),
             &signed.join(";"),
             &signing::sha256_hex(&req.body),
         );
