@@ -115,7 +115,8 @@ def ksyun():
     ok("ksc-sdk-python ModifyInstanceImage")
     control("seed?vendor=ksyun", json.dumps({"instances": {"instance": {"status": "Running"}}}).encode())
     try:
-        c.modify_instance_image(InstanceId=ids["instance.id"], ImageId=ids["other_image.id"])
+        c.modify_instance_image(InstanceId=ids["instance.id"], ImageId=ids["other_image.id"],
+                                InstancePassword="1qaQ!abc")
         raise AssertionError("expected an error")
     except ClientError as e:
         assert e.response["Error"]["Code"] == "InstanceStateNotSupported", e.response

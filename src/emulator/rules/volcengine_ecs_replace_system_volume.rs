@@ -3,10 +3,16 @@
 //! Check order: presence (InstanceId, ImageId) → format (ClientToken,
 //! booleans and integers, password, credential combination, size limit) →
 //! idempotency (replay, mismatch, still processing) → existence (instance,
-//! image, key pair) → instance state (expiry, locks, image creation, owning
-//! service, status, system volume) → image compatibility (instance type,
-//! volume type, Windows key pairs, preset credentials, host name, size) →
-//! DryRun.
+//! image, key pair) → instance state (locks, image creation, owning service,
+//! status, system volume, size limit) → billing (expiry) → image
+//! compatibility (instance type, volume type, Windows key pairs, preset
+//! credentials, host name, size) → DryRun (ARCHITECTURE.md "Error
+//! precedence"; the doc states no order).
+//!
+//! `MissingParameter.VolumeType` ("The required parameter VolumeType is not
+//! supplied." / 云盘类型不能为空) names a request parameter that neither the
+//! doc nor the SDK's request model has, so no request can omit it: the rule
+//! never answers it and the contract waives it.
 
 use super::{fail, password_classes, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State, Work};
@@ -102,10 +108,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         Some(n) => Some(s.key_pair_by_name(n).cloned().ok_or_else(|| fail("InvalidKeyPair.NotFound"))?),
         None => None,
     };
-    // 5. Instance state.
-    if inst.expired {
-        return Err(fail("InvalidInstance.Expired"));
-    }
+    // 5. Instance state, locks first.
     if inst.lock_reason.is_some() || inst.operation_lock.is_some() {
         return Err(fail("OperationDenied.ResourceLocked"));
     }
@@ -124,13 +127,14 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old.status != "attached" {
         return Err(fail("InvalidVolumeStatus"));
     }
-    if old.category.is_empty() {
-        return Err(fail("MissingParameter.VolumeType"));
-    }
     if size.is_some_and(|v| v < 1 || v as u32 > inst.max_system_disk_gib) {
         return Err(fail("LimitExceeded.SystemVolumeSize"));
     }
-    // 6. Image compatibility.
+    // 6. Billing.
+    if inst.expired {
+        return Err(fail("InvalidInstance.Expired"));
+    }
+    // 7. Image compatibility.
     if image.has("instance_type_unsupported") {
         return Err(fail("InvalidImage.InstanceTypeMismatch"));
     }
