@@ -10,9 +10,9 @@
 //! precedence"; the doc states no order).
 //!
 //! `MissingParameter.VolumeType` ("The required parameter VolumeType is not
-//! supplied." / 云盘类型不能为空) names a request parameter that neither the
-//! doc nor the SDK's request model has, so no request can omit it: the rule
-//! never answers it and the contract waives it.
+//! supplied." / 云盘类型不能为空): no request parameter of the doc or the
+//! SDK's request model carries a volume type, so the replacement takes the
+//! old system volume's; a volume without one leaves it empty.
 
 use super::{fail, password_classes, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State, Work};
@@ -126,6 +126,9 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     };
     if old.status != "attached" {
         return Err(fail("InvalidVolumeStatus"));
+    }
+    if old.category.is_empty() {
+        return Err(fail("MissingParameter.VolumeType"));
     }
     if size.is_some_and(|v| v < 1 || v as u32 > inst.max_system_disk_gib) {
         return Err(fail("LimitExceeded.SystemVolumeSize"));
