@@ -108,6 +108,21 @@ struct Binding {
     system_disks: Vec<(String, String)>,
 }
 
+impl Binding {
+    /// An offline target on loopback: nothing to stage.
+    fn loopback(
+        creds: Credentials,
+        bindings: Bindings,
+        host: String,
+        vendor: &str,
+        mock: Option<wiremock::MockServer>,
+    ) -> Binding {
+        let region = region(vendor).to_string();
+        let (staging, system_disks) = (Vec::new(), Vec::new());
+        Binding { creds, bindings, scheme: "http".into(), host, region, mock, staging, system_disks }
+    }
+}
+
 /// What one step got back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
@@ -246,18 +261,7 @@ impl Harness {
         Ok(match target {
             Target::Emulator => {
                 let (creds, bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
-                let host = self.emulator_addr.to_string();
-                let region = region(&api.vendor).to_string();
-                Binding {
-                    creds,
-                    bindings,
-                    scheme: "http".into(),
-                    host,
-                    region,
-                    mock: None,
-                    staging: Vec::new(),
-                    system_disks: Vec::new(),
-                }
+                Binding::loopback(creds, bindings, self.emulator_addr.to_string(), &api.vendor, None)
             }
             Target::Mock => {
                 let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
@@ -267,18 +271,7 @@ impl Harness {
                 }
                 let server = wiremock::MockServer::start().await;
                 let host = server.address().to_string();
-                let region = region(&api.vendor).to_string();
-                let creds = crate::mock::credentials();
-                Binding {
-                    creds,
-                    bindings,
-                    scheme: "http".into(),
-                    host,
-                    region,
-                    mock: Some(server),
-                    staging: Vec::new(),
-                    system_disks: Vec::new(),
-                }
+                Binding::loopback(crate::mock::credentials(), bindings, host, &api.vendor, Some(server))
             }
             Target::Live => {
                 let cfg = self.live.as_ref().ok_or("the live target is not configured")?;
