@@ -52,6 +52,12 @@ fn id_pattern() -> &'static Regex {
     })
 }
 
+/// The first resource ID (`i-…`, `d-…`, `m-…`, a UUID…) in a text, if any:
+/// the shapes the normalizer numbers, and that a case must never hard-code.
+pub fn find_id(text: &str) -> Option<&str> {
+    id_pattern().find(text).map(|m| m.as_str())
+}
+
 /// Redacts one trial's exchanges; tokens are numbered across the trial.
 pub struct Redactor {
     /// Exact values to replace, longest first.

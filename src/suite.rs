@@ -456,6 +456,25 @@ impl Checker<'_> {
                 );
             }
             self.template(&e.value, e.value_pos, world, saved);
+            // IDs differ per target (a tenant, a mock, a live account), so a
+            // case names fixtures; only template text is checked, not the
+            // `${...}` references themselves.
+            let literal = template::parse(&e.value).unwrap_or_default().into_iter().filter_map(|t| match t {
+                Token::Literal(l) => Some(l),
+                _ => None,
+            });
+            if let Some(id) =
+                literal.collect::<Vec<_>>().iter().find_map(|l| crate::normalize::find_id(l).map(str::to_string))
+            {
+                self.err(
+                    e.value_pos,
+                    format!("`{id}` is a hard-coded resource ID"),
+                    Some(
+                        "name a fixture instead (`${instance.id}`), or `${absent.image}` for one that does not exist"
+                            .into(),
+                    ),
+                );
+            }
         }
     }
 

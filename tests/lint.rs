@@ -201,3 +201,12 @@ fn a_message_that_is_not_the_documented_one_is_refused() {
     let (_, r) = load(&[("good.yaml", good.as_str())]);
     r.unwrap_or_else(|d| panic!("{d:#?}"));
 }
+
+#[test]
+fn a_hard_coded_resource_id_is_refused() {
+    let bad = GOOD.replace("ImageId: ${image.id}", "ImageId: m-bp67acfmxazb4ph1234");
+    let d = one_error(&bad);
+    assert_eq!(at(&d), (8, 12));
+    assert!(d.message.contains("`m-bp67acfmxazb4ph1234` is a hard-coded resource ID"), "{d}");
+    assert!(d.hint.as_deref().unwrap().contains("${instance.id}"), "{d}");
+}
