@@ -522,22 +522,8 @@ fn ksyun_live_path_binds_stages_retries_and_keeps_secrets() {
 #[test]
 fn a_dry_run_recording_is_replayed_and_compared_as_it_was_made_and_a_failing_one_is_not_replayed() {
     let dir = std::env::temp_dir().join(format!("apiconform-dryrec-{}-{}", std::process::id(), rand()));
-    let r = Rehearsal::new("{}", &[]);
-    let ids = r.control("POST", "seed?vendor=aliyun", "{}");
-    let mut inv = String::from("aliyun:\n  roles:\n");
-    for role in ["instance.id", "system_disk.id", "snapshot.id"] {
-        inv.push_str(&format!("    {role}: \"{}\"\n", ids["fixtures"][role].as_str().unwrap()));
-    }
-    let path = std::env::temp_dir().join(format!("apiconform-dryrec-{}-{}.yaml", std::process::id(), rand()));
-    std::fs::write(&path, inv).unwrap();
-    let env: HashMap<String, String> = base_env(&r.addr)
-        .into_iter()
-        .chain([("APICONFORM_INVENTORY".to_string(), path.display().to_string())])
-        .collect();
-    let Rehearsal { suite, harness, addr, rt } = r;
-    let harness =
-        harness.with_live(LiveConfig::from_env(&|k| env.get(k).cloned())).with_recordings(dir.clone()).recording(true);
-    let r = Rehearsal { suite, harness, addr, rt };
+    let Rehearsal { suite, harness, addr, rt } = aliyun(&["instance", "system_disk", "snapshot"], &[]);
+    let r = Rehearsal { suite, harness: harness.with_recordings(dir.clone()).recording(true), addr, rt };
     let out = r.run("aliyun::ecs::ResetDisk", "success");
     assert!(out.failures.is_empty(), "{:?}", out.failures);
     let api = r.suite.apis.iter().find(|a| a.path() == "aliyun::ecs::ResetDisk").unwrap();
