@@ -52,6 +52,24 @@ fn id_pattern() -> &'static Regex {
     })
 }
 
+/// `%2B` → `%2b`: the percent escapes some encoders write.
+fn lowercase_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex_left = 0;
+    for c in s.chars() {
+        if c == '%' {
+            hex_left = 2;
+            out.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The first resource ID (`i-…`, `d-…`, `m-…`, a UUID…) in a text, if any:
 /// the shapes the normalizer numbers, and that a case must never hard-code.
 pub fn find_id(text: &str) -> Option<&str> {
@@ -85,9 +103,7 @@ impl Redactor {
         let once = pct(value);
         let twice = pct(&once);
         let form: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        let lower = Regex::new("%[0-9A-F]{2}")
-            .map(|re| re.replace_all(&once, |c: &regex::Captures| c[0].to_ascii_lowercase()).into_owned())
-            .unwrap_or_default();
+        let lower = lowercase_escapes(&once);
         let json = serde_json::to_string(value).unwrap_or_default();
         let json = json.trim_matches('"').to_string();
         let b64 = base64::engine::general_purpose::STANDARD.encode(value);
@@ -259,6 +275,11 @@ mod tests {
         let mut r = Redactor::new(&b);
         let t = r.text("i-bp1aaaaaaaaaaaaaaaaa d-bp1xyzxyzxyzxyz d-bp1qqqqqqqqqqqq d-bp1xyzxyzxyzxyz");
         assert_eq!(t, "${instance.id} [d-1] [d-2] [d-1]");
+    }
+
+    #[test]
+    fn percent_escapes_lowercased_only() {
+        assert_eq!(lowercase_escapes("CANARY%2Bsec%2Fret%3D9F"), "CANARY%2bsec%2fret%3d9F");
     }
 
     #[test]

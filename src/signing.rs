@@ -57,18 +57,21 @@ pub fn same(a: &str, b: &str) -> bool {
 
 /// Sorted `pct(k)=pct(v)` joined by `&` (by encoded name, then value).
 pub fn canonical_query(params: &[(String, String)]) -> String {
-    let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
-    enc.sort();
-    enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    query_string(params, false)
 }
 
 /// [`canonical_query`] with the old openapi-util quirk: an empty value is
 /// written as the bare key (`empty&test=ok`, not `empty=&test=ok`).
 /// `vendor-protocols.md` §2.5 step 3; vector A-5.
 pub fn canonical_query_bare_empty(params: &[(String, String)]) -> String {
+    query_string(params, true)
+}
+
+fn query_string(params: &[(String, String)], bare_empty: bool) -> String {
     let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
     enc.sort();
-    enc.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join("&")
+    let pair = |(k, v): &(String, String)| if bare_empty && v.is_empty() { k.clone() } else { format!("{k}={v}") };
+    enc.iter().map(pair).collect::<Vec<_>>().join("&")
 }
 
 /// How a vendor canonicalizes signed header values.
@@ -113,12 +116,18 @@ pub fn canonical_headers_with(headers: &[(String, String)], signed: &[String], r
     names.dedup();
     let mut out = String::new();
     for n in &names {
-        let mut vals: Vec<String> = headers
+        // Borrowed unless a whitespace run really has to be collapsed.
+        let mut vals: Vec<std::borrow::Cow<str>> = headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| match rules.collapse_whitespace {
-                true => v.split_whitespace().collect::<Vec<_>>().join(" "),
-                false => v.trim().to_string(),
+            .map(|(_, v)| {
+                let t = v.trim();
+                let runs = t.contains(char::is_whitespace) && t.split(char::is_whitespace).any(|w| w.is_empty())
+                    || t.contains(|c: char| c.is_whitespace() && c != ' ');
+                match rules.collapse_whitespace && runs {
+                    true => std::borrow::Cow::Owned(t.split_whitespace().collect::<Vec<_>>().join(" ")),
+                    false => std::borrow::Cow::Borrowed(t),
+                }
             })
             .collect();
         if rules.sort_repeated {

@@ -137,8 +137,10 @@ impl Protocol for Ksyun {
         // AWS SigV4 "Trimall" (requests-aws4auth, the kingsoftcloud SDK); kscore
         // 1.3.65 only trims and sorts repeated values (§4.2 step 4).
         let aws = canonical(signing::HeaderRules::AWS4);
-        let kscore = canonical(signing::HeaderRules::KSCORE);
-        let verified = matches(&aws) || (kscore != aws && matches(&kscore));
+        let verified = matches(&aws) || {
+            let kscore = canonical(signing::HeaderRules::KSCORE);
+            kscore != aws && matches(&kscore)
+        };
         // The scope must name the service (`kec`, §4.2 step 6); a signature
         // scoped to another service does not match this one's.
         if !verified || payload != body_hash || service != SERVICE {
