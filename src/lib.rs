@@ -22,6 +22,7 @@ pub mod protocol;
 pub mod recording;
 pub mod report;
 pub mod runner;
+pub mod sdk;
 pub mod signing;
 pub mod suite;
 pub mod template;

@@ -325,6 +325,9 @@ fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
     };
     let emulator = apiconform::emulator::Emulator::from_suite(&suite);
     emulator.set_flow_control(flow_control);
+    // `GET /_apiconform/requests?vendor=V` shows what clients sent with the
+    // default keys (bounded per key).
+    emulator.watch_default_keys();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -982,7 +982,7 @@ pub fn check(step: &str, e: &CheckedExpect, n: &Normalized, b: &Bindings, failur
     }
 }
 
-fn save(step: &CaseStep, n: &Normalized, b: &mut Bindings, failures: &mut Vec<String>) {
+pub fn save(step: &CaseStep, n: &Normalized, b: &mut Bindings, failures: &mut Vec<String>) {
     for (var, path) in &step.save {
         match lookup(&n.body, path) {
             Some(v) => {

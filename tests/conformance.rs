@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+use common::snapshot;
+
 fn main() {
     let args = Arguments::from_args();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -111,27 +114,4 @@ fn main() {
         eprintln!("cleanup: {line}");
     }
     conclusion.exit();
-}
-
-fn snapshot(dir: &Path, name: &str, transcript: &str) -> Result<(), Failed> {
-    let dir = dir.to_path_buf();
-    let name = name.to_string();
-    let transcript = transcript.to_string();
-    std::panic::catch_unwind(move || {
-        insta::with_settings!({
-            snapshot_path => dir,
-            prepend_module_to_snapshot => false,
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(name, transcript);
-        });
-    })
-    .map_err(|e| {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "snapshot assertion failed".into());
-        Failed::from(format!("snapshot mismatch (see the diff above; `cargo insta review` to accept): {msg}"))
-    })
 }

@@ -5,6 +5,7 @@
 //! | request | effect |
 //! |---|---|
 //! | `GET /_apiconform/state?vendor=V` | the tenant's state as JSON |
+//! | `GET /_apiconform/requests?vendor=V` | the requests signed with the default keys, as they arrived (method, raw query, headers, body, status; the last 1000 per key) |
 //! | `POST /_apiconform/reset[?vendor=V]` | back to the vendor's default world |
 //! | `POST /_apiconform/seed?vendor=V` + JSON world patch | default world with the patch applied; returns the fixture IDs |
 //! | `POST /_apiconform/time?vendor=V&mode=manual\|immediate` | long-running work waits for `advance`, or completes at once |
@@ -41,6 +42,7 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
             Some(Ok(v)) => HttpResponse::json(200, &v),
             _ => bad(500, "state is not available"),
         },
+        ("GET", "requests") => HttpResponse::json(200, &json!({ "requests": emu.default_wire(&vendors[0]) })),
         ("POST", "reset") => {
             for v in &vendors {
                 emu.seed_default(v, &WorldSpec::default());

@@ -19,6 +19,7 @@
 pub mod control;
 pub mod rules;
 pub mod state;
+pub mod wiretap;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
 use crate::protocol::{self, Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
@@ -66,6 +67,8 @@ struct Inner {
     faults: Mutex<HashMap<(String, String), Fault>>,
     /// Per vendor: the default world and the default tenant's id.
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
+    /// What clients sent with watched access keys (SDK trials, `serve`).
+    wiretap: wiretap::Wiretap,
 }
 
 /// (code, remaining count) of an injected fault.
@@ -200,6 +203,54 @@ impl Emulator {
         let Some(t) = self.default_tenant(vendor) else { return false };
         self.add_key(vendor, ak, secret, t);
         true
+    }
+
+    /// What clients send with these keys is kept from now on
+    /// ([`wiretap`]), until [`Emulator::unwatch`].
+    pub fn watch(&self, access_key_ids: &[&str]) {
+        for k in access_key_ids {
+            self.inner.wiretap.watch(k);
+        }
+    }
+
+    pub fn unwatch(&self, access_key_ids: &[&str]) {
+        for k in access_key_ids {
+            self.inner.wiretap.unwatch(k);
+        }
+    }
+
+    /// Takes what was sent with these keys since the last call.
+    pub fn take_wire(&self, access_key_ids: &[&str]) -> Vec<wiretap::WireRecord> {
+        self.inner.wiretap.take(access_key_ids)
+    }
+
+    /// The default access keys of `vendor` (the ones `serve` watches).
+    pub fn default_keys(&self, vendor: &str) -> Vec<String> {
+        let Some(t) = self.default_tenant(vendor) else { return Vec::new() };
+        let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<String> = keys
+            .get(vendor)
+            .map(|m| m.iter().filter(|(_, k)| k.tenant == t).map(|(ak, _)| ak.clone()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Keeps what clients send with the default keys of every vendor, for
+    /// `GET /_apiconform/requests?vendor=V` (`serve` does this).
+    pub fn watch_default_keys(&self) {
+        for v in self.vendors() {
+            for k in self.default_keys(&v) {
+                self.inner.wiretap.watch(&k);
+            }
+        }
+    }
+
+    /// What was sent with the default keys of `vendor`, oldest first.
+    pub fn default_wire(&self, vendor: &str) -> Vec<wiretap::WireRecord> {
+        let keys = self.default_keys(vendor);
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.inner.wiretap.peek(&refs)
     }
 
     /// Vendors with a default tenant.
@@ -452,14 +503,18 @@ impl Emulator {
                 headers.push(("host".into(), a.to_string()));
             }
         }
+        let raw_query = parts.uri.query().unwrap_or("");
         let req = HttpRequest {
             method: parts.method.as_str().to_string(),
             path: parts.uri.path().to_string(),
-            query: HttpRequest::parse_query(parts.uri.query().unwrap_or("")),
+            query: HttpRequest::parse_query(raw_query),
             headers,
             body,
         };
         let resp = self.handle(&req);
+        if self.inner.wiretap.active() && !req.path.starts_with(control::PREFIX) {
+            self.inner.wiretap.keep(&req, raw_query, resp.status);
+        }
         let mut b = hyper::Response::builder().status(resp.status);
         for (k, v) in &resp.headers {
             b = b.header(k, v);

@@ -1,0 +1,1 @@
+//! What an SDK upgrade changes (placeholder while the trial lands).

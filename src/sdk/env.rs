@@ -1,0 +1,156 @@
+//! Building a flavour's environment: a Python virtualenv or a Node
+//! `node_modules`, in a cache directory.
+//!
+//! An environment is keyed by the hash of its whole dependency set, not
+//! only the top package's version: a newer transitive package (a credentials
+//! library, say) can change the wire, so it must be a different
+//! environment. A finished environment holds a marker file with the
+//! resolved set; an unfinished one (an interrupted install) is rebuilt.
+//!
+//! The cache is `$APICONFORM_SDK_CACHE`, else `$XDG_CACHE_HOME/apiconform/sdk`,
+//! else `~/.cache/apiconform/sdk`. A Volcengine virtualenv alone is several
+//! hundred MB: CI keeps this directory between runs.
+
+use super::{Flavour, Language};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const READY: &str = ".apiconform-ready";
+
+/// Which dependency set to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// The flavour's lock files under `sdk/flavours/<name>/`.
+    Locked,
+    /// `package` at `version` (or `latest`): an exact set from
+    /// `sdk/upgrades/<flavour>/<package>-<version>.txt` when the repository
+    /// pins one, else the locked set with that package moved (and what the
+    /// installer must move with it).
+    Version { package: String, version: String },
+}
+
+impl Pin {
+    pub fn label(&self, f: &Flavour) -> String {
+        match self {
+            Pin::Locked => "locked".into(),
+            Pin::Version { package, version } if package == f.package => version.clone(),
+            Pin::Version { package, version } => format!("{package} {version}"),
+        }
+    }
+}
+
+/// A built environment.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub dir: PathBuf,
+    pub language: Language,
+    /// The whole resolved set: `pip freeze`, or the `package-lock.json`.
+    pub resolved: String,
+}
+
+pub fn cache_root() -> PathBuf {
+    if let Some(d) = std::env::var_os("APICONFORM_SDK_CACHE") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("apiconform").join("sdk")
+}
+
+/// The lock files of a flavour, as (file name, contents).
+pub fn lock_files(sdk: &Path, f: &Flavour) -> Result<Vec<(String, String)>, String> {
+    let dir = sdk.join("flavours").join(f.name);
+    let names: &[&str] = match f.language {
+        Language::Python => &["requirements.txt"],
+        Language::Node => &["package.json", "package-lock.json"],
+    };
+    names
+        .iter()
+        .map(|n| {
+            let p = dir.join(n);
+            std::fs::read_to_string(&p).map(|c| (n.to_string(), c)).map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// Builds (or finds in the cache) the environment of `f` pinned by `pin`.
+pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
+    let mut files = lock_files(sdk, f)?;
+    let mut upgrade = None;
+    if let Pin::Version { package, version } = pin {
+        let exact = sdk.join("upgrades").join(f.name).join(format!("{}-{version}.txt", package.replace('/', "+")));
+        match (f.language, std::fs::read_to_string(&exact)) {
+            (Language::Python, Ok(set)) => files = vec![("requirements.txt".into(), set)],
+            _ => upgrade = Some((package.clone(), version.clone())),
+        }
+    }
+    let mut h = Sha256::new();
+    for (n, c) in &files {
+        h.update(n.as_bytes());
+        h.update(c.as_bytes());
+    }
+    if let Some((p, v)) = &upgrade {
+        h.update(format!("upgrade {p} {v}").as_bytes());
+    }
+    let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let lang = if f.language == Language::Python { "py" } else { "node" };
+    let dir = cache_root().join(format!("{lang}-{key}"));
+    if let Ok(resolved) = std::fs::read_to_string(dir.join(READY)) {
+        return Ok(Env { dir, language: f.language, resolved });
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let resolved = match f.language {
+        Language::Python => build_python(&dir, &files, upgrade.as_ref())?,
+        Language::Node => build_node(&dir, &files, upgrade.as_ref())?,
+    };
+    std::fs::write(dir.join(READY), &resolved).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(Env { dir, language: f.language, resolved })
+}
+
+fn build_python(dir: &Path, files: &[(String, String)], upgrade: Option<&(String, String)>) -> Result<String, String> {
+    let python = std::env::var("APICONFORM_PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(&python).args(["-m", "venv"]).arg(dir))?;
+    let req = dir.join("requirements.lock.txt");
+    std::fs::write(&req, &files[0].1).map_err(|e| e.to_string())?;
+    let pip = dir.join("bin").join("pip");
+    let quiet = ["--disable-pip-version-check", "--quiet", "--no-input"];
+    run(Command::new(&pip).arg("install").args(quiet).arg("--no-deps").arg("-r").arg(&req))?;
+    if let Some((package, version)) = upgrade {
+        let spec = if version == "latest" { package.clone() } else { format!("{package}=={version}") };
+        run(Command::new(&pip).arg("install").args(quiet).args(["--upgrade", &spec]))?;
+    }
+    run(Command::new(&pip).args(["freeze", "--disable-pip-version-check"]))
+}
+
+fn build_node(dir: &Path, files: &[(String, String)], upgrade: Option<&(String, String)>) -> Result<String, String> {
+    for (n, c) in files {
+        std::fs::write(dir.join(n), c).map_err(|e| e.to_string())?;
+    }
+    let npm = |args: &[&str]| {
+        run(Command::new("npm").args(args).args(["--no-audit", "--no-fund", "--ignore-scripts"]).current_dir(dir))
+    };
+    npm(&["ci", "--silent"])?;
+    if let Some((package, version)) = upgrade {
+        npm(&["install", "--silent", &format!("{package}@{version}")])?;
+    }
+    std::fs::read_to_string(dir.join("package-lock.json")).map_err(|e| e.to_string())
+}
+
+/// Runs a build step; a failure quotes the end of what it printed.
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = err.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!("{shown} failed ({}):\n{}", out.status, tail.join("\n")))
+}
