@@ -6,15 +6,23 @@
 // way, so a difference between two flavours' answers is the SDKs' doing.
 // Node's standard library only; the SDK comes from NODE_PATH.
 
+const path = require('path');
 const readline = require('readline');
 
 const INDEX = /^[0-9]+$/;
 
+// Versions as the SDK itself resolves them: the first name is the SDK, the
+// others are looked up from its directory (npm may nest a dependency's own
+// version under the SDK rather than hoist it).
 function packageVersions(names) {
   const out = {};
+  let sdkDir = null;
   for (const name of names) {
     try {
-      out[name] = require(`${name}/package.json`).version;
+      const opts = sdkDir ? { paths: [sdkDir] } : undefined;
+      const file = require.resolve(`${name}/package.json`, opts);
+      if (!sdkDir) sdkDir = path.dirname(file);
+      out[name] = require(file).version;
     } catch (e) {
       out[name] = null;
     }
