@@ -65,6 +65,7 @@ fn main() {
                 let name = format!("{}::{}::sdk-{}", api.path(), case.name, f.name);
                 let snap_dir =
                     manifest.join("snapshots/sdk").join(f.name).join(&api.vendor).join(&api.service).join(&api.action);
+                let listed = sdk::divergences(&sdk_root, f.name).unwrap_or_else(|e| panic!("{e}"));
                 let (suite, harness, pool) = (suite.clone(), harness.clone(), pool.clone());
                 let ignored = pool.is_none() && !args.list;
                 trials.push(
@@ -73,18 +74,19 @@ fn main() {
                         let api = &suite.apis[ai];
                         let case = &api.cases[ci];
                         let out = harness.run(&pool, api, case);
-                        if !out.failures.is_empty() {
-                            return Err(Failed::from(format!(
-                                "{}\n  case file: {}\n\ntranscript:\n{}",
-                                out.failures.join("\n"),
+                        let full = format!("{}::{}", api.path(), case.name);
+                        let divergence = sdk::verdict(&full, &out.failures, &listed).map_err(|failures| {
+                            Failed::from(format!(
+                                "{failures}\n  case file: {}\n\ntranscript:\n{}",
                                 case.file.display(),
                                 out.transcript
-                            )));
-                        }
+                            ))
+                        })?;
                         snapshot(&snap_dir, &case.name, &out.transcript)?;
-                        Ok(match out.unsupported {
-                            Some(reason) => Completion::ignored_with(format!("unsupported: {reason}")),
-                            None => Completion::Completed,
+                        Ok(match (divergence, out.unsupported) {
+                            (Some(reason), _) => Completion::ignored_with(format!("divergence: {reason}")),
+                            (None, Some(reason)) => Completion::ignored_with(format!("unsupported: {reason}")),
+                            (None, None) => Completion::Completed,
                         })
                     })
                     .with_ignored_flag(ignored),

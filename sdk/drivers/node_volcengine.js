@@ -56,11 +56,14 @@ async function handle(req) {
   }
   const meta = body && typeof body === 'object' && body.ResponseMetadata ? body.ResponseMetadata : {};
   const err = meta.Error && typeof meta.Error === 'object' ? meta.Error : {};
+  // A user reads the answer's `Result` (the Python SDK decodes exactly
+  // that); an error answer has none, so its whole body is the error data.
+  const result = body && typeof body === 'object' && body.Result !== undefined && !meta.Error ? body.Result : body;
   return c.outcome(id, 'success', {
     code: err.Code !== undefined ? err.Code : null,
     message: err.Message !== undefined ? err.Message : null,
     request_id: meta.RequestId !== undefined ? meta.RequestId : null,
-    body,
+    body: result,
   });
 }
 

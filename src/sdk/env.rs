@@ -23,10 +23,11 @@ const READY: &str = ".apiconform-ready";
 pub enum Pin {
     /// The flavour's lock files under `sdk/flavours/<name>/`.
     Locked,
-    /// `package` at `version` (or `latest`): an exact set from
-    /// `sdk/upgrades/<flavour>/<package>-<version>.txt` when the repository
-    /// pins one, else the locked set with that package moved (and what the
-    /// installer must move with it).
+    /// `package` at `version` (or `latest`): the exact set the repository
+    /// pins as `sdk/upgrades/<flavour>-<version>.txt` (Python) or
+    /// `sdk/upgrades/<flavour>-<version>/` (Node) when there is one (a label
+    /// such as `7.3.0+tea-openapi-0.3.16` names such a set), else the locked
+    /// set with that package moved (and what the installer must move with it).
     Version { package: String, version: String },
 }
 
@@ -76,15 +77,32 @@ pub fn lock_files(sdk: &Path, f: &Flavour) -> Result<Vec<(String, String)>, Stri
         .collect()
 }
 
+/// The exact dependency set the repository pins for `label`, if any.
+fn pinned_set(sdk: &Path, f: &Flavour, label: &str) -> Option<Vec<(String, String)>> {
+    let base = sdk.join("upgrades");
+    match f.language {
+        Language::Python => {
+            let set = std::fs::read_to_string(base.join(format!("{}-{label}.txt", f.name))).ok()?;
+            Some(vec![("requirements.txt".into(), set)])
+        }
+        Language::Node => {
+            let dir = base.join(format!("{}-{label}", f.name));
+            ["package.json", "package-lock.json"]
+                .iter()
+                .map(|n| std::fs::read_to_string(dir.join(n)).ok().map(|c| (n.to_string(), c)))
+                .collect()
+        }
+    }
+}
+
 /// Builds (or finds in the cache) the environment of `f` pinned by `pin`.
 pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
     let mut files = lock_files(sdk, f)?;
     let mut upgrade = None;
     if let Pin::Version { package, version } = pin {
-        let exact = sdk.join("upgrades").join(f.name).join(format!("{}-{version}.txt", package.replace('/', "+")));
-        match (f.language, std::fs::read_to_string(&exact)) {
-            (Language::Python, Ok(set)) => files = vec![("requirements.txt".into(), set)],
-            _ => upgrade = Some((package.clone(), version.clone())),
+        match pinned_set(sdk, f, version) {
+            Some(set) => files = set,
+            None => upgrade = Some((package.clone(), version.clone())),
         }
     }
     let mut h = Sha256::new();

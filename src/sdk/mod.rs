@@ -26,6 +26,7 @@
 //! are slow; a driver that hangs longer than the SDK's own timeout is
 //! waited for.
 
+pub mod commands;
 pub mod diff;
 pub mod driver;
 pub mod env;
@@ -186,6 +187,46 @@ pub fn flavour(name: &str) -> Result<&'static Flavour, String> {
             .unwrap_or_default();
         format!("unknown flavour `{name}`{hint}; one of: {}", names.join(", "))
     })
+}
+
+/// A known, investigated mismatch between a case and what a flavour
+/// decodes (`sdk/flavours/<flavour>/divergences.yaml`). Such a trial is
+/// reported as a divergence with its reason, never as passed; when the
+/// mismatch stops happening, the trial fails until the entry is removed.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Divergence {
+    /// `vendor::service::Action::case`.
+    pub case: String,
+    /// Text the failure must contain (the code the SDK decodes instead).
+    pub got: String,
+    pub reason: String,
+}
+
+/// The divergences listed for `flavour`; none when the file is absent.
+pub fn divergences(sdk: &Path, flavour: &str) -> Result<Vec<Divergence>, String> {
+    let path = sdk.join("flavours").join(flavour).join("divergences.yaml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => crate::yaml::parse::<Vec<Divergence>>(&path, &text).map_err(|d| d.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The verdict on one SDK trial's failures, given the listed divergences:
+/// `Ok(None)` passed, `Ok(Some(reason))` a listed divergence, `Err` failed.
+pub fn verdict(case: &str, failures: &[String], listed: &[Divergence]) -> Result<Option<String>, String> {
+    let entry = listed.iter().find(|d| d.case == case);
+    let text = failures.join("\n");
+    match (entry, failures.is_empty()) {
+        (None, true) => Ok(None),
+        (None, false) => Err(text),
+        (Some(d), false) if text.contains(&d.got) => Ok(Some(d.reason.clone())),
+        (Some(d), false) => Err(format!("{text}\n(a divergence is listed for this case, but not this one: {})", d.got)),
+        (Some(d), true) => {
+            Err(format!("the listed divergence ({}) no longer happens: remove it from divergences.yaml", d.got))
+        }
+    }
 }
 
 /// `sdk/` beside the cases directory: drivers, lock files, accepted

@@ -56,6 +56,10 @@ pub struct WireView {
     pub headers: Vec<(String, String)>,
     /// Header names in the order they were sent (noise in a diff).
     pub header_order: Vec<String>,
+    /// Parameter names in the order they were sent (noise in a diff).
+    pub param_order: Vec<String>,
+    /// The User-Agent as sent (noise in a diff; `[user-agent]` in snapshots).
+    pub user_agent: String,
     /// The status the emulator answered with.
     pub status: u16,
 }
@@ -70,6 +74,7 @@ impl WireView {
         } else if ct.starts_with("application/json") && !r.body.is_empty() {
             collect_json(&r.body, case_params, redactor, &mut params);
         }
+        let param_order: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
         params.sort_by(|a, b| (&a.name, a.location).cmp(&(&b.name, b.location)));
         let own: Vec<&str> = params.iter().filter(|p| !p.protocol).map(|p| p.location).collect();
         let mut params_in: Vec<&str> = own.clone();
@@ -95,6 +100,8 @@ impl WireView {
             params,
             headers,
             header_order: r.headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect(),
+            param_order,
+            user_agent: header(r, "user-agent").unwrap_or("").to_string(),
             status: r.status,
         }
     }
