@@ -285,7 +285,8 @@ impl Differ<'_> {
         };
         let code = |c: &Option<String>| c.clone().unwrap_or_else(|| "-".into());
         same(self, "outcome", x.outcome.clone(), y.outcome.clone());
-        same(self, "status", format!("{:?}", x.status), format!("{:?}", y.status));
+        let status = |s: Option<u16>| s.map(|s| s.to_string()).unwrap_or_else(|| "(not exposed)".into());
+        same(self, "status", status(x.status), status(y.status));
         same(self, "code", code(&x.code), code(&y.code));
         same(self, "message", code(&x.message), code(&y.message));
         same(self, "request ID", code(&x.request_id), code(&y.request_id));
@@ -442,4 +443,78 @@ pub fn markdown(diffs: &[FlavourDiff]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::driver::Reply;
+    use crate::sdk::wire::{Param, WireView};
+
+    fn step(params: &[(&str, &str)]) -> StepRecord {
+        let params = params
+            .iter()
+            .map(|(n, v)| Param {
+                name: n.to_string(),
+                encoded: v.to_string(),
+                value: v.to_string(),
+                location: "query",
+                protocol: false,
+            })
+            .collect::<Vec<_>>();
+        let wire = WireView {
+            scheme: "rpc-v1".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            params_in: "query".into(),
+            content_type: "-".into(),
+            action_in: "query".into(),
+            version_in: "query".into(),
+            signed_headers: vec![],
+            param_order: params.iter().map(|p| p.name.clone()).collect(),
+            params,
+            headers: vec![],
+            header_order: vec![],
+            user_agent: String::new(),
+            status: 200,
+        };
+        StepRecord { name: "s".into(), action: "A".into(), wire: vec![wire], reply: Reply::default() }
+    }
+
+    fn outcome(s: StepRecord) -> SdkOutcome {
+        SdkOutcome { steps: vec![s], ..Default::default() }
+    }
+
+    #[test]
+    fn a_renamed_flattening_is_breaking_and_a_boolean_spelling_too() {
+        let old = outcome(step(&[("Tag.1.Value.1", "a"), ("DryRun", "False")]));
+        let new = outcome(step(&[("Tag.1.Value", "a"), ("DryRun", "false")]));
+        let c = compare("c", &old, &new);
+        assert!(c.iter().any(|x| x.class == Class::Breaking && x.what.contains("flattening: Tag.1.Value.1")), "{c:?}");
+        assert!(c.iter().any(|x| x.class == Class::Breaking && x.what == "encoded value of DryRun"), "{c:?}");
+    }
+
+    #[test]
+    fn percent_encoding_style_is_notable_and_order_is_noise() {
+        let mut a = step(&[("Name", "a b"), ("X", "1")]);
+        a.wire[0].params[0].encoded = "a+b".into();
+        let mut b = step(&[("X", "1"), ("Name", "a b")]);
+        b.wire[0].params[1].encoded = "a%20b".into();
+        b.wire[0].params.sort_by(|x, y| x.name.cmp(&y.name));
+        let c = compare("c", &outcome(a), &outcome(b));
+        assert!(c.iter().any(|x| x.class == Class::Notable && x.what == "percent-encoding of Name"), "{c:?}");
+        assert!(c.iter().any(|x| x.class == Class::Noise && x.what == "query order"), "{c:?}");
+        assert!(!c.iter().any(|x| x.class == Class::Breaking), "{c:?}");
+    }
+
+    #[test]
+    fn accepted_breaking_changes_do_not_fail() {
+        let old = outcome(step(&[("A", "1")]));
+        let new = outcome(step(&[("A", "2")]));
+        let acc = vec![Accepted { what: "encoded value of A".into(), case: None, to: None, reason: "reviewed".into() }];
+        let d = FlavourDiff::new("f", "1", "2", vec![compare("c", &old, &new)], &acc);
+        assert_eq!((d.summary.breaking, d.unaccepted_breaking()), (1, 0));
+        let d = FlavourDiff::new("f", "1", "2", vec![compare("c", &old, &new)], &[]);
+        assert_eq!(d.unaccepted_breaking(), 1);
+    }
 }

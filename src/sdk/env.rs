@@ -116,6 +116,12 @@ pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
     let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     let lang = if f.language == Language::Python { "py" } else { "node" };
     let dir = cache_root().join(format!("{lang}-{key}"));
+    std::fs::create_dir_all(cache_root()).map_err(|e| format!("cannot create {}: {e}", cache_root().display()))?;
+    // One builder per environment, across threads and processes (parallel
+    // tests, a CLI run beside `cargo test`): the others wait, then find it.
+    let lock_path = cache_root().join(format!("{lang}-{key}.lock"));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     if let Ok(resolved) = std::fs::read_to_string(dir.join(READY)) {
         return Ok(Env { dir, language: f.language, resolved });
     }

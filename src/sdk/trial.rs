@@ -67,6 +67,11 @@ impl SdkHarness {
         Ok(SdkHarness { _rt: rt, emulator, addr, suite, seq: AtomicU64::new(1) })
     }
 
+    /// The emulator the SDKs talk to (to inject a fault, say).
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
     pub fn suite(&self) -> &Suite {
         &self.suite
     }
