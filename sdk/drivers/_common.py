@@ -232,7 +232,8 @@ def serve(flavour, packages, handle):
     # stdout carries only protocol lines: anything an SDK prints goes to stderr.
     _OUT, sys.stdout = sys.stdout, sys.stderr
     emit({"hello": {"flavour": flavour, "packages": package_versions(packages)}})
-    for line in sys.stdin:
+    for raw in sys.stdin.buffer:  # bytes: invalid UTF-8 must not end the loop
+        line = raw.decode("utf-8", "replace")
         if not line.strip():
             continue
         req_id = None
