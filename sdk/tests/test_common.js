@@ -66,7 +66,8 @@ c.serve('test', ['no-such-package'], async (req) => {
 `;
 
 test('the loop: one line per input, bad input survived, secrets scrubbed', () => {
-  const call = { action: 'X', endpoint: 'e', params: [], credentials: { secret: 'sk-123456', session_token: 'tok/123456' } };
+  const credentials = { secret: 'sk-123456', session_token: 'tok/123456' };
+  const call = { action: 'X', endpoint: 'e', params: [], credentials };
   const input = ['not json', '\xff\xfe', '[]', '{"id": 1}', JSON.stringify({ ...call, id: 2, action: 'Raise' }),
     JSON.stringify({ ...call, id: 3 })].join('\n') + '\n';
   const r = spawnSync(process.execPath, ['-e', LOOP, DRIVERS], { input, timeout: 60000 });
