@@ -181,12 +181,46 @@ function unsupported(id, reason, droppedNames = []) {
 // A failure the driver did not expect (or a driver bug): an error with its
 // class, never a crash.
 function unexpected(id, e, droppedNames = []) {
-  process.stderr.write(`${e && e.stack ? e.stack : String(e)}\n`);
+  process.stderr.write(scrub(`${e && e.stack ? e.stack : String(e)}\n`));
   return outcome(id, 'error', {
     message: e && e.message !== undefined ? String(e.message) : String(e),
     exception: describeError(e),
     dropped: droppedNames,
   });
+}
+
+// The secret and session token of the call being served: scrubbed from every
+// output line and log (an SDK's message may carry the request URL, a
+// SecurityToken in it).
+let secrets = [];
+const MIN_SECRET_LEN = 6;
+
+function secretForms(req) {
+  const cred = req && typeof req === 'object' ? req.credentials : null;
+  const forms = new Set();
+  for (const key of ['secret', 'session_token']) {
+    const v = cred && typeof cred === 'object' ? cred[key] : null;
+    if (typeof v === 'string' && v.length >= MIN_SECRET_LEN) {
+      const enc = encodeURIComponent(v);
+      [v, enc, enc.replace(/%20/g, '+'), encodeURIComponent(enc)].forEach((f) => forms.add(f));
+    }
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+function scrub(obj) {
+  if (typeof obj === 'string') {
+    let out = obj;
+    for (const form of secrets) out = out.split(form).join('[redacted]');
+    return out;
+  }
+  if (Array.isArray(obj)) return obj.map(scrub);
+  if (obj !== null && typeof obj === 'object') {
+    const out = {};
+    for (const [k, v] of Object.entries(obj)) out[k] = scrub(v);
+    return out;
+  }
+  return obj;
 }
 
 function jsonBody(text) {
@@ -250,10 +284,11 @@ async function one(line, handle) {
   } catch (e) {
     return unsupported(id, `bad input: ${e.message}`);
   }
+  secrets = secretForms(req);
   try {
-    return await handle(req);
+    return scrub(await handle(req));
   } catch (e) {
-    return unexpected(id, e);
+    return scrub(unexpected(id, e));
   }
 }
 

@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import traceback
+import urllib.parse
 
 INDEX = re.compile(r"^[0-9]+$")
 
@@ -187,7 +188,7 @@ def unsupported(req_id, reason, dropped_names=None):
 def unexpected(req_id, e, dropped_names=None):
     """An exception the driver did not expect from the SDK (or a driver bug):
     reported as an error with its class, never a crash."""
-    traceback.print_exc(file=sys.stderr)
+    sys.stderr.write(scrub("".join(traceback.format_exception(e))))
     return outcome(
         req_id,
         "error",
@@ -212,6 +213,37 @@ def json_body(text):
         return text
 
 
+# The secret and session token of the call being served: scrubbed from every
+# output line and log (an SDK's message may carry the request URL, a
+# SecurityToken in it).
+_SECRETS = []
+MIN_SECRET_LEN = 6
+
+
+def _secret_forms(req):
+    cred = req.get("credentials") if isinstance(req, dict) else None
+    forms = set()
+    for key in ("secret", "session_token"):
+        v = cred.get(key) if isinstance(cred, dict) else None
+        if isinstance(v, str) and len(v) >= MIN_SECRET_LEN:
+            forms |= {v, urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v),
+                      urllib.parse.quote(urllib.parse.quote(v, safe=""), safe="")}
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(obj):
+    """obj with every known secret form in its strings replaced."""
+    if isinstance(obj, str):
+        for form in _SECRETS:
+            obj = obj.replace(form, "[redacted]")
+        return obj
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
+
+
 def _check(req):
     if not isinstance(req, dict):
         raise ValueError("a request must be a JSON object")
@@ -232,7 +264,8 @@ def serve(flavour, packages, handle):
     # stdout carries only protocol lines: anything an SDK prints goes to stderr.
     _OUT, sys.stdout = sys.stdout, sys.stderr
     emit({"hello": {"flavour": flavour, "packages": package_versions(packages)}})
-    for line in sys.stdin:
+    for raw in sys.stdin.buffer:  # bytes: invalid UTF-8 must not end the loop
+        line = raw.decode("utf-8", "replace")
         if not line.strip():
             continue
         req_id = None
@@ -244,12 +277,13 @@ def serve(flavour, packages, handle):
         except ValueError as e:
             emit(unsupported(req_id, f"bad input: {e}"))
             continue
+        _SECRETS[:] = _secret_forms(req)
         try:
-            emit(handle(req))
+            emit(scrub(handle(req)))
         except BaseException as e:  # noqa: BLE001 -- the process must survive any SDK failure
             if isinstance(e, KeyboardInterrupt):
                 raise
-            emit(unexpected(req_id, e))
+            emit(scrub(unexpected(req_id, e)))
 
 
 _OUT = sys.stdout

@@ -84,7 +84,11 @@ async function handle(req) {
 }
 
 function error(id, e) {
-  if (!e || e.code === undefined || !e.data) return c.unexpected(id, e);
+  if (!e || e.code === undefined || !e.data) {
+    const out = c.unexpected(id, e); // a network error's message has the URL too
+    out.message = redactToken(out.message);
+    return out;
+  }
   const response = e.entry && e.entry.response ? e.entry.response : null;
   return c.outcome(id, 'error', {
     status: response && response.statusCode !== undefined ? response.statusCode : null,

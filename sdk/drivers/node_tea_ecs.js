@@ -113,7 +113,8 @@ async function handle(req) {
 function error(id, e, gone) {
   if (!e || e.code === undefined) return c.unexpected(id, e, gone);
   const data = e.data && typeof e.data === 'object' ? e.data : null;
-  const status = e.statusCode !== undefined ? e.statusCode : data && data.statusCode !== undefined ? data.statusCode : null;
+  let status = e.statusCode !== undefined ? e.statusCode : null;
+  if (status === null && data && data.statusCode !== undefined) status = data.statusCode;
   const requestId = e.requestId !== undefined ? e.requestId : data ? data.RequestId || null : null;
   return c.outcome(id, 'error', {
     status,
