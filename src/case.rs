@@ -172,6 +172,12 @@ pub struct Expect {
     /// A substring the message must contain.
     #[serde(default)]
     pub message_contains: Option<String>,
+    /// Which page's wording is expected: `current` (the default) or
+    /// `legacy`. A legacy page's message is accepted only where a case asks
+    /// for it by name, so the current page's wording is what every other
+    /// case holds a target to.
+    #[serde(default)]
+    pub message_source: Option<crate::contract::Authority>,
     /// Set, with the reason, when the code is not in the API's documentation.
     #[serde(default)]
     pub undocumented: Option<String>,

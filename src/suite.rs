@@ -9,11 +9,11 @@
 //! are all errors.
 
 use crate::case::{Auth, BodyCheck, CaseFile, Expect, Params, Step, Targets, Wire};
-use crate::contract::{CommonErrors, Contract, DocumentedError};
+use crate::contract::{Authority, CommonErrors, Contract, DocumentedError};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
 use crate::template::{self, Token};
 use crate::world::{Kind, WorldSpec};
-use crate::yaml;
+use crate::yaml::{self, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -585,7 +585,9 @@ impl Checker<'_> {
                             Some(format!("set `status: {}`", st[0])),
                         );
                     }
-                    documented = entries.into_iter().filter(|x| x.status == e.status).collect::<Vec<_>>();
+                    let same_status: Vec<DocumentedError> =
+                        entries.into_iter().filter(|x| x.status == e.status).collect();
+                    documented = self.entries_of_page(same_status, e.message_source, code);
                     if let Some(m) = &e.message {
                         if !documented.is_empty()
                             && !documented.iter().any(|d| crate::runner::message_matches(&d.message, &m.value))
@@ -637,6 +639,33 @@ impl Checker<'_> {
             body: e.body,
             documented,
         }
+    }
+}
+
+impl Checker<'_> {
+    /// Keeps the entries of the page the case asks for (the current one
+    /// unless `message_source: legacy`); says so when that page has none.
+    fn entries_of_page(
+        &mut self,
+        entries: Vec<DocumentedError>,
+        wanted: Option<Authority>,
+        code: &Spanned<String>,
+    ) -> Vec<DocumentedError> {
+        let wanted = wanted.unwrap_or(Authority::Current);
+        let (kept, other): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|x| x.source.unwrap_or(Authority::Current) == wanted);
+        if kept.is_empty() && !other.is_empty() {
+            let (page, hint) = match wanted {
+                Authority::Current => ("current", "set `message_source: legacy` if the case means the legacy wording"),
+                Authority::Legacy => ("legacy", "remove `message_source: legacy`"),
+            };
+            self.err(
+                yaml::pos_of(code),
+                format!("the {page} page does not document `{}` with this status", code.value),
+                Some(hint.into()),
+            );
+        }
+        kept
     }
 }
 

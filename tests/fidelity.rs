@@ -1,0 +1,107 @@
+//! Fidelity to the doc's own words: the current page's message is the
+//! default, a legacy one is accepted only where a case asks for it.
+
+use apiconform::protocol::Normalized;
+use apiconform::runner::check;
+use apiconform::suite::Suite;
+use apiconform::template::Bindings;
+use serde_json::Value;
+use std::path::Path;
+
+fn suite() -> Suite {
+    Suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).unwrap_or_else(|d| panic!("{d}"))
+}
+
+fn answer(status: u16, code: &str, message: &str) -> Normalized {
+    Normalized { status, code: Some(code.into()), message: Some(message.into()), request_id: None, body: Value::Null }
+}
+
+/// Checks the case's only step of `action` against `n`; the failures.
+fn failures_of(suite: &Suite, api: &str, case: &str, n: &Normalized) -> Vec<String> {
+    let api = suite.apis.iter().find(|a| a.path() == api).expect("api");
+    let case = api.cases.iter().find(|c| c.name == case).unwrap_or_else(|| panic!("case {case}"));
+    let step = case.steps.iter().find(|s| s.action == api.action).expect("a step of the API");
+    let mut failures = Vec::new();
+    check(&step.name, &step.expect, n, &Bindings::default(), &mut failures);
+    failures
+}
+
+#[test]
+fn the_current_wording_is_the_default_and_the_legacy_one_fails() {
+    let s = suite();
+    let api = "aliyun::ecs::ReplaceSystemDisk";
+    let password = [
+        "password-malformed",
+        "password-two-classes",
+        "password-too-long",
+        "password-too-short",
+        "password-disallowed-special",
+        "password-with-space",
+        "precedence-format-before-existence",
+    ];
+    let current = "The specified parameter \"Password\" is not valid.";
+    let legacy = "The specified parameter \u{201c}Password\u{201d} is not valid.";
+    for case in password {
+        let ok = failures_of(&s, api, case, &answer(400, "InvalidPassword.Malformed", current));
+        assert!(ok.is_empty(), "{case}: {ok:?}");
+        let bad = failures_of(&s, api, case, &answer(400, "InvalidPassword.Malformed", legacy));
+        assert_eq!(bad.len(), 1, "{case} must refuse the legacy wording: {bad:?}");
+    }
+    let current =
+        "The specified image is from the image market,You have not bought it or your quota has been exceeded.";
+    let legacy =
+        "The specified image is from the image market. You have not bought it or your quota has been exceeded.";
+    let ok = failures_of(&s, api, "market-image-quota", &answer(403, "QuotaExceed.BuyImage", current));
+    assert!(ok.is_empty(), "{ok:?}");
+    let bad = failures_of(&s, api, "market-image-quota", &answer(403, "QuotaExceed.BuyImage", legacy));
+    assert_eq!(bad.len(), 1, "market-image-quota must refuse the legacy wording: {bad:?}");
+}
+
+/// A minimal tree whose API documents one code on both pages.
+fn two_pages(case: &str) -> Result<Suite, String> {
+    let root = std::env::temp_dir().join(format!("apiconform-fidelity-{}-{}", std::process::id(), case.len()));
+    let dir = root.join("aliyun/ecs/ReplaceSystemDisk");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(root.join("aliyun/common-errors.yaml"), "vendor: aliyun\nsource: t\nerrors: []\n").unwrap();
+    std::fs::write(
+        dir.join("api.yaml"),
+        r#"vendor: aliyun
+service: ecs
+action: ReplaceSystemDisk
+version: "2014-05-26"
+docs: [{ file: x.md, authority: current }, { file: y.md, authority: legacy }]
+params:
+  InstanceId: { type: string, required: true }
+errors:
+  - { status: 400, code: Bad, message: "current words" }
+  - { status: 400, code: Bad, message: "legacy words", source: legacy }
+  - { status: 400, code: OnlyOld, message: "old words", source: legacy }
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("world.yaml"), "instances:\n  instance: { status: Stopped }\n").unwrap();
+    std::fs::write(dir.join("c.yaml"), case).unwrap();
+    let r = Suite::load(&root).map_err(|d| d.to_string());
+    let _ = std::fs::remove_dir_all(&root);
+    r
+}
+
+#[test]
+fn a_legacy_message_is_accepted_only_where_the_case_asks_for_it() {
+    let asks = "name: c\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad, message_source: legacy }\n";
+    let s = two_pages(asks).expect("loads");
+    let step = &s.apis[0].cases[0].steps[0];
+    let run = |m: &str| {
+        let mut f = Vec::new();
+        check("s", &step.expect, &answer(400, "Bad", m), &Bindings::default(), &mut f);
+        f
+    };
+    assert!(run("legacy words").is_empty());
+    assert_eq!(run("current words").len(), 1);
+    let only_old = "name: c\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: OnlyOld }\n";
+    let err = two_pages(only_old).expect_err("a legacy-only code needs message_source");
+    assert!(err.contains("message_source: legacy"), "{err}");
+    let explicit = "name: c\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad, message: legacy words }\n";
+    let err = two_pages(explicit).expect_err("the legacy wording is not the default");
+    assert!(err.contains("not the documented message"), "{err}");
+}
