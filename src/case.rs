@@ -36,6 +36,11 @@ pub struct CaseFile {
     pub condition: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Set, with the reason, when the whole case rests on something the
+    /// docs do not state (a check order, a trigger the doc never names);
+    /// the coverage report counts it as assumed, awaiting a live verdict.
+    #[serde(default)]
+    pub assumed: Option<String>,
     /// A patch over the API's default world.
     #[serde(default)]
     pub given: WorldSpec,
@@ -181,6 +186,10 @@ pub struct Expect {
     /// Set, with the reason, when the code is not in the API's documentation.
     #[serde(default)]
     pub undocumented: Option<String>,
+    /// Set, with the reason, when this expectation rests on an assumption
+    /// rather than on the doc's words.
+    #[serde(default)]
+    pub assumed: Option<String>,
     /// Assertions on response body fields, by dotted path (`DiskId`, `Result.X`).
     #[serde(default)]
     pub body: BTreeMap<String, BodyCheck>,

@@ -45,6 +45,8 @@ pub struct Case {
     pub file: PathBuf,
     pub condition: String,
     pub tags: Vec<String>,
+    /// Why the whole case rests on an assumption, when it does.
+    pub assumed: Option<String>,
     /// The API's default world with the case's `given:` applied.
     pub world: WorldSpec,
     /// The case's `given:` as written (what a live run must stage).
@@ -74,6 +76,8 @@ pub struct CheckedExpect {
     pub message: Option<String>,
     pub message_contains: Option<String>,
     pub undocumented: Option<String>,
+    /// Why this expectation rests on an assumption, when it does.
+    pub assumed: Option<String>,
     pub body: BTreeMap<String, BodyCheck>,
     /// The documented entries for `code` (empty when undocumented or success).
     pub documented: Vec<DocumentedError>,
@@ -382,11 +386,13 @@ impl Checker<'_> {
                 steps.push(st);
             }
         }
+        self.assumptions(&cf.assumed, &cf.tags, &steps, name_pos);
         Some(Case {
             name,
             file: self.file.to_path_buf(),
             condition: cf.condition,
             tags: cf.tags,
+            assumed: cf.assumed,
             world,
             given,
             steps,
@@ -636,6 +642,7 @@ impl Checker<'_> {
             message: e.message.map(|m| m.value),
             message_contains: e.message_contains,
             undocumented: e.undocumented,
+            assumed: e.assumed,
             body: e.body,
             documented,
         }
@@ -643,6 +650,23 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// No docs of the four APIs state a check order, so a `precedence` case
+    /// rests on an assumption and must say so; an `assumed` needs a reason.
+    fn assumptions(&mut self, case: &Option<String>, tags: &[String], steps: &[CaseStep], pos: Pos) {
+        let reasons = std::iter::once(case).chain(steps.iter().map(|s| &s.expect.assumed)).flatten();
+        if reasons.clone().any(|r| r.trim().is_empty()) {
+            self.err(pos, "`assumed` is empty", Some("say what the case assumes and why".into()));
+        }
+        let any = reasons.count() > 0;
+        if tags.iter().any(|t| t == "precedence") && !any {
+            self.err(
+                pos,
+                "a `precedence` case rests on a check order the docs do not state",
+                Some("add `assumed: <reason>` to the case or to the expectation that rests on it".into()),
+            );
+        }
+    }
+
     /// Keeps the entries of the page the case asks for (the current one
     /// unless `message_source: legacy`); says so when that page has none.
     fn entries_of_page(

@@ -59,7 +59,13 @@ fn the_current_wording_is_the_default_and_the_legacy_one_fails() {
 
 /// A minimal tree whose API documents one code on both pages.
 fn two_pages(case: &str) -> Result<Suite, String> {
-    let root = std::env::temp_dir().join(format!("apiconform-fidelity-{}-{}", std::process::id(), case.len()));
+    tree(&[case])
+}
+
+fn tree(cases: &[&str]) -> Result<Suite, String> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::env::temp_dir().join(format!("apiconform-fidelity-{}-{n}", std::process::id()));
     let dir = root.join("aliyun/ecs/ReplaceSystemDisk");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(root.join("aliyun/common-errors.yaml"), "vendor: aliyun\nsource: t\nerrors: []\n").unwrap();
@@ -80,7 +86,9 @@ errors:
     )
     .unwrap();
     std::fs::write(dir.join("world.yaml"), "instances:\n  instance: { status: Stopped }\n").unwrap();
-    std::fs::write(dir.join("c.yaml"), case).unwrap();
+    for (i, case) in cases.iter().enumerate() {
+        std::fs::write(dir.join(format!("c{i}.yaml")), case).unwrap();
+    }
     let r = Suite::load(&root).map_err(|d| d.to_string());
     let _ = std::fs::remove_dir_all(&root);
     r
@@ -104,4 +112,50 @@ fn a_legacy_message_is_accepted_only_where_the_case_asks_for_it() {
     let explicit = "name: c\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad, message: legacy words }\n";
     let err = two_pages(explicit).expect_err("the legacy wording is not the default");
     assert!(err.contains("not the documented message"), "{err}");
+}
+
+#[test]
+fn a_precedence_case_must_say_what_it_assumes_and_coverage_counts_it() {
+    let order =
+        "name: p\ncondition: c\ntags: [precedence]\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad }\n";
+    let err = tree(&[order]).expect_err("an untagged precedence case is refused");
+    assert!(err.contains("check order the docs do not state"), "{err}");
+    let assumed = order.replace("tags: [precedence]\n", "tags: [precedence]\nassumed: the doc states no order\n");
+    let stated = "name: s\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad }\n";
+    let on_step = "name: t\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad, assumed: no trigger in the doc }\n";
+    let s = tree(&[&assumed, stated, on_step]).expect("loads");
+    let m = apiconform::coverage::Matrix::build(&s, &Default::default(), Path::new("/nonexistent"));
+    let t = &m.totals["aliyun::ecs::ReplaceSystemDisk"];
+    assert_eq!((t.stated, t.assumed), (1, 2));
+    assert!(m.render().contains("stated  assumed"), "{}", m.render());
+}
+
+#[test]
+fn the_precedence_cases_and_invented_triggers_are_tagged_assumed() {
+    let s = suite();
+    let assumed = |api: &str, case: &str| {
+        let a = s.apis.iter().find(|a| a.path() == api).expect("api");
+        let c = a.cases.iter().find(|c| c.name == case).unwrap_or_else(|| panic!("{case}"));
+        c.assumed.is_some() || c.steps.iter().any(|st| st.expect.assumed.is_some())
+    };
+    let precedence: Vec<_> = s
+        .apis
+        .iter()
+        .flat_map(|a| a.cases.iter().map(move |c| (a.path(), c)))
+        .filter(|(_, c)| c.name.starts_with("precedence-"))
+        .collect();
+    assert_eq!(precedence.len(), 17);
+    assert!(precedence.iter().all(|(a, c)| assumed(a, &c.name)));
+    for (api, case) in [
+        ("aliyun::ecs::ResetDisk", "instance-not-found"),
+        ("volcengine::ecs::ReplaceSystemVolume", "volume-type-unknown"),
+        ("aliyun::ecs::ReplaceSystemDisk", "basic-disk-category"),
+        ("aliyun::ecs::ReplaceSystemDisk", "encryption-unsupported-category"),
+        ("aliyun::ecs::ReplaceSystemDisk", "sync-payment-unsupported"),
+        ("ksyun::kec::ModifyInstanceImage", "keep-image-login-public-image"),
+        ("aliyun::ecs::ReplaceSystemDisk", "client-token-reused-other-parameters"),
+        ("volcengine::ecs::ReplaceSystemVolume", "client-token-mismatch"),
+    ] {
+        assert!(assumed(api, case), "{api} {case}");
+    }
 }
