@@ -96,6 +96,10 @@ pub struct Step {
     #[serde(default)]
     pub auth: Option<Auth>,
     pub expect: Expect,
+    /// Sends the same request this many times (1 to 1000), each answer
+    /// checked against `expect`: a burst for the documented flow control.
+    #[serde(default)]
+    pub repeat: Option<u32>,
     /// `variable: BodyPath`: saves a response field as `${saved.variable}`.
     #[serde(default)]
     pub save: BTreeMap<String, String>,

@@ -67,6 +67,8 @@ pub struct CaseStep {
     pub auth: Auth,
     pub expect: CheckedExpect,
     pub save: BTreeMap<String, String>,
+    /// How many times the request is sent (a burst); 1 for most steps.
+    pub repeat: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +163,7 @@ impl Suite {
                 diags.extend(ck.diags);
             }
             api.cases = cases;
+            check_prose(&api, &mut diags);
             apis.push(api);
         }
         if diags.is_empty() {
@@ -187,6 +190,25 @@ fn sorted_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 type CaseTexts = Vec<(PathBuf, String)>;
+
+/// Every prose condition of `api.yaml` has a case that exists, or a waiver.
+fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = api.cases.iter().map(|c| c.name.as_str()).collect();
+    let problems = api.contract.prose_problems(&names);
+    if problems.is_empty() {
+        return;
+    }
+    let path = api.dir.join("api.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    for (needle, msg) in problems {
+        let d = Diagnostic::new(&path, find_pos(&text, &needle), msg.clone()).with_source(&text);
+        diags.push(if msg.contains("does not exist") {
+            d.suggest(&needle, names.iter().copied())
+        } else {
+            d.hint("name the case(s) under `cases:`, or give a `waiver:` with the reason")
+        });
+    }
+}
 
 fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTexts), Diagnostic> {
     let api_path = dir.join("api.yaml");
@@ -278,6 +300,12 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagno
             ),
         }
     }
+    for (owner, field, v) in w.dates() {
+        if !crate::world::is_date(&v) {
+            let d = Diagnostic::new(file, find_pos(text, &v), format!("`{owner}.{field}`: `{v}` is not a date"));
+            out.push(d.with_source(text).hint("write dates as YYYY-MM-DD"));
+        }
+    }
     for (owner, kind, flag) in w.flags() {
         let known: Vec<&str> =
             crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
@@ -343,6 +371,7 @@ impl Checker<'_> {
                 wire: cf.wire,
                 auth: cf.auth,
                 expect,
+                repeat: None,
                 save: BTreeMap::new(),
             }],
             (None, None, Some(steps)) if !steps.is_empty() => {
@@ -430,6 +459,14 @@ impl Checker<'_> {
         }
         self.params(&s.request, contract, world, saved);
         let expect = self.expect(s.expect, contract, world, saved);
+        let repeat = s.repeat.unwrap_or(1);
+        if !(1..=1000).contains(&repeat) {
+            self.err(
+                find_pos(self.text, "repeat:"),
+                format!("`repeat: {repeat}` is out of range"),
+                Some("a step is sent 1 to 1000 times".into()),
+            );
+        }
         for var in s.save.keys() {
             saved.insert(var.clone());
         }
@@ -442,6 +479,7 @@ impl Checker<'_> {
             auth: s.auth.unwrap_or_default(),
             expect,
             save: s.save,
+            repeat,
         })
     }
 

@@ -63,6 +63,10 @@ fn two_pages(case: &str) -> Result<Suite, String> {
 }
 
 fn tree(cases: &[&str]) -> Result<Suite, String> {
+    tree_with(cases, "", "instances:\n  instance: { status: Stopped }\n")
+}
+
+fn tree_with(cases: &[&str], api_extra: &str, world: &str) -> Result<Suite, String> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let root = std::env::temp_dir().join(format!("apiconform-fidelity-{}-{n}", std::process::id()));
@@ -82,10 +86,12 @@ errors:
   - { status: 400, code: Bad, message: "current words" }
   - { status: 400, code: Bad, message: "legacy words", source: legacy }
   - { status: 400, code: OnlyOld, message: "old words", source: legacy }
-"#,
+"#
+        .to_string()
+            + api_extra,
     )
     .unwrap();
-    std::fs::write(dir.join("world.yaml"), "instances:\n  instance: { status: Stopped }\n").unwrap();
+    std::fs::write(dir.join("world.yaml"), world).unwrap();
     for (i, case) in cases.iter().enumerate() {
         std::fs::write(dir.join(format!("c{i}.yaml")), case).unwrap();
     }
@@ -158,4 +164,25 @@ fn the_precedence_cases_and_invented_triggers_are_tagged_assumed() {
     ] {
         assert!(assumed(api, case), "{api} {case}");
     }
+}
+
+#[test]
+fn every_prose_condition_names_existing_cases_or_a_waiver() {
+    let case = "name: stated\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad }\n";
+    let world = "instances:\n  instance: { status: Stopped }\n";
+    let ok = "prose:\n  - { text: \"the doc's words\", cases: [stated] }\n  - { text: other, waiver: no code }\n";
+    tree_with(&[case], ok, world).expect("loads");
+    let bare = "prose:\n  - { text: \"the doc's words\" }\n";
+    let err = tree_with(&[case], bare, world).expect_err("a bare prose condition is refused");
+    assert!(err.contains("neither a case nor a waiver"), "{err}");
+    let typo = "prose:\n  - { text: x, cases: [stater] }\n";
+    let err = tree_with(&[case], typo, world).expect_err("a missing case is refused");
+    assert!(err.contains("`stater` that does not exist") && err.contains("stated"), "{err}");
+}
+
+#[test]
+fn a_date_must_be_a_date() {
+    let world = "instances:\n  instance: { status: Stopped }\nsnapshots:\n  s: { created: 2013-13-01 }\n";
+    let err = tree_with(&[], "", world).expect_err("a bad date is refused");
+    assert!(err.contains("is not a date"), "{err}");
 }

@@ -41,11 +41,6 @@ pub const FLAGS: &[FlagDoc] = &[
     },
     FlagDoc {
         kind: "image",
-        name: "other_zone",
-        meaning: "the local image is not in the instance's zone (ImageHaveInvalidZone)",
-    },
-    FlagDoc {
-        kind: "image",
         name: "from_system_disk_snapshot",
         meaning: "made from a system disk snapshot, which cannot roll back across OS versions",
     },
@@ -121,7 +116,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if r.get(&["UserData"]).is_some_and(|v| !base64_ok(v)) {
         return Err(fail("InvalidParameterValue").common().arg("UserData"));
     }
-    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty()) {
+    // "当该值填写为true,默认InstancePassword参数无效": ignored, not checked.
+    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty() && !keep_login) {
         if !password_ok(pw) {
             return Err(fail("InvalidParameterValue").common().arg("InstancePassword"));
         }
@@ -169,7 +165,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned();
     if image.has("local_image") {
-        if image.has("other_zone") {
+        if image.zone.as_ref().is_some_and(|z| *z != inst.zone) {
             return Err(fail("ImageHaveInvalidZone"));
         }
         if system_disk.as_ref().is_some_and(|d| d.category != "SSD3.0") {
@@ -212,10 +208,16 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             new_id.clone(),
             Disk {
                 id: new_id.clone(),
-                size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib),
+                // "若不指定该参数,则按照系统默认值进行分配": the image's size
+                // is taken as the system default (the doc gives no number).
+                size_gib: size.map(|v| v as u32).unwrap_or(image.size_gib),
+                // "不传默认按价格体系配置systemDisk属性中第一个创建": the first
+                // type of the instance type's price list (the old disk's
+                // type when a world gives no price list).
                 category: r
                     .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
                     .map(str::to_string)
+                    .or_else(|| inst.price_list_disk_types.first().cloned())
                     .unwrap_or(old.category.clone()),
                 content: format!("image:{}", image.id),
                 ..old

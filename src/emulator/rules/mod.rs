@@ -164,6 +164,42 @@ pub fn known_flags() -> impl Iterator<Item = &'static FlagDoc> {
         .chain(ksyun_kec_modify_instance_image::FLAGS)
 }
 
+/// A RAM user's policy must allow `action` on every resource it touches
+/// (`instance/<id>`, `disk/<id>`, `image/<id>`, as ARNs
+/// `acs:ecs:<region>:<account>:<resource>`), the way the doc's authorisation
+/// table lists them; otherwise the vendor's `Forbidden.RAM`. The account
+/// itself (no policy) may do anything.
+pub fn ram_allows(s: &State, r: &Req, action: &str, resources: &[String]) -> Result<(), Fail> {
+    let Some(policy) = &s.account.ram_policy else { return Ok(()) };
+    let region = r.get(&["RegionId"]).unwrap_or("cn-hangzhou");
+    let allowed = |arn: &str| policy.iter().any(|st| glob(&st.action, action) && glob(&st.resource, arn));
+    if resources.iter().all(|res| allowed(&format!("acs:ecs:{region}:apiconform:{res}"))) {
+        Ok(())
+    } else {
+        Err(fail("Forbidden.RAM").common())
+    }
+}
+
+/// `*` matches any run of characters (RAM policy wildcards).
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Character classes present in a password: upper, lower, digit, special.
 pub fn password_classes(pw: &str, specials: &str) -> Option<usize> {
     let (mut up, mut low, mut dig, mut sp) = (false, false, false, false);
@@ -231,5 +267,14 @@ mod tests {
         assert_eq!(password_classes("abc def1", sp), None);
         assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
         assert!(!is_uuid("IMG-1"));
+    }
+
+    #[test]
+    fn ram_wildcards() {
+        assert!(glob("acs:ecs:*:*:instance/*", "acs:ecs:cn-hangzhou:apiconform:instance/i-1"));
+        assert!(!glob("acs:ecs:*:*:instance/*", "acs:ecs:cn-hangzhou:apiconform:image/m-1"));
+        assert!(glob("ecs:*", "ecs:ResetDisk"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("ecs:Reset*Disk", "ecs:ResetDis"));
     }
 }
