@@ -16,7 +16,7 @@
 //!    non-root login, host name, OS type changes, sizes;
 //! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
 
-use super::{fail, password_classes, Fail, FlagDoc, Outcome, Req};
+use super::{fail, flag, password_classes, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, Instance, State, Work};
 use crate::world::{Kind, UnpaidOrder};
 use serde_json::{json, Map};
@@ -57,42 +57,30 @@ const REGIONS: &[&str] = &[
     "us-east-1",
     "eu-central-1",
 ];
-const fn f(kind: &'static str, name: &'static str, meaning: &'static str) -> FlagDoc {
-    FlagDoc { kind, name, meaning }
-}
-
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    f("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)"),
-    f("image", "no_non_root_login", "The specified image does not support login as non-root."),
-    f("account", "region_no_non_root", "The specified region does not support login as non-root."),
-    f("image", "instance_type_conflict", "The specified image does not support the specified instance type. (400)"),
-    f("image", "instance_type_unsupported", "The specified image don not support the InstanceType instance. (403)"),
-    f("disk", "replication_status_unknown", "Disk replication status not found."),
-    f("disk", "in_replication", "Disk already in replication."),
-    f("disk", "multi_attach", "Multi attach disk does not support this operation."),
-    f("disk", "encryption_unsupported", "The specified diskId not support replace encrypted system disk."),
-    f("image", "removed_in_market", "the marketplace image (or its product code) was removed (ImageRemovedInMarket)"),
-    f("image", "market_quota_exceeded", "a marketplace image not bought, or its quota used up (QuotaExceed.BuyImage)"),
-    f("image", "backing_snapshot_missing", "a resource the image needs no longer exists (NoSuchResource)"),
-    f(
-        "instance",
-        "hostname_mismatch",
-        "The hostname of the current instance can not be applied to the image you choose.",
-    ),
-    f("instance", "hibernation_configured", "the instance is configured for hibernation"),
-    f("account", "region_no_encrypted_system_disk", "The specified region not support replace encrypted system disk."),
-    f("account", "region_no_image_type_change", "The current region does not support changing the image type."),
-    f("account", "service_unavailable", "The requested services is not available now (InternalError, 400)"),
-    f("account", "kms_data_key_failure", "Create kms data encrypted key fail."),
-    f("account", "ecs_kms_unauthorized", "ECS service have no right to access your KMS."),
-    f("account", "default_encryption", "disk default encryption is enabled for the account"),
-    f("account", "disk_sold_out", "The requested disk category is sold out in the specified zone."),
-    f(
-        "account",
-        "sync_payment_unsupported",
-        "Synchronous payment is not supported (prepaid instances pay for extra size)",
-    ),
+    flag("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)", "how the instance logs in (ecs:LoginAsNonRoot) is a condition key of the RAM table with no value the doc defines"),
+    flag("image", "no_non_root_login", "The specified image does not support login as non-root.", "the doc does not say which images support non-root login"),
+    flag("account", "region_no_non_root", "The specified region does not support login as non-root.", "the doc does not list the regions that support non-root login"),
+    flag("image", "instance_type_conflict", "The specified image does not support the specified instance type. (400)", "the doc does not list which images run on which instance types"),
+    flag("image", "instance_type_unsupported", "The specified image don not support the InstanceType instance. (403)", "the doc does not list which images run on which instance types"),
+    flag("disk", "replication_status_unknown", "Disk replication status not found.", "async replication has no state the doc describes beyond this message"),
+    flag("disk", "in_replication", "Disk already in replication.", "async replication pairs are outside the documented model; the doc gives only the message"),
+    flag("disk", "multi_attach", "Multi attach disk does not support this operation.", "multi-attach is a disk feature the doc names only in this message"),
+    flag("disk", "encryption_unsupported", "The specified diskId not support replace encrypted system disk.", "the doc does not say which disks cannot be replaced by encrypted ones (NotSupportSnapshotEncrypted.DiskCategory covers the category)"),
+    flag("image", "removed_in_market", "the marketplace image (or its product code) was removed (ImageRemovedInMarket)", "marketplace product lifecycle and product codes are outside the documented model"),
+    flag("image", "market_quota_exceeded", "a marketplace image not bought, or its quota used up (QuotaExceed.BuyImage)", "marketplace purchases and their quota are outside the documented model"),
+    flag("image", "backing_snapshot_missing", "a resource the image needs no longer exists (NoSuchResource)", "the doc says only that 'the specified resource is not found', not which resource"),
+    flag("instance", "hostname_mismatch", "The hostname of the current instance can not be applied to the image you choose.", "the doc gives no rule for which host names an image accepts"),
+    flag("instance", "hibernation_configured", "the instance is configured for hibernation", "hibernation settings are not described by the doc beyond this error"),
+    flag("account", "region_no_encrypted_system_disk", "The specified region not support replace encrypted system disk.", "the doc does not list the regions that support encrypted system disks"),
+    flag("account", "region_no_image_type_change", "The current region does not support changing the image type.", "the doc does not list the regions that refuse an OS type change"),
+    flag("account", "service_unavailable", "The requested services is not available now (InternalError, 400)", "a server-side outage; no client state causes it"),
+    flag("account", "kms_data_key_failure", "Create kms data encrypted key fail.", "a KMS-side failure to create a data key; no documented state causes it"),
+    flag("account", "ecs_kms_unauthorized", "ECS service have no right to access your KMS.", "the ECS service role's KMS authorisation is not described by the doc"),
+    flag("account", "default_encryption", "disk default encryption is enabled for the account", "account-level default encryption is a console setting the doc mentions only in this error"),
+    flag("account", "disk_sold_out", "The requested disk category is sold out in the specified zone.", "stock is the cloud's inventory, not the tenant's state"),
+    flag("account", "sync_payment_unsupported", "Synchronous payment is not supported (prepaid instances pay for extra size)", "the doc states no condition for synchronous payment; the case is tagged assumed"),
 ];
 
 /// The vendor-wide MissingParameter, naming the parameter.

@@ -8,28 +8,36 @@
 //! encryption (KMS) → account (arrears, balance, snapshot service, white
 //! list, service availability) → DryRun.
 
-use super::{fail, Fail, FlagDoc, Outcome, Req};
+use super::{fail, flag, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Flags, State, Work};
 use serde_json::Map;
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    FlagDoc {
-        kind: "snapshot",
-        name: "reset_unsupported",
-        meaning: "The specified snapshot dees not support ResetDisk (OperationDenied)",
-    },
-    FlagDoc {
-        kind: "account",
-        name: "ecs_kms_unauthorized",
-        meaning: "ECS service have no right to access your KMS (InvalidParameter.KMSKeyId.KMSUnauthorized)",
-    },
-    FlagDoc { kind: "account", name: "not_in_disk_whitelist", meaning: "The user is not in disk white list." },
-    FlagDoc {
-        kind: "account",
-        name: "service_unavailable",
-        meaning: "The requested services is not available now (InternalError, 400)",
-    },
+    flag(
+        "snapshot",
+        "reset_unsupported",
+        "The specified snapshot dees not support ResetDisk (OperationDenied)",
+        "the doc does not say which snapshots cannot be used for ResetDisk",
+    ),
+    flag(
+        "account",
+        "ecs_kms_unauthorized",
+        "ECS service have no right to access your KMS (InvalidParameter.KMSKeyId.KMSUnauthorized)",
+        "the ECS service role's KMS authorisation is not described by the doc",
+    ),
+    flag(
+        "account",
+        "not_in_disk_whitelist",
+        "The user is not in disk white list.",
+        "white lists are granted by the vendor; the doc does not say for what",
+    ),
+    flag(
+        "account",
+        "service_unavailable",
+        "The requested services is not available now (InternalError, 400)",
+        "a server-side outage; no client state causes it",
+    ),
 ];
 
 /// The vendor-wide MissingParameter, naming the parameter.

@@ -153,6 +153,13 @@ pub struct FlagDoc {
     pub kind: &'static str,
     pub name: &'static str,
     pub meaning: &'static str,
+    /// Why a flag and not typed state: what the doc leaves uncheckable.
+    pub why: &'static str,
+}
+
+/// A [`FlagDoc`], in one line per flag.
+pub const fn flag(kind: &'static str, name: &'static str, meaning: &'static str, why: &'static str) -> FlagDoc {
+    FlagDoc { kind, name, meaning, why }
 }
 
 /// Every flag some rule reads.
@@ -267,6 +274,13 @@ mod tests {
         assert_eq!(password_classes("abc def1", sp), None);
         assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
         assert!(!is_uuid("IMG-1"));
+    }
+
+    #[test]
+    fn every_flag_says_why_it_is_not_typed_state() {
+        for f in known_flags() {
+            assert!(f.why.len() > 20, "{} {}: say why it stays a flag", f.kind, f.name);
+        }
     }
 
     #[test]
