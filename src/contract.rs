@@ -168,6 +168,10 @@ pub struct Param {
     /// The doc says the parameter is not yet open for use.
     #[serde(default)]
     pub not_open: bool,
+    /// Parameters the doc says cannot be given together with this one
+    /// (for a boolean: when it is true); `explore` sends both.
+    #[serde(default)]
+    pub conflicts_with: Vec<String>,
     /// Other wire names the vendor's own SDKs send for this parameter
     /// (for example Ksyun's `SystemDisk_DiskSize`).
     #[serde(default)]
