@@ -186,3 +186,13 @@ fn a_date_must_be_a_date() {
     let err = tree_with(&[], "", world).expect_err("a bad date is refused");
     assert!(err.contains("is not a date"), "{err}");
 }
+
+#[test]
+fn a_burst_is_bounded() {
+    let case = "name: b\ncondition: c\nsteps:\n  - request: { InstanceId: x }\n    repeat: 0\n    expect: { status: 400, code: Bad }\n";
+    let err = tree(&[case]).expect_err("repeat: 0 is refused");
+    assert!(err.contains("`repeat: 0` is out of range"), "{err}");
+    let ok = case.replace("repeat: 0", "repeat: 3");
+    let s = tree(&[&ok]).expect("loads");
+    assert_eq!(s.apis[0].cases[0].steps[0].repeat, 3);
+}
