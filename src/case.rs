@@ -36,6 +36,11 @@ pub struct CaseFile {
     pub condition: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Set, with the reason, when the whole case rests on something the
+    /// docs do not state (a check order, a trigger the doc never names);
+    /// the coverage report counts it as assumed, awaiting a live verdict.
+    #[serde(default)]
+    pub assumed: Option<String>,
     /// A patch over the API's default world.
     #[serde(default)]
     pub given: WorldSpec,
@@ -91,6 +96,10 @@ pub struct Step {
     #[serde(default)]
     pub auth: Option<Auth>,
     pub expect: Expect,
+    /// Sends the same request this many times (1 to 1000), each answer
+    /// checked against `expect`: a burst for the documented flow control.
+    #[serde(default)]
+    pub repeat: Option<u32>,
     /// `variable: BodyPath`: saves a response field as `${saved.variable}`.
     #[serde(default)]
     pub save: BTreeMap<String, String>,
@@ -172,9 +181,19 @@ pub struct Expect {
     /// A substring the message must contain.
     #[serde(default)]
     pub message_contains: Option<String>,
+    /// Which page's wording is expected: `current` (the default) or
+    /// `legacy`. A legacy page's message is accepted only where a case asks
+    /// for it by name, so the current page's wording is what every other
+    /// case holds a target to.
+    #[serde(default)]
+    pub message_source: Option<crate::contract::Authority>,
     /// Set, with the reason, when the code is not in the API's documentation.
     #[serde(default)]
     pub undocumented: Option<String>,
+    /// Set, with the reason, when this expectation rests on an assumption
+    /// rather than on the doc's words.
+    #[serde(default)]
+    pub assumed: Option<String>,
     /// Assertions on response body fields, by dotted path (`DiskId`, `Result.X`).
     #[serde(default)]
     pub body: BTreeMap<String, BodyCheck>,

@@ -46,6 +46,50 @@ pub struct Contract {
     /// Documented errors that cannot be triggered, with the reason.
     #[serde(default)]
     pub waivers: Vec<Waiver>,
+    /// Conditions the doc states in prose (parameter descriptions, notes,
+    /// the authorisation table) rather than as an error row: each names the
+    /// cases that exercise it or says why it has none.
+    #[serde(default)]
+    pub prose: Vec<ProseCondition>,
+}
+
+/// One condition in the doc's prose.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProseCondition {
+    /// The doc's words, quoted.
+    pub text: String,
+    /// Which page says it; absent means the current one.
+    #[serde(default)]
+    pub source: Option<Authority>,
+    /// The cases that exercise it.
+    #[serde(default)]
+    pub cases: Vec<String>,
+    /// Why it (or the part no case covers) has no case.
+    #[serde(default)]
+    pub waiver: Option<String>,
+    /// Where the pages disagree: the other page's words, the reading a case
+    /// pins, and that a live run settles it.
+    #[serde(default)]
+    pub conflict: Option<String>,
+}
+
+impl Contract {
+    /// Problems with the `prose` list, given the API's case names: an entry
+    /// with neither a case nor a waiver, or naming a case that does not
+    /// exist. Each is (the text to point at, the message).
+    pub fn prose_problems(&self, case_names: &[&str]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for p in &self.prose {
+            if p.cases.is_empty() && p.waiver.as_deref().is_none_or(|w| w.trim().is_empty()) {
+                out.push((p.text.clone(), "this prose condition has neither a case nor a waiver".to_string()));
+            }
+            for c in p.cases.iter().filter(|c| !case_names.contains(&c.as_str())) {
+                out.push((c.clone(), format!("prose names a case `{c}` that does not exist")));
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +168,10 @@ pub struct Param {
     /// The doc says the parameter is not yet open for use.
     #[serde(default)]
     pub not_open: bool,
+    /// Parameters the doc says cannot be given together with this one
+    /// (for a boolean: when it is true); `explore` sends both.
+    #[serde(default)]
+    pub conflicts_with: Vec<String>,
     /// Other wire names the vendor's own SDKs send for this parameter
     /// (for example Ksyun's `SystemDisk_DiskSize`).
     #[serde(default)]

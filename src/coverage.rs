@@ -5,6 +5,11 @@
 //! expects its code and status, and the message the target answered matches
 //! the documented text (`%s` matching anything). An error no case produces
 //! needs a waiver with a reason in `api.yaml`; anything else is a gap.
+//!
+//! Each API's expectations are also counted as **stated** (from the doc's
+//! words) or **assumed** (tagged `assumed: <reason>`: a check order, a
+//! trigger the doc never names), so a reader sees how much awaits a live
+//! verdict.
 
 use crate::contract::DocumentedError;
 use crate::runner::{message_matches, Observed, Target};
@@ -57,6 +62,11 @@ pub struct Totals {
     pub covered: usize,
     pub waived: usize,
     pub missing: usize,
+    /// Expectations (steps of the API's own action) resting on the doc's words.
+    pub stated: usize,
+    /// Expectations resting on an assumption (`assumed:` on the step or the
+    /// case), awaiting a live verdict.
+    pub assumed: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,12 +75,27 @@ pub struct Matrix {
     pub totals: BTreeMap<String, Totals>,
 }
 
+/// Counts the API's expectations (steps of its own action) as stated or
+/// assumed.
+fn count_assumptions(api: &crate::suite::Api, t: &mut Totals) {
+    for case in &api.cases {
+        for step in case.steps.iter().filter(|s| s.action == api.action) {
+            if case.assumed.is_some() || step.expect.assumed.is_some() {
+                t.assumed += 1;
+            } else {
+                t.stated += 1;
+            }
+        }
+    }
+}
+
 impl Matrix {
     pub fn build(suite: &Suite, results: &Results, recordings: &std::path::Path) -> Matrix {
         let mut rows = Vec::new();
         let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
         for api in suite.apis.iter().filter(|a| !a.contract.support) {
             let path = api.path();
+            count_assumptions(api, totals.entry(path.clone()).or_default());
             for e in &api.contract.errors {
                 let mut cases = Vec::new();
                 let mut verdicts: BTreeMap<&'static str, Verdict> = BTreeMap::new();
@@ -193,12 +218,18 @@ impl Matrix {
             ));
         }
         s.push_str(&format!(
-            "\n{:<40} {:>10} {:>8} {:>7} {:>8}\n",
-            "API", "documented", "covered", "waived", "missing"
+            "\n{:<40} {:>10} {:>8} {:>7} {:>8} {:>7} {:>8}\n",
+            "API", "documented", "covered", "waived", "missing", "stated", "assumed"
         ));
         for (api, t) in &self.totals {
-            s.push_str(&format!("{api:<40} {:>10} {:>8} {:>7} {:>8}\n", t.documented, t.covered, t.waived, t.missing));
+            s.push_str(&format!(
+                "{api:<40} {:>10} {:>8} {:>7} {:>8} {:>7} {:>8}\n",
+                t.documented, t.covered, t.waived, t.missing, t.stated, t.assumed
+            ));
         }
+        s.push_str(
+            "(stated / assumed: expectations resting on the doc's words / on an assumption awaiting a live verdict)\n",
+        );
         s
     }
 }

@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use apiconform::coverage::{Matrix, Results, Verdict};
+use apiconform::explore;
 use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
@@ -74,6 +75,14 @@ enum Command {
         /// `table` or `json`.
         #[arg(long, default_value = "table")]
         format: String,
+    },
+    /// Generate requests from each API's contract (boundaries, enums, types, conflicts) and judge the answers.
+    Explore {
+        /// `emulator` or `live`.
+        #[arg(long, default_value = "emulator")]
+        target: String,
+        /// Only APIs whose `vendor::service::Action` contains one of these.
+        filters: Vec<String>,
     },
     /// Delete what earlier live runs left behind (resources named `apiconform-...`).
     Sweep {
@@ -204,6 +213,16 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Explore { target, filters } => match load(&cli.cases).map(|s| explore::command(&s, &target, &filters))
+        {
+            Ok(Ok(true)) => ExitCode::SUCCESS,
+            Ok(Ok(false)) => ExitCode::FAILURE,
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(c) => c,
+        },
         Command::Sweep { dry_run } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,

@@ -433,6 +433,28 @@ impl Harness {
             if live && step.action == "CreateSnapshot" && !params.iter().any(|(k, _)| k == "SnapshotName") {
                 params.push(("SnapshotName".into(), format!("{CREATED_PREFIX}{}-{seq}-{i}", self.run_tag)));
             }
+            // A `repeat: N` step is sent N times, each answer checked; only
+            // the last exchange stays in the transcript.
+            let before_repeats = out.failures.len();
+            for k in 1..step.repeat {
+                let mark = (out.transcript.len(), out.recorded.len(), out.observed.len());
+                match self.exchange(p, b, &creds, step, &params, limit, live, redactor, out).await {
+                    Ok((_, n)) => check(&format!("{} (#{k})", step.name), &expect, &n, &b.bindings, &mut out.failures),
+                    Err(e) => out.failures.push(format!("{} (#{k}): request failed: {e}", step.name)),
+                }
+                out.transcript.truncate(mark.0);
+                out.recorded.truncate(mark.1);
+                out.observed.truncate(mark.2);
+                if out.failures.len() > before_repeats {
+                    break;
+                }
+            }
+            if out.failures.len() > before_repeats {
+                break;
+            }
+            if step.repeat > 1 {
+                let _ = writeln!(out.transcript, "\n({} sent {} times; the last is shown)", step.name, step.repeat);
+            }
             let sent = self.exchange(p, b, &creds, step, &params, limit, live, redactor, out).await;
             let (resp, n) = match sent {
                 Ok(x) => x,
@@ -788,12 +810,14 @@ impl Harness {
             params: params.clone(),
             wire: Default::default(),
             auth: Auth::Valid,
+            repeat: 1,
             expect: CheckedExpect {
                 status: 200,
                 code: None,
                 message: None,
                 message_contains: None,
                 undocumented: None,
+                assumed: None,
                 body: Default::default(),
                 documented: Vec::new(),
             },
@@ -857,6 +881,7 @@ fn dry_run_expectation(api: &Api, e: &CheckedExpect) -> CheckedExpect {
             message: None,
             message_contains: None,
             undocumented: None,
+            assumed: e.assumed.clone(),
             body: Default::default(),
             documented: documented.clone(),
         },

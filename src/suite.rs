@@ -9,11 +9,11 @@
 //! are all errors.
 
 use crate::case::{Auth, BodyCheck, CaseFile, Expect, Params, Step, Targets, Wire};
-use crate::contract::{CommonErrors, Contract, DocumentedError};
+use crate::contract::{Authority, CommonErrors, Contract, DocumentedError};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
 use crate::template::{self, Token};
 use crate::world::{Kind, WorldSpec};
-use crate::yaml;
+use crate::yaml::{self, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +45,8 @@ pub struct Case {
     pub file: PathBuf,
     pub condition: String,
     pub tags: Vec<String>,
+    /// Why the whole case rests on an assumption, when it does.
+    pub assumed: Option<String>,
     /// The API's default world with the case's `given:` applied.
     pub world: WorldSpec,
     /// The case's `given:` as written (what a live run must stage).
@@ -65,6 +67,8 @@ pub struct CaseStep {
     pub auth: Auth,
     pub expect: CheckedExpect,
     pub save: BTreeMap<String, String>,
+    /// How many times the request is sent (a burst); 1 for most steps.
+    pub repeat: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +78,8 @@ pub struct CheckedExpect {
     pub message: Option<String>,
     pub message_contains: Option<String>,
     pub undocumented: Option<String>,
+    /// Why this expectation rests on an assumption, when it does.
+    pub assumed: Option<String>,
     pub body: BTreeMap<String, BodyCheck>,
     /// The documented entries for `code` (empty when undocumented or success).
     pub documented: Vec<DocumentedError>,
@@ -157,6 +163,7 @@ impl Suite {
                 diags.extend(ck.diags);
             }
             api.cases = cases;
+            check_prose(&api, &mut diags);
             apis.push(api);
         }
         if diags.is_empty() {
@@ -183,6 +190,25 @@ fn sorted_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 type CaseTexts = Vec<(PathBuf, String)>;
+
+/// Every prose condition of `api.yaml` has a case that exists, or a waiver.
+fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = api.cases.iter().map(|c| c.name.as_str()).collect();
+    let problems = api.contract.prose_problems(&names);
+    if problems.is_empty() {
+        return;
+    }
+    let path = api.dir.join("api.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    for (needle, msg) in problems {
+        let d = Diagnostic::new(&path, find_pos(&text, &needle), msg.clone()).with_source(&text);
+        diags.push(if msg.contains("does not exist") {
+            d.suggest(&needle, names.iter().copied())
+        } else {
+            d.hint("name the case(s) under `cases:`, or give a `waiver:` with the reason")
+        });
+    }
+}
 
 fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTexts), Diagnostic> {
     let api_path = dir.join("api.yaml");
@@ -274,6 +300,12 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagno
             ),
         }
     }
+    for (owner, field, v) in w.dates() {
+        if !crate::world::is_date(&v) {
+            let d = Diagnostic::new(file, find_pos(text, &v), format!("`{owner}.{field}`: `{v}` is not a date"));
+            out.push(d.with_source(text).hint("write dates as YYYY-MM-DD"));
+        }
+    }
     for (owner, kind, flag) in w.flags() {
         let known: Vec<&str> =
             crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
@@ -339,6 +371,7 @@ impl Checker<'_> {
                 wire: cf.wire,
                 auth: cf.auth,
                 expect,
+                repeat: None,
                 save: BTreeMap::new(),
             }],
             (None, None, Some(steps)) if !steps.is_empty() => {
@@ -382,11 +415,13 @@ impl Checker<'_> {
                 steps.push(st);
             }
         }
+        self.assumptions(&cf.assumed, &cf.tags, &steps, name_pos);
         Some(Case {
             name,
             file: self.file.to_path_buf(),
             condition: cf.condition,
             tags: cf.tags,
+            assumed: cf.assumed,
             world,
             given,
             steps,
@@ -424,6 +459,14 @@ impl Checker<'_> {
         }
         self.params(&s.request, contract, world, saved);
         let expect = self.expect(s.expect, contract, world, saved);
+        let repeat = s.repeat.unwrap_or(1);
+        if !(1..=1000).contains(&repeat) {
+            self.err(
+                find_pos(self.text, "repeat:"),
+                format!("`repeat: {repeat}` is out of range"),
+                Some("a step is sent 1 to 1000 times".into()),
+            );
+        }
         for var in s.save.keys() {
             saved.insert(var.clone());
         }
@@ -436,6 +479,7 @@ impl Checker<'_> {
             auth: s.auth.unwrap_or_default(),
             expect,
             save: s.save,
+            repeat,
         })
     }
 
@@ -585,7 +629,9 @@ impl Checker<'_> {
                             Some(format!("set `status: {}`", st[0])),
                         );
                     }
-                    documented = entries.into_iter().filter(|x| x.status == e.status).collect::<Vec<_>>();
+                    let same_status: Vec<DocumentedError> =
+                        entries.into_iter().filter(|x| x.status == e.status).collect();
+                    documented = self.entries_of_page(same_status, e.message_source, code);
                     if let Some(m) = &e.message {
                         if !documented.is_empty()
                             && !documented.iter().any(|d| crate::runner::message_matches(&d.message, &m.value))
@@ -634,9 +680,54 @@ impl Checker<'_> {
             message: e.message.map(|m| m.value),
             message_contains: e.message_contains,
             undocumented: e.undocumented,
+            assumed: e.assumed,
             body: e.body,
             documented,
         }
+    }
+}
+
+impl Checker<'_> {
+    /// No docs of the four APIs state a check order, so a `precedence` case
+    /// rests on an assumption and must say so; an `assumed` needs a reason.
+    fn assumptions(&mut self, case: &Option<String>, tags: &[String], steps: &[CaseStep], pos: Pos) {
+        let reasons = std::iter::once(case).chain(steps.iter().map(|s| &s.expect.assumed)).flatten();
+        if reasons.clone().any(|r| r.trim().is_empty()) {
+            self.err(pos, "`assumed` is empty", Some("say what the case assumes and why".into()));
+        }
+        let any = reasons.count() > 0;
+        if tags.iter().any(|t| t == "precedence") && !any {
+            self.err(
+                pos,
+                "a `precedence` case rests on a check order the docs do not state",
+                Some("add `assumed: <reason>` to the case or to the expectation that rests on it".into()),
+            );
+        }
+    }
+
+    /// Keeps the entries of the page the case asks for (the current one
+    /// unless `message_source: legacy`); says so when that page has none.
+    fn entries_of_page(
+        &mut self,
+        entries: Vec<DocumentedError>,
+        wanted: Option<Authority>,
+        code: &Spanned<String>,
+    ) -> Vec<DocumentedError> {
+        let wanted = wanted.unwrap_or(Authority::Current);
+        let (kept, other): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|x| x.source.unwrap_or(Authority::Current) == wanted);
+        if kept.is_empty() && !other.is_empty() {
+            let (page, hint) = match wanted {
+                Authority::Current => ("current", "set `message_source: legacy` if the case means the legacy wording"),
+                Authority::Legacy => ("legacy", "remove `message_source: legacy`"),
+            };
+            self.err(
+                yaml::pos_of(code),
+                format!("the {page} page does not document `{}` with this status", code.value),
+                Some(hint.into()),
+            );
+        }
+        kept
     }
 }
 

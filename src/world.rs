@@ -51,7 +51,9 @@ pub struct InstanceSpec {
     pub charge_type: Option<String>,
     /// An operation lock, e.g. `security` or `financial`.
     pub lock_reason: Option<String>,
-    pub unpaid_order: Option<bool>,
+    /// Unpaid orders on the instance, by kind: `purchase` (a new-purchase
+    /// or renewal order) and `upgrade` (a configuration upgrade or downgrade).
+    pub unpaid_orders: Option<Vec<UnpaidOrder>>,
     /// Prepaid instance expired, or postpaid account in arrears.
     pub expired: Option<bool>,
     /// The instance is creating an image.
@@ -60,6 +62,14 @@ pub struct InstanceSpec {
     pub key_pairs: Option<Vec<String>>,
     /// Maximum system disk size the instance type supports, GiB.
     pub max_system_disk_gib: Option<u32>,
+    /// How a stopped pay-as-you-go VPC instance was stopped: `KeepCharging`
+    /// (normal stop mode, the default) or `StopCharging` (no-fees stop mode).
+    pub stopped_mode: Option<String>,
+    /// The instance is I/O optimized (default true).
+    pub io_optimized: Option<bool>,
+    /// The system disk types of the instance type's price list, in order
+    /// (Ksyun creates the first when a request names none).
+    pub price_list_disk_types: Option<Vec<String>>,
     /// Named conditions a rule checks (see `apiconform flags`); each is
     /// documented where a rule reads it.
     pub flags: Option<Vec<String>>,
@@ -83,6 +93,14 @@ pub struct DiskSpec {
     pub creating_snapshot: Option<bool>,
     /// Opaque content version; ResetDisk rolls it back to a snapshot's.
     pub content: Option<String>,
+    /// `PostPaid` (the default) or `PrePaid`.
+    pub charge_type: Option<String>,
+    /// The disk's zone; absent means its instance's zone.
+    pub zone: Option<String>,
+    /// Dates (`YYYY-MM-DD`) the disk was detached from an instance.
+    pub detached: Option<Vec<String>>,
+    /// The dedicated block storage cluster the disk lives in, if any.
+    pub storage_cluster: Option<String>,
     /// Named conditions a rule checks (see `apiconform flags`); each is
     /// documented where a rule reads it.
     pub flags: Option<Vec<String>>,
@@ -110,6 +128,13 @@ pub struct ImageSpec {
     pub has_credential: Option<bool>,
     /// Marketplace image the account has subscribed to.
     pub subscribed: Option<bool>,
+    /// The image's zone, for images that live in one zone (Ksyun local
+    /// images); absent means every zone.
+    pub zone: Option<String>,
+    /// The image can run on an I/O optimized instance (default true).
+    pub io_optimized: Option<bool>,
+    /// Fixture names of the snapshots the image is built from.
+    pub snapshots: Option<Vec<String>>,
     /// Named conditions a rule checks (see `apiconform flags`); each is
     /// documented where a rule reads it.
     pub flags: Option<Vec<String>>,
@@ -124,8 +149,10 @@ pub struct SnapshotSpec {
     pub status: Option<String>,
     /// Content version captured by the snapshot.
     pub content: Option<String>,
-    /// Created before 2013-07-15 (cannot be restored after a detach).
-    pub legacy: Option<bool>,
+    /// Creation date, `YYYY-MM-DD` (default 2024-01-01).
+    pub created: Option<String>,
+    /// The snapshot is encrypted.
+    pub encrypted: Option<bool>,
     /// Named conditions a rule checks (see `apiconform flags`); each is
     /// documented where a rule reads it.
     pub flags: Option<Vec<String>>,
@@ -145,6 +172,30 @@ pub struct KeyPairSpec {
 pub struct KmsKeySpec {
     pub enabled: Option<bool>,
     pub symmetric: Option<bool>,
+    /// The key lets ECS add tags to it (default true).
+    pub ecs_tag: Option<bool>,
+    /// The key was deleted: references to it remain, the key is gone.
+    pub deleted: Option<bool>,
+}
+
+/// The kinds of unpaid order an instance can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnpaidOrder {
+    /// A new-purchase or renewal order (`INST_HAS_UNPAID_ORDER`).
+    Purchase,
+    /// A configuration change order (`OperationDenied.UnpaidOrder`).
+    Upgrade,
+}
+
+/// One statement of a RAM user's policy: an action (`ecs:ReplaceSystemDisk`,
+/// `ecs:*`) allowed on resources (`acs:ecs:*:*:instance/*`), `*` matching
+/// any text.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RamStatement {
+    pub action: String,
+    pub resource: String,
 }
 
 /// Account-wide flags.
@@ -154,6 +205,13 @@ pub struct AccountSpec {
     pub enough_balance: Option<bool>,
     pub snapshot_service: Option<bool>,
     pub kms_enabled: Option<bool>,
+    /// The caller is a RAM user with this policy (allow statements);
+    /// absent means the account itself, allowed everything.
+    pub ram_policy: Option<Vec<RamStatement>>,
+    /// Disk capacity quota in GiB by `zone/category` (`cn-hangzhou-h/cloud_essd`).
+    pub disk_quota_gib: Option<BTreeMap<String, u32>>,
+    /// Dedicated block storage clusters: name → free capacity in GiB.
+    pub storage_clusters: Option<BTreeMap<String, u32>>,
     /// Account- and region-wide conditions.
     pub flags: Option<Vec<String>>,
 }
@@ -212,28 +270,29 @@ impl WorldSpec {
         let mut w = self.clone();
         patch_map(&mut w.instances, &patch.instances, |b, p| {
             patch_fields!(b, p; status, os_type, image, system_disk, instance_type, zone,
-                charge_type, lock_reason, unpaid_order, expired, creating_image, key_pairs,
-                max_system_disk_gib, flags);
+                charge_type, lock_reason, unpaid_orders, expired, creating_image, key_pairs,
+                max_system_disk_gib, stopped_mode, io_optimized, price_list_disk_types, flags);
         });
         patch_map(&mut w.disks, &patch.disks, |b, p| {
             patch_fields!(b, p; status, role, category, size_gib, instance, encrypted, kms_key,
-                creating_snapshot, content, flags);
+                creating_snapshot, content, charge_type, zone, detached, storage_cluster, flags);
         });
         patch_map(&mut w.images, &patch.images, |b, p| {
             patch_fields!(b, p; status, os_type, platform, architecture, size_gib, owner,
                 has_data_disk_snapshot, supports_resize, supports_key_login, has_credential,
-                subscribed, flags);
+                subscribed, zone, io_optimized, snapshots, flags);
         });
         patch_map(&mut w.snapshots, &patch.snapshots, |b, p| {
-            patch_fields!(b, p; disk, status, content, legacy, flags);
+            patch_fields!(b, p; disk, status, content, created, encrypted, flags);
         });
         patch_map(&mut w.key_pairs, &patch.key_pairs, |b, p| {
             patch_fields!(b, p; name, key_type);
         });
         patch_map(&mut w.kms_keys, &patch.kms_keys, |b, p| {
-            patch_fields!(b, p; enabled, symmetric);
+            patch_fields!(b, p; enabled, symmetric, ecs_tag, deleted);
         });
-        patch_fields!(w.account, patch.account; enough_balance, snapshot_service, kms_enabled, flags);
+        patch_fields!(w.account, patch.account; enough_balance, snapshot_service, kms_enabled, ram_policy,
+            disk_quota_gib, storage_clusters, flags);
         w
     }
 
@@ -277,6 +336,18 @@ impl WorldSpec {
         out
     }
 
+    /// Date fields (`YYYY-MM-DD`): (owner, field, value).
+    pub fn dates(&self) -> Vec<(String, &'static str, String)> {
+        let mut out = Vec::new();
+        for (n, d) in &self.disks {
+            out.extend(d.detached.iter().flatten().map(|v| (n.clone(), "detached", v.clone())));
+        }
+        for (n, sn) in &self.snapshots {
+            out.extend(sn.created.iter().map(|v| (n.clone(), "created", v.clone())));
+        }
+        out
+    }
+
     /// Fixture fields that name another fixture: (owner, field, target, expected kind).
     pub fn references(&self) -> Vec<(String, &'static str, String, Kind)> {
         let mut out = Vec::new();
@@ -299,6 +370,11 @@ impl WorldSpec {
                 out.push((n.clone(), "kms_key", t.clone(), Kind::KmsKey));
             }
         }
+        for (n, m) in &self.images {
+            for t in m.snapshots.iter().flatten() {
+                out.push((n.clone(), "snapshots", t.clone(), Kind::Snapshot));
+            }
+        }
         for (n, s) in &self.snapshots {
             if let Some(t) = &s.disk {
                 out.push((n.clone(), "disk", t.clone(), Kind::Disk));
@@ -306,6 +382,18 @@ impl WorldSpec {
         }
         out
     }
+}
+
+/// `YYYY-MM-DD` with a plausible month and day: rules compare dates as text.
+pub fn is_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    let num = |r: std::ops::Range<usize>| v.get(r).and_then(|x| x.parse::<u32>().ok());
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && num(5..7).is_some_and(|m| (1..=12).contains(&m))
+        && num(8..10).is_some_and(|d| (1..=31).contains(&d))
 }
 
 #[cfg(test)]

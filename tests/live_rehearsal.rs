@@ -576,3 +576,21 @@ fn the_system_disk_is_bound_by_asking_the_cloud_so_a_replacement_does_not_strand
         out.transcript
     );
 }
+
+#[test]
+fn explore_on_live_runs_through_the_inventory_dry_run_and_rate_gates() {
+    let mut roles = ROLES.to_vec();
+    roles.push("snapshot");
+    let r = aliyun(&roles, &[]);
+    let filters = ["aliyun::".to_string()];
+    let report = apiconform::explore::explore(&r.suite, &r.harness, Target::Live, &filters);
+    let found: Vec<String> =
+        report.findings.iter().map(|f| format!("{} {}: {}", f.probe.param, f.probe.what, f.why)).collect();
+    assert!(found.is_empty(), "{found:#?}");
+    // ReplaceSystemDisk has no DryRun: its valid probes are not sent; every
+    // other probe ran (ResetDisk's with DryRun, as its success case runs live).
+    assert!(!report.skipped.is_empty());
+    assert!(report.skipped.iter().all(|(_, why)| why.starts_with("no DryRun")), "{:#?}", report.skipped);
+    let sent = report.probes.len() - report.skipped.len();
+    assert!(sent >= 20, "{sent} probes went through the live path");
+}

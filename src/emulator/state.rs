@@ -3,7 +3,7 @@
 //! read and change it; protocol modules never see it.
 
 use crate::protocol::hex_id;
-use crate::world::{Kind, WorldSpec};
+use crate::world::{Kind, RamStatement, UnpaidOrder, WorldSpec};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -17,11 +17,16 @@ pub struct Instance {
     pub zone: String,
     pub charge_type: String,
     pub lock_reason: Option<String>,
-    pub unpaid_order: bool,
+    pub unpaid_orders: Vec<UnpaidOrder>,
     pub expired: bool,
     pub creating_image: bool,
     pub key_pair_ids: Vec<String>,
     pub max_system_disk_gib: u32,
+    /// `KeepCharging` (normal stop mode) or `StopCharging` (no-fees stop mode).
+    pub stopped_mode: String,
+    pub io_optimized: bool,
+    /// The instance type's price list of system disk types, in order.
+    pub price_list_disk_types: Vec<String>,
     pub password_set: bool,
     /// Set while a long-running operation holds the instance.
     pub operation_lock: Option<String>,
@@ -40,6 +45,14 @@ pub struct Disk {
     pub kms_key_id: Option<String>,
     pub creating_snapshot: bool,
     pub content: String,
+    /// `PostPaid` or `PrePaid`.
+    pub charge_type: String,
+    /// Absent: the zone of the instance it is attached to.
+    pub zone: Option<String>,
+    /// Dates (`YYYY-MM-DD`) the disk was detached from an instance.
+    pub detached: Vec<String>,
+    /// The dedicated block storage cluster the disk lives in.
+    pub storage_cluster: Option<String>,
     /// The status the disk takes when pending work on it completes.
     pub settled_status: String,
     pub flags: Vec<String>,
@@ -59,6 +72,11 @@ pub struct Image {
     pub supports_key_login: bool,
     pub has_credential: bool,
     pub subscribed: bool,
+    /// Absent: available in every zone.
+    pub zone: Option<String>,
+    pub io_optimized: bool,
+    /// IDs of the snapshots the image is built from.
+    pub snapshot_ids: Vec<String>,
     pub flags: Vec<String>,
 }
 
@@ -70,7 +88,9 @@ pub struct Snapshot {
     pub disk_id: Option<String>,
     pub status: String,
     pub content: String,
-    pub legacy: bool,
+    /// Creation date, `YYYY-MM-DD`.
+    pub created: String,
+    pub encrypted: bool,
     pub flags: Vec<String>,
 }
 
@@ -86,6 +106,8 @@ pub struct KmsKey {
     pub id: String,
     pub enabled: bool,
     pub symmetric: bool,
+    /// The key lets ECS add tags to it.
+    pub ecs_tag: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -93,6 +115,12 @@ pub struct Account {
     pub enough_balance: bool,
     pub snapshot_service: bool,
     pub kms_enabled: bool,
+    /// The caller's RAM policy; `None` is the account itself.
+    pub ram_policy: Option<Vec<RamStatement>>,
+    /// Disk capacity quota in GiB by `zone/category`.
+    pub disk_quota_gib: BTreeMap<String, u32>,
+    /// Dedicated block storage clusters: name → free capacity in GiB.
+    pub storage_clusters: BTreeMap<String, u32>,
     pub flags: Vec<String>,
 }
 
@@ -155,6 +183,10 @@ pub enum Work {
     SettleInstance { instance_id: String, status: String },
 }
 
+/// The date snapshots made during a trial carry (and the default of world
+/// snapshots): a fixed day, so transcripts are stable.
+pub const TODAY: &str = "2024-01-01";
+
 /// Fixture name → `{name}.id` / `{name}.name` values, for `${...}` references.
 pub type FixtureIds = BTreeMap<String, String>;
 
@@ -184,6 +216,9 @@ impl State {
                 enough_balance: w.account.enough_balance.unwrap_or(true),
                 snapshot_service: w.account.snapshot_service.unwrap_or(true),
                 kms_enabled: w.account.kms_enabled.unwrap_or(true),
+                ram_policy: w.account.ram_policy.clone(),
+                disk_quota_gib: w.account.disk_quota_gib.clone().unwrap_or_default(),
+                storage_clusters: w.account.storage_clusters.clone().unwrap_or_default(),
                 flags: w.account.flags.clone().unwrap_or_default(),
             },
             client_tokens: BTreeMap::new(),
@@ -216,11 +251,14 @@ impl State {
                 zone: i.zone.clone().unwrap_or_default(),
                 charge_type: i.charge_type.clone().unwrap_or_else(|| "PostPaid".into()),
                 lock_reason: i.lock_reason.clone(),
-                unpaid_order: i.unpaid_order.unwrap_or(false),
+                unpaid_orders: i.unpaid_orders.clone().unwrap_or_default(),
                 expired: i.expired.unwrap_or(false),
                 creating_image: i.creating_image.unwrap_or(false),
                 key_pair_ids: i.key_pairs.iter().flatten().filter_map(|k| ids.get(k).cloned()).collect(),
                 max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
+                stopped_mode: i.stopped_mode.clone().unwrap_or_else(|| "KeepCharging".into()),
+                io_optimized: i.io_optimized.unwrap_or(true),
+                price_list_disk_types: i.price_list_disk_types.clone().unwrap_or_default(),
                 password_set: false,
                 operation_lock: None,
                 flags: i.flags.clone().unwrap_or_default(),
@@ -239,6 +277,10 @@ impl State {
                 kms_key_id: id(&d.kms_key),
                 creating_snapshot: d.creating_snapshot.unwrap_or(false),
                 content: d.content.clone().unwrap_or_else(|| "v1".into()),
+                charge_type: d.charge_type.clone().unwrap_or_else(|| "PostPaid".into()),
+                zone: d.zone.clone(),
+                detached: d.detached.clone().unwrap_or_default(),
+                storage_cluster: d.storage_cluster.clone(),
                 settled_status: d.status.clone().unwrap_or_else(|| "In_Use".into()),
                 flags: d.flags.clone().unwrap_or_default(),
             };
@@ -258,6 +300,9 @@ impl State {
                 supports_key_login: m.supports_key_login.unwrap_or(true),
                 has_credential: m.has_credential.unwrap_or(false),
                 subscribed: m.subscribed.unwrap_or(true),
+                zone: m.zone.clone(),
+                io_optimized: m.io_optimized.unwrap_or(true),
+                snapshot_ids: m.snapshots.iter().flatten().filter_map(|n| ids.get(n).cloned()).collect(),
                 flags: m.flags.clone().unwrap_or_default(),
             };
             s.images.insert(img.id.clone(), img);
@@ -269,7 +314,8 @@ impl State {
                 disk_id: id(&sn.disk),
                 status: sn.status.clone().unwrap_or_else(|| "accomplished".into()),
                 content: sn.content.clone().unwrap_or_else(|| "v0".into()),
-                legacy: sn.legacy.unwrap_or(false),
+                created: sn.created.clone().unwrap_or_else(|| TODAY.into()),
+                encrypted: sn.encrypted.unwrap_or(false),
                 flags: sn.flags.clone().unwrap_or_default(),
             };
             s.snapshots.insert(snap.id.clone(), snap);
@@ -282,11 +328,13 @@ impl State {
             };
             s.key_pairs.insert(kp.id.clone(), kp);
         }
-        for (name, k) in &w.kms_keys {
+        // A deleted key keeps its ID (disks still name it) but is gone.
+        for (name, k) in w.kms_keys.iter().filter(|(_, k)| k.deleted != Some(true)) {
             let key = KmsKey {
                 id: ids[name].clone(),
                 enabled: k.enabled.unwrap_or(true),
                 symmetric: k.symmetric.unwrap_or(true),
+                ecs_tag: k.ecs_tag.unwrap_or(true),
             };
             s.kms_keys.insert(key.id.clone(), key);
         }

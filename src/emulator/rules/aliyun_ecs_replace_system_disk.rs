@@ -16,9 +16,9 @@
 //!    non-root login, host name, OS type changes, sizes;
 //! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
 
-use super::{fail, password_classes, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, State, Work};
-use crate::world::Kind;
+use super::{fail, flag, password_classes, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::{Disk, Flags, Instance, State, Work};
+use crate::world::{Kind, UnpaidOrder};
 use serde_json::{json, Map};
 
 /// Specials allowed in a password (the legacy doc's list). The legacy page
@@ -57,65 +57,30 @@ const REGIONS: &[&str] = &[
     "us-east-1",
     "eu-central-1",
 ];
-const ENCRYPT_ALGORITHMS: &[&str] = &["AES256", "SM4_128"];
-
-const fn f(kind: &'static str, name: &'static str, meaning: &'static str) -> FlagDoc {
-    FlagDoc { kind, name, meaning }
-}
-
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    f("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)"),
-    f("image", "no_non_root_login", "The specified image does not support login as non-root."),
-    f("account", "region_no_non_root", "The specified region does not support login as non-root."),
-    f("image", "instance_type_conflict", "The specified image does not support the specified instance type. (400)"),
-    f("image", "instance_type_unsupported", "The specified image don not support the InstanceType instance. (403)"),
-    f("instance", "not_io_optimized", "the instance is not I/O optimized (DependencyViolation.IoOptimize)"),
-    f("image", "no_io_optimized", "The specified image is not support IoOptimized Instance."),
-    f(
-        "disk",
-        "prepaid_data_disk",
-        "the data disk's charge type forbids the operation (InvalidDatadisk.ChargeTypeViolation)",
-    ),
-    f("disk", "dedicated_cluster", "The disk in dedicated block storage cluster is not allowed to do this operation."),
-    f("disk", "replication_status_unknown", "Disk replication status not found."),
-    f("disk", "in_replication", "Disk already in replication."),
-    f("disk", "transferring", "system disk is transfering (InvalidSystemDiskStatus.IsTransfering)"),
-    f("disk", "multi_attach", "Multi attach disk does not support this operation."),
-    f("disk", "other_zone", "the disk is not in the instance's zone (ResourcesNotInSameZone)"),
-    f("disk", "encryption_unsupported", "The specified diskId not support replace encrypted system disk."),
-    f("image", "removed_in_market", "the marketplace image (or its product code) was removed (ImageRemovedInMarket)"),
-    f("image", "market_quota_exceeded", "a marketplace image not bought, or its quota used up (QuotaExceed.BuyImage)"),
-    f("image", "encrypted_snapshot", "the image is built from encrypted snapshots (InvalidEncrypted.NotMatchSnapshot)"),
-    f("image", "backing_snapshot_missing", "a resource the image needs no longer exists (NoSuchResource)"),
-    f(
-        "instance",
-        "hostname_mismatch",
-        "The hostname of the current instance can not be applied to the image you choose.",
-    ),
-    f("instance", "hibernation_configured", "the instance is configured for hibernation"),
-    f("instance", "unpaid_upgrade_order", "an unpaid order on the instance (OperationDenied.UnpaidOrder)"),
-    f("account", "region_no_encrypted_system_disk", "The specified region not support replace encrypted system disk."),
-    f(
-        "account",
-        "region_no_encrypt_algorithm",
-        "The current region does not support creating encrypted disks with EncryptAlgorithm.",
-    ),
-    f("account", "region_no_image_type_change", "The current region does not support changing the image type."),
-    f("account", "storage_cluster_full", "the dedicated storage cluster has less capacity left than the disk size"),
-    f("account", "disk_capacity_quota_exceeded", "The used capacity of disk type has exceeded the quota in the zone"),
-    f("account", "product_creation_limited", "AccountForbidden.ProductCreationLimited"),
-    f("account", "service_unavailable", "The requested services is not available now (InternalError, 400)"),
-    f("account", "kms_data_key_failure", "Create kms data encrypted key fail."),
-    f("account", "ecs_kms_unauthorized", "ECS service have no right to access your KMS."),
-    f("account", "kms_key_missing_ecs_tag", "The CMK lacks authorization to add tags to the ECS service."),
-    f("account", "default_encryption", "disk default encryption is enabled for the account"),
-    f("account", "disk_sold_out", "The requested disk category is sold out in the specified zone."),
-    f(
-        "account",
-        "sync_payment_unsupported",
-        "Synchronous payment is not supported (prepaid instances pay for extra size)",
-    ),
+    flag("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)", "how the instance logs in (ecs:LoginAsNonRoot) is a condition key of the RAM table with no value the doc defines"),
+    flag("image", "no_non_root_login", "The specified image does not support login as non-root.", "the doc does not say which images support non-root login"),
+    flag("account", "region_no_non_root", "The specified region does not support login as non-root.", "the doc does not list the regions that support non-root login"),
+    flag("image", "instance_type_conflict", "The specified image does not support the specified instance type. (400)", "the doc does not list which images run on which instance types"),
+    flag("image", "instance_type_unsupported", "The specified image don not support the InstanceType instance. (403)", "the doc does not list which images run on which instance types"),
+    flag("disk", "replication_status_unknown", "Disk replication status not found.", "async replication has no state the doc describes beyond this message"),
+    flag("disk", "in_replication", "Disk already in replication.", "async replication pairs are outside the documented model; the doc gives only the message"),
+    flag("disk", "multi_attach", "Multi attach disk does not support this operation.", "multi-attach is a disk feature the doc names only in this message"),
+    flag("disk", "encryption_unsupported", "The specified diskId not support replace encrypted system disk.", "the doc does not say which disks cannot be replaced by encrypted ones (NotSupportSnapshotEncrypted.DiskCategory covers the category)"),
+    flag("image", "removed_in_market", "the marketplace image (or its product code) was removed (ImageRemovedInMarket)", "marketplace product lifecycle and product codes are outside the documented model"),
+    flag("image", "market_quota_exceeded", "a marketplace image not bought, or its quota used up (QuotaExceed.BuyImage)", "marketplace purchases and their quota are outside the documented model"),
+    flag("image", "backing_snapshot_missing", "a resource the image needs no longer exists (NoSuchResource)", "the doc says only that 'the specified resource is not found', not which resource"),
+    flag("instance", "hostname_mismatch", "The hostname of the current instance can not be applied to the image you choose.", "the doc gives no rule for which host names an image accepts"),
+    flag("instance", "hibernation_configured", "the instance is configured for hibernation", "hibernation settings are not described by the doc beyond this error"),
+    flag("account", "region_no_encrypted_system_disk", "The specified region not support replace encrypted system disk.", "the doc does not list the regions that support encrypted system disks"),
+    flag("account", "region_no_image_type_change", "The current region does not support changing the image type.", "the doc does not list the regions that refuse an OS type change"),
+    flag("account", "service_unavailable", "The requested services is not available now (InternalError, 400)", "a server-side outage; no client state causes it"),
+    flag("account", "kms_data_key_failure", "Create kms data encrypted key fail.", "a KMS-side failure to create a data key; no documented state causes it"),
+    flag("account", "ecs_kms_unauthorized", "ECS service have no right to access your KMS.", "the ECS service role's KMS authorisation is not described by the doc"),
+    flag("account", "default_encryption", "disk default encryption is enabled for the account", "account-level default encryption is a console setting the doc mentions only in this error"),
+    flag("account", "disk_sold_out", "The requested disk category is sold out in the specified zone.", "stock is the cloud's inventory, not the tenant's state"),
+    flag("account", "sync_payment_unsupported", "Synchronous payment is not supported (prepaid instances pay for extra size)", "the doc states no condition for synchronous payment; the case is tagged assumed"),
 ];
 
 /// The vendor-wide MissingParameter, naming the parameter.
@@ -210,16 +175,16 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(invalid("KMSKeyId"));
     }
     let algorithm = r.get(&["EncryptAlgorithm"]).filter(|v| !v.is_empty());
-    if let Some(a) = algorithm {
-        if !ENCRYPT_ALGORITHMS.contains(&a) {
-            return Err(fail("InvalidEncryptAlgorithm"));
-        }
-    }
     if kms.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
     }
     if algorithm.is_some() && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchEncryptAlgorithm"));
+    }
+    if algorithm.is_some() {
+        // "该参数暂未开放使用。", like Arn: no value is valid yet, so any
+        // value gets the API's own documented refusal.
+        return Err(fail("InvalidEncryptAlgorithm"));
     }
     boolean(r, "UseAdditionalService")?;
     // 2. Idempotency: the same token replays the first result. The fingerprint
@@ -255,6 +220,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if image.has("backing_snapshot_missing") {
         return Err(fail("NoSuchResource"));
     }
+    // The doc's authorisation table: ecs:ReplaceSystemDisk on the instance,
+    // its disk and the image.
+    let disk_arn = inst.system_disk_id.as_deref().unwrap_or("*");
+    let arns = [format!("instance/{}", inst.id), format!("disk/{disk_arn}"), format!("image/{}", image.id)];
+    super::ram_allows(s, r, "ecs:ReplaceSystemDisk", &arns)?;
     // 4. Locks and instance state.
     if inst.lock_reason.as_deref() == Some("security") {
         return Err(fail("InstanceLockedForSecurity"));
@@ -268,10 +238,15 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.status != "Stopped" || inst.operation_lock.is_some() {
         return Err(fail("IncorrectInstanceStatus"));
     }
+    if inst.charge_type == "PostPaid" && inst.stopped_mode == "StopCharging" {
+        // "您需要在停止该实例时设置为普通停机模式": no code is documented;
+        // the status error is assumed (case stopped-in-no-fees-mode).
+        return Err(fail("IncorrectInstanceStatus"));
+    }
     let Some(old_disk) = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned() else {
         return Err(fail("InvalidInstance.NotFoundSystemDisk"));
     };
-    if old_disk.has("transferring") {
+    if old_disk.status == "Transferring" {
         return Err(fail("InvalidSystemDiskStatus.IsTransfering"));
     }
     if old_disk.status != "In_Use" {
@@ -283,9 +258,6 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old_disk.has("in_replication") {
         return Err(fail("IncorrectDiskStatus.InReplication"));
     }
-    if old_disk.has("dedicated_cluster") {
-        return Err(fail("DISK_IN_DEDICATED_BLOCK_STORAGE_CLUSTER"));
-    }
     if old_disk.has("multi_attach") {
         return Err(fail("InvalidOperation.MultiAttachDisk"));
     }
@@ -296,7 +268,10 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InvalidDiskCategory.ValueNotSupported"));
     }
     if let Some(d) = &source_disk {
-        if d.has("other_zone") {
+        if d.storage_cluster.is_some() {
+            return Err(fail("DISK_IN_DEDICATED_BLOCK_STORAGE_CLUSTER"));
+        }
+        if d.zone.as_ref().is_some_and(|z| *z != inst.zone) {
             return Err(fail("ResourcesNotInSameZone"));
         }
         if d.status != "Available" {
@@ -305,7 +280,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         if d.category == "cloud" || d.category.starts_with("ephemeral") {
             return Err(fail("InvalidDatadisk.DiskCategoryViolation"));
         }
-        if d.has("prepaid_data_disk") {
+        if d.charge_type == "PrePaid" {
             return Err(fail("InvalidDatadisk.ChargeTypeViolation"));
         }
         if d.kms_key_id.is_some() {
@@ -338,11 +313,10 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if image.has("instance_type_unsupported") {
         return Err(fail("ImageNotSupportInstanceType"));
     }
-    if inst.has("not_io_optimized") {
-        return Err(fail("DependencyViolation.IoOptimize"));
-    }
-    if image.has("no_io_optimized") {
-        return Err(fail("IoOptimized.NotSupported"));
+    match (inst.io_optimized, image.io_optimized) {
+        (false, true) => return Err(fail("DependencyViolation.IoOptimize")),
+        (true, false) => return Err(fail("IoOptimized.NotSupported")),
+        _ => {}
     }
     if image.has_data_disk_snapshot {
         return Err(fail("OperationDenied").status(400));
@@ -374,7 +348,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         }
     }
     // 6. Encryption and KMS.
-    if image.has("encrypted_snapshot") && encrypted != Some(true) {
+    let encrypted_snapshots = image.snapshot_ids.iter().any(|id| s.snapshots.get(id).is_some_and(|x| x.encrypted));
+    if encrypted_snapshots && encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchSnapshot"));
     }
     if s.account.has("default_encryption") && encrypted == Some(false) {
@@ -383,9 +358,6 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if encrypted == Some(true) {
         if s.account.has("region_no_encrypted_system_disk") {
             return Err(fail("InvalidRegionId.NotSupportReplaceEncryptedSystemDisk"));
-        }
-        if algorithm.is_some() && s.account.has("region_no_encrypt_algorithm") {
-            return Err(fail("InvalidRegionId.NotSupportEncryptAlgorithm"));
         }
         if old_disk.has("encryption_unsupported") {
             return Err(fail("InvalidDiskId.NotSupportReplaceEncryptedSystemDisk"));
@@ -406,7 +378,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             if !k.symmetric {
                 return Err(fail("InvalidKMSKeyId.NotSymmetric"));
             }
-            if s.account.has("kms_key_missing_ecs_tag") {
+            if !k.ecs_tag {
                 return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
             }
         }
@@ -418,31 +390,27 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.account.has("disk_sold_out") {
         return Err(fail("OperationDenied.DiskNoStock"));
     }
-    if s.account.has("storage_cluster_full") {
-        return Err(fail("InvalidStorageClusterId.CapacityNotEnough"));
-    }
-    if s.account.has("disk_capacity_quota_exceeded") {
-        return Err(
-            fail("QuotaExceed.DiskCapacity").arg(format!("zone: {}, category: {}", inst.zone, old_disk.category))
-        );
-    }
-    if s.account.has("product_creation_limited") {
+    let new_size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
+    capacity(s, &inst, &old_disk, new_size)?;
+    if image.owner == "marketplace" && inst.charge_type != "PostPaid" {
+        // "The commodity must be officially operated by Aliyun and in
+        // pay-as-you-go billing method."
         return Err(fail("AccountForbidden.ProductCreationLimited"));
     }
     if s.account.has("service_unavailable") {
         return Err(fail("InternalError").status(400));
     }
     // 8. Billing.
-    if inst.unpaid_order {
+    if inst.unpaid_orders.contains(&UnpaidOrder::Purchase) {
         return Err(fail("INST_HAS_UNPAID_ORDER"));
     }
-    if inst.has("unpaid_upgrade_order") {
+    if inst.unpaid_orders.contains(&UnpaidOrder::Upgrade) {
         return Err(fail("OperationDenied.UnpaidOrder"));
     }
     if inst.expired {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
-    let size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
+    let size = new_size;
     if inst.charge_type == "PrePaid" && size > old_disk.size_gib && s.account.has("sync_payment_unsupported") {
         return Err(fail("InvalidPayMethod.SyncPaymentNotSupport"));
     }
@@ -465,6 +433,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             kms_key_id: kms.map(str::to_string),
             creating_snapshot: false,
             content: format!("image:{}", image.id),
+            // "不支持变更系统盘计费方式": the new disk keeps the old one's.
+            charge_type: old_disk.charge_type.clone(),
+            zone: old_disk.zone.clone(),
+            detached: Vec::new(),
+            storage_cluster: old_disk.storage_cluster.clone(),
             settled_status: "In_Use".into(),
             flags: Vec::new(),
         },
@@ -486,4 +459,32 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         s.client_tokens.insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
     }
     Ok(out)
+}
+
+/// The new disk must fit its dedicated cluster's free capacity and the
+/// account's quota for its category in the instance's zone (the old system
+/// disk is released, so it does not count).
+fn capacity(s: &State, inst: &Instance, old: &Disk, new_size: u32) -> Result<(), Fail> {
+    if let Some(c) = &old.storage_cluster {
+        if s.account.storage_clusters.get(c).is_some_and(|free| *free < new_size) {
+            return Err(fail("InvalidStorageClusterId.CapacityNotEnough"));
+        }
+    }
+    let key = format!("{}/{}", inst.zone, old.category);
+    if let Some(quota) = s.account.disk_quota_gib.get(&key) {
+        let zone_of = |d: &Disk| {
+            d.zone.clone().or_else(|| d.instance_id.as_ref().and_then(|i| s.instances.get(i)).map(|i| i.zone.clone()))
+        };
+        let used: u32 = s
+            .disks
+            .values()
+            .filter(|d| d.id != old.id && d.category == old.category && zone_of(d).as_deref() == Some(&inst.zone))
+            .map(|d| d.size_gib)
+            .sum();
+        if used + new_size > *quota {
+            let arg = format!("zone: {}, category: {}", inst.zone, old.category);
+            return Err(fail("QuotaExceed.DiskCapacity").arg(arg));
+        }
+    }
+    Ok(())
 }

@@ -8,34 +8,36 @@
 //! encryption (KMS) → account (arrears, balance, snapshot service, white
 //! list, service availability) → DryRun.
 
-use super::{fail, Fail, FlagDoc, Outcome, Req};
+use super::{fail, flag, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Flags, State, Work};
 use serde_json::Map;
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    FlagDoc {
-        kind: "snapshot",
-        name: "reset_unsupported",
-        meaning: "The specified snapshot dees not support ResetDisk (OperationDenied)",
-    },
-    FlagDoc { kind: "disk", name: "kms_key_deleted", meaning: "the encrypted disk's KMS key no longer exists" },
-    FlagDoc {
-        kind: "account",
-        name: "kms_key_missing_ecs_tag",
-        meaning: "The CMK needs to be added ECS tag (InvalidParameter.KMSKeyId.CMKUnauthorized)",
-    },
-    FlagDoc {
-        kind: "account",
-        name: "ecs_kms_unauthorized",
-        meaning: "ECS service have no right to access your KMS (InvalidParameter.KMSKeyId.KMSUnauthorized)",
-    },
-    FlagDoc { kind: "account", name: "not_in_disk_whitelist", meaning: "The user is not in disk white list." },
-    FlagDoc {
-        kind: "account",
-        name: "service_unavailable",
-        meaning: "The requested services is not available now (InternalError, 400)",
-    },
+    flag(
+        "snapshot",
+        "reset_unsupported",
+        "The specified snapshot dees not support ResetDisk (OperationDenied)",
+        "the doc does not say which snapshots cannot be used for ResetDisk",
+    ),
+    flag(
+        "account",
+        "ecs_kms_unauthorized",
+        "ECS service have no right to access your KMS (InvalidParameter.KMSKeyId.KMSUnauthorized)",
+        "the ECS service role's KMS authorisation is not described by the doc",
+    ),
+    flag(
+        "account",
+        "not_in_disk_whitelist",
+        "The user is not in disk white list.",
+        "white lists are granted by the vendor; the doc does not say for what",
+    ),
+    flag(
+        "account",
+        "service_unavailable",
+        "The requested services is not available now (InternalError, 400)",
+        "a server-side outage; no client state causes it",
+    ),
 ];
 
 /// The vendor-wide MissingParameter, naming the parameter.
@@ -77,6 +79,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if snap.disk_id.as_deref() != Some(disk_id) {
         return Err(fail("InvalidParameter.Mismatch"));
     }
+    // The doc's authorisation table: ecs:ResetDisk on the disk and the snapshot.
+    super::ram_allows(s, r, "ecs:ResetDisk", &[format!("disk/{disk_id}"), format!("snapshot/{snapshot_id}")])?;
     // 3. Locks.
     if let Some(i) = &inst {
         if i.lock_reason.as_deref() == Some("security") {
@@ -107,7 +111,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if snap.status != "accomplished" {
         return Err(fail("InvalidSnapshotId.NotReady"));
     }
-    if snap.legacy {
+    if too_old(&snap.created, &disk.detached) {
         return Err(fail("InvalidSnapshot.TooOld"));
     }
     if snap.has("reset_unsupported") {
@@ -115,13 +119,14 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     // 5. Encryption.
     if disk.encrypted {
-        if disk.has("kms_key_deleted") {
+        let key = disk.kms_key_id.as_ref().map(|k| s.kms_keys.get(k));
+        if matches!(key, Some(None)) {
             return Err(fail("InvalidParameter.KMSKeyId.NotFound"));
         }
         if s.account.has("ecs_kms_unauthorized") {
             return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
         }
-        if s.account.has("kms_key_missing_ecs_tag") {
+        if key.flatten().is_some_and(|k| !k.ecs_tag) {
             return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
         }
         if disk.kms_key_id.as_ref().and_then(|k| s.kms_keys.get(k)).is_some_and(|k| !k.enabled) {
@@ -164,4 +169,26 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     s.schedule(30, Work::ReleaseLock { instance_id: String::new(), disk_id: Some(disk_id.to_string()) });
     Ok(Map::new())
+}
+
+/// "The snapshotId is created before 2013-07-15, it cannot be restored since
+/// the first time the disk detached": a snapshot from before that day, of a
+/// disk detached after the snapshot was made. Dates are `YYYY-MM-DD`, so
+/// they compare as text.
+fn too_old(created: &str, detached: &[String]) -> bool {
+    created < "2013-07-15" && detached.iter().any(|d| d.as_str() > created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::too_old;
+
+    #[test]
+    fn too_old_needs_an_old_snapshot_and_a_later_detach() {
+        let detached = vec!["2014-01-01".to_string()];
+        assert!(too_old("2013-07-14", &detached));
+        assert!(!too_old("2013-07-15", &detached));
+        assert!(!too_old("2013-07-14", &[]));
+        assert!(!too_old("2013-07-14", &["2013-07-01".to_string()]));
+    }
 }

@@ -13,7 +13,7 @@
 //! with the common `MissingParameter` / `InvalidParameterValue` (naming the
 //! parameter), Ksyun's only verified parameter error.
 
-use super::{fail, is_uuid, FlagDoc, Outcome, Req};
+use super::{fail, flag, is_uuid, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State};
 use crate::world::Kind;
 use base64::Engine;
@@ -21,45 +21,54 @@ use serde_json::{json, Map};
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    FlagDoc {
-        kind: "account", name: "product_sold_out", meaning: "此商品在该机房已售罄 (ProductSellOutInvalid)"
-    },
-    FlagDoc {
-        kind: "account",
-        name: "overseas_region",
-        meaning: "an overseas region, where a reinstall cannot change the image type (ImageTypeMismatching)",
-    },
-    FlagDoc {
-        kind: "account",
-        name: "upstream_unavailable",
-        meaning: "the upstream resource check times out (the documented ServiceUnavailable dump)",
-    },
-    FlagDoc {
-        kind: "image",
-        name: "local_image",
-        meaning: "a local image, usable only with an SSD3.0 system disk (LocalImageOnlySupportSSD3ForModifyImage)",
-    },
-    FlagDoc {
-        kind: "image",
-        name: "other_zone",
-        meaning: "the local image is not in the instance's zone (ImageHaveInvalidZone)",
-    },
-    FlagDoc {
-        kind: "image",
-        name: "from_system_disk_snapshot",
-        meaning: "made from a system disk snapshot, which cannot roll back across OS versions",
-    },
-    FlagDoc {
-        kind: "instance", name: "sub_order_bound", meaning: "子订单已经绑定实例 (SubOrderBindedInstance)"
-    },
-    FlagDoc {
-        kind: "instance", name: "order_missing", meaning: "实例对应的订单不存在 (Payment.OrderNotFound)"
-    },
-    FlagDoc {
-        kind: "instance",
-        name: "invalid_hostname",
-        meaning: "the instance's host name is not valid for the new image (HostNameInvalidParameterValue)",
-    },
+    flag(
+        "account",
+        "product_sold_out",
+        "此商品在该机房已售罄 (ProductSellOutInvalid)",
+        "stock is the cloud's inventory, not the tenant's state",
+    ),
+    flag(
+        "account",
+        "overseas_region",
+        "an overseas region, where a reinstall cannot change the image type (ImageTypeMismatching)",
+        "the doc does not list which regions are overseas",
+    ),
+    flag(
+        "account",
+        "upstream_unavailable",
+        "the upstream resource check times out (the documented ServiceUnavailable dump)",
+        "an upstream timeout; no client state causes it",
+    ),
+    flag(
+        "image",
+        "local_image",
+        "a local image, usable only with an SSD3.0 system disk (LocalImageOnlySupportSSD3ForModifyImage)",
+        "the doc names local images only in these errors, without a type field to model",
+    ),
+    flag(
+        "image",
+        "from_system_disk_snapshot",
+        "made from a system disk snapshot, which cannot roll back across OS versions",
+        "the doc does not say how an image records its source snapshot",
+    ),
+    flag(
+        "instance",
+        "sub_order_bound",
+        "子订单已经绑定实例 (SubOrderBindedInstance)",
+        "sub-orders are Ksyun billing internals the doc names only in this error",
+    ),
+    flag(
+        "instance",
+        "order_missing",
+        "实例对应的订单不存在 (Payment.OrderNotFound)",
+        "the instance's order is billing-side state the doc names only in this error",
+    ),
+    flag(
+        "instance",
+        "invalid_hostname",
+        "the instance's host name is not valid for the new image (HostNameInvalidParameterValue)",
+        "the doc gives no rule for which host names are valid for an image",
+    ),
 ];
 
 /// At most 32 characters, at least 8, with upper case, lower case and digits.
@@ -121,7 +130,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if r.get(&["UserData"]).is_some_and(|v| !base64_ok(v)) {
         return Err(fail("InvalidParameterValue").common().arg("UserData"));
     }
-    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty()) {
+    // "当该值填写为true,默认InstancePassword参数无效": ignored, not checked.
+    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty() && !keep_login) {
         if !password_ok(pw) {
             return Err(fail("InvalidParameterValue").common().arg("InstancePassword"));
         }
@@ -169,7 +179,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned();
     if image.has("local_image") {
-        if image.has("other_zone") {
+        if image.zone.as_ref().is_some_and(|z| *z != inst.zone) {
             return Err(fail("ImageHaveInvalidZone"));
         }
         if system_disk.as_ref().is_some_and(|d| d.category != "SSD3.0") {
@@ -212,10 +222,16 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             new_id.clone(),
             Disk {
                 id: new_id.clone(),
-                size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib),
+                // "若不指定该参数,则按照系统默认值进行分配": the image's size
+                // is taken as the system default (the doc gives no number).
+                size_gib: size.map(|v| v as u32).unwrap_or(image.size_gib),
+                // "不传默认按价格体系配置systemDisk属性中第一个创建": the first
+                // type of the instance type's price list (the old disk's
+                // type when a world gives no price list).
                 category: r
                     .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
                     .map(str::to_string)
+                    .or_else(|| inst.price_list_disk_types.first().cloned())
                     .unwrap_or(old.category.clone()),
                 content: format!("image:{}", image.id),
                 ..old

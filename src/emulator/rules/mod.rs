@@ -153,6 +153,13 @@ pub struct FlagDoc {
     pub kind: &'static str,
     pub name: &'static str,
     pub meaning: &'static str,
+    /// Why a flag and not typed state: what the doc leaves uncheckable.
+    pub why: &'static str,
+}
+
+/// A [`FlagDoc`], in one line per flag.
+pub const fn flag(kind: &'static str, name: &'static str, meaning: &'static str, why: &'static str) -> FlagDoc {
+    FlagDoc { kind, name, meaning, why }
 }
 
 /// Every flag some rule reads.
@@ -162,6 +169,42 @@ pub fn known_flags() -> impl Iterator<Item = &'static FlagDoc> {
         .chain(aliyun_ecs_reset_disk::FLAGS)
         .chain(volcengine_ecs_replace_system_volume::FLAGS)
         .chain(ksyun_kec_modify_instance_image::FLAGS)
+}
+
+/// A RAM user's policy must allow `action` on every resource it touches
+/// (`instance/<id>`, `disk/<id>`, `image/<id>`, as ARNs
+/// `acs:ecs:<region>:<account>:<resource>`), the way the doc's authorisation
+/// table lists them; otherwise the vendor's `Forbidden.RAM`. The account
+/// itself (no policy) may do anything.
+pub fn ram_allows(s: &State, r: &Req, action: &str, resources: &[String]) -> Result<(), Fail> {
+    let Some(policy) = &s.account.ram_policy else { return Ok(()) };
+    let region = r.get(&["RegionId"]).unwrap_or("cn-hangzhou");
+    let allowed = |arn: &str| policy.iter().any(|st| glob(&st.action, action) && glob(&st.resource, arn));
+    if resources.iter().all(|res| allowed(&format!("acs:ecs:{region}:apiconform:{res}"))) {
+        Ok(())
+    } else {
+        Err(fail("Forbidden.RAM").common())
+    }
+}
+
+/// `*` matches any run of characters (RAM policy wildcards).
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Character classes present in a password: upper, lower, digit, special.
@@ -231,5 +274,21 @@ mod tests {
         assert_eq!(password_classes("abc def1", sp), None);
         assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
         assert!(!is_uuid("IMG-1"));
+    }
+
+    #[test]
+    fn every_flag_says_why_it_is_not_typed_state() {
+        for f in known_flags() {
+            assert!(f.why.len() > 20, "{} {}: say why it stays a flag", f.kind, f.name);
+        }
+    }
+
+    #[test]
+    fn ram_wildcards() {
+        assert!(glob("acs:ecs:*:*:instance/*", "acs:ecs:cn-hangzhou:apiconform:instance/i-1"));
+        assert!(!glob("acs:ecs:*:*:instance/*", "acs:ecs:cn-hangzhou:apiconform:image/m-1"));
+        assert!(glob("ecs:*", "ecs:ResetDisk"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("ecs:Reset*Disk", "ecs:ResetDis"));
     }
 }

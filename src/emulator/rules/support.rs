@@ -90,6 +90,7 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                         "DiskId": d.id, "Status": d.status, "Type": d.role, "Category": d.category,
                         "Size": d.size_gib, "InstanceId": d.instance_id.clone().unwrap_or_default(),
                         "Encrypted": d.encrypted, "KMSKeyId": d.kms_key_id.clone().unwrap_or_default(),
+                        "DiskChargeType": d.charge_type,
                     })
                 })
                 .collect();
@@ -122,7 +123,7 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
         "CreateSnapshot" => (|| {
             let disk = r.get(&["DiskId"]).ok_or_else(|| fail("MissingParameter").common().arg("DiskId"))?;
             let Some(d) = s.disks.get(disk) else { return Err(fail("InvalidDiskId.NotFound")) };
-            let content = d.content.clone();
+            let (content, encrypted) = (d.content.clone(), d.encrypted);
             let id = s.new_id(Kind::Snapshot);
             s.snapshots.insert(
                 id.clone(),
@@ -132,7 +133,8 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     disk_id: Some(disk.to_string()),
                     status: "progressing".into(),
                     content,
-                    legacy: false,
+                    created: crate::emulator::state::TODAY.into(),
+                    encrypted,
                     flags: Vec::new(),
                 },
             );

@@ -14,7 +14,7 @@
 //! SDK's request model carries a volume type, so the replacement takes the
 //! old system volume's; a volume without one leaves it empty.
 
-use super::{fail, password_classes, FlagDoc, Outcome, Req};
+use super::{fail, flag, password_classes, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State, Work};
 use crate::world::Kind;
 use serde_json::Map;
@@ -23,31 +23,36 @@ const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    FlagDoc {
-        kind: "account",
-        name: "manual_time",
-        meaning: "long-running work (the replacement itself) completes only when the control API advances time",
-    },
-    FlagDoc {
-        kind: "image",
-        name: "instance_type_unsupported",
-        meaning: "指定的镜像不支持指定的实例规格 (InvalidImage.InstanceTypeMismatch)",
-    },
-    FlagDoc {
-        kind: "image",
-        name: "volume_type_unsupported",
-        meaning: "指定的云盘类型和镜像不匹配: the image cannot boot from the instance's system volume type",
-    },
-    FlagDoc {
-        kind: "instance",
-        name: "created_by_other_service",
-        meaning: "您的资源被其他服务创建 (OperationDenied.ResourceCreatedByOtherService)",
-    },
-    FlagDoc {
-        kind: "instance",
-        name: "hostname_mismatch",
-        meaning: "实例的主机名不适用于您选择的镜像 (InvalidImage.HostnameMismatch)",
-    },
+    flag(
+        "account",
+        "manual_time",
+        "long-running work (the replacement itself) completes only when the control API advances time",
+        "not a cloud condition: it switches the emulator's clock to the control API",
+    ),
+    flag(
+        "image",
+        "instance_type_unsupported",
+        "指定的镜像不支持指定的实例规格 (InvalidImage.InstanceTypeMismatch)",
+        "the doc does not list which images run on which instance types",
+    ),
+    flag(
+        "image",
+        "volume_type_unsupported",
+        "指定的云盘类型和镜像不匹配: the image cannot boot from the instance's system volume type",
+        "the doc does not list which images boot from which volume types",
+    ),
+    flag(
+        "instance",
+        "created_by_other_service",
+        "您的资源被其他服务创建 (OperationDenied.ResourceCreatedByOtherService)",
+        "which service created an instance is not otherwise part of the documented model",
+    ),
+    flag(
+        "instance",
+        "hostname_mismatch",
+        "实例的主机名不适用于您选择的镜像 (InvalidImage.HostnameMismatch)",
+        "the doc gives no rule for which host names an image accepts",
+    ),
 ];
 
 pub fn run(s: &mut State, r: &Req) -> Outcome {
