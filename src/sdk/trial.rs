@@ -11,7 +11,7 @@
 //! speak, an action it has no method for, a parameter it drops, a request
 //! it refuses to send) is `unsupported`, with the reason: never a pass.
 
-use super::driver::{Pool, Reply, Request};
+use super::driver::{Driver, Pool, Reply, Request};
 use super::wire::WireView;
 use super::Flavour;
 use crate::case::{Auth, Method, ParamsIn, Signature};
@@ -95,70 +95,65 @@ impl SdkHarness {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (creds, mut bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
         let unknown = format!("APICONFORMUNKNOWN{seq:06}");
-        let keys = [creds.access_key_id.as_str(), unknown.as_str()];
+        let ak = creds.access_key_id.clone();
+        let keys = [ak.as_str(), unknown.as_str()];
         self.emulator.watch(&keys);
         let mut redactor = Redactor::new(&bindings);
         redactor.add_credentials(&creds);
         redactor.add(&unknown, "[unknown-access-key]");
         redactor.add(&format!("apiconform-sts-{seq}"), "[security-token]");
+        let tenant = Tenant { creds, unknown: unknown.clone(), seq };
         let mut healthy = true;
-        for (i, step) in case.steps.iter().enumerate() {
+        'steps: for step in &case.steps {
             let params: Vec<(String, String)> =
                 step.params.iter().map(|(k, v)| (k.clone(), bindings.resolve(v))).collect();
-            let call_creds = credentials(&creds, step.auth, &unknown, seq);
-            let request = Request {
-                id: i as u64 + 1,
-                action: &step.action,
-                version: &step.version,
-                service: &api.service,
-                endpoint: &self.addr.to_string(),
-                region: crate::runner::region(&api.vendor),
-                credentials: json!({
-                    "access_key_id": call_creds.access_key_id,
-                    "secret": call_creds.secret,
-                    "session_token": call_creds.session_token,
-                }),
-                auth: auth_name(step.auth),
-                params: self.typed_params(api, &step.action, &params),
-            };
-            let reply = match driver.call(&request) {
-                Ok(r) => r,
-                Err(e) => {
-                    out.failures.push(format!("{}: the driver failed: {}", step.name, redactor.text(&e)));
-                    healthy = false;
-                    break;
+            // A `repeat: N` step is sent N times, each answer checked; only
+            // the last exchange is recorded.
+            for k in 1..=step.repeat.max(1) {
+                let (wire, reply) = match self.exchange(&mut driver, api, step, &params, &tenant, &mut redactor) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        out.failures.push(format!("{}: the driver failed: {}", step.name, redactor.text(&e)));
+                        healthy = false;
+                        break 'steps;
+                    }
+                };
+                // Judged on what the SDK decoded; redacted only for the record.
+                let verdict = judge(step, &params, &wire, &reply);
+                let last = k >= step.repeat.max(1);
+                if last || !matches!(verdict, Judged::Decoded(_)) {
+                    let reply = redact_reply(reply, &mut redactor);
+                    let record = StepRecord { name: step.name.clone(), action: step.action.clone(), wire, reply };
+                    if step.repeat > 1 {
+                        let _ = writeln!(
+                            out.transcript,
+                            "\n({} sent {k} of {} times; this one is shown)",
+                            step.name, step.repeat
+                        );
+                    }
+                    render_step(&record, &mut out.transcript);
+                    out.steps.push(record);
                 }
-            };
-            let records = self.emulator.take_wire(&keys);
-            for r in &records {
-                // Volatile values (nonce, date, host) may come back inside a
-                // message (a server string to sign): learn them first.
-                redactor.learn_request(&r.as_request());
-            }
-            let wire: Vec<WireView> = records.iter().map(|r| WireView::read(r, &params, &mut redactor)).collect();
-            // Judged on what the SDK decoded; redacted only for the record.
-            let verdict = judge(step, &params, &wire, &reply);
-            let reply = redact_reply(reply, &mut redactor);
-            let record = StepRecord { name: step.name.clone(), action: step.action.clone(), wire, reply };
-            render_step(&record, &mut out.transcript);
-            out.steps.push(record);
-            match verdict {
-                Judged::Unsupported(reason) => {
-                    out.unsupported = Some(reason);
-                    break;
-                }
-                Judged::Decoded(n) => {
-                    let before = out.failures.len();
-                    crate::runner::check(&step.name, &step.expect, &n, &bindings, &mut out.failures);
+                let n = match verdict {
+                    Judged::Unsupported(reason) => {
+                        out.unsupported = Some(reason);
+                        break 'steps;
+                    }
+                    Judged::Decoded(n) => n,
+                };
+                let before = out.failures.len();
+                let name = if last { step.name.clone() } else { format!("{} (#{k})", step.name) };
+                crate::runner::check(&name, &step.expect, &n, &bindings, &mut out.failures);
+                if last {
                     crate::runner::save(step, &n, &mut bindings, &mut out.failures);
                     for var in step.save.keys() {
                         if let Some(v) = bindings.saved.get(var) {
                             redactor.add(v, &format!("${{saved.{var}}}"));
                         }
                     }
-                    if out.failures.len() > before {
-                        break;
-                    }
+                }
+                if out.failures.len() > before {
+                    break 'steps;
                 }
             }
         }
@@ -170,6 +165,43 @@ impl SdkHarness {
             *line = redactor.text(line);
         }
         out
+    }
+
+    /// One call of a step through the driver, and what the SDK sent for it.
+    fn exchange(
+        &self,
+        driver: &mut Driver,
+        api: &Api,
+        step: &CaseStep,
+        params: &[(String, String)],
+        tenant: &Tenant,
+        redactor: &mut Redactor,
+    ) -> Result<(Vec<WireView>, Reply), String> {
+        let call_creds = credentials(&tenant.creds, step.auth, &tenant.unknown, tenant.seq);
+        let request = Request {
+            id: tenant.seq,
+            action: &step.action,
+            version: &step.version,
+            service: &api.service,
+            endpoint: &self.addr.to_string(),
+            region: crate::runner::region(&api.vendor),
+            credentials: json!({
+                "access_key_id": call_creds.access_key_id,
+                "secret": call_creds.secret,
+                "session_token": call_creds.session_token,
+            }),
+            auth: auth_name(step.auth),
+            params: self.typed_params(api, &step.action, params),
+        };
+        let reply = driver.call(&request)?;
+        let records = self.emulator.take_wire(&[&tenant.creds.access_key_id, &tenant.unknown]);
+        for r in &records {
+            // Volatile values (nonce, date, host) may come back inside a
+            // message (a server string to sign): learn them first.
+            redactor.learn_request(&r.as_request());
+        }
+        let wire = records.iter().map(|r| WireView::read(r, params, redactor)).collect();
+        Ok((wire, reply))
     }
 
     /// The step's parameters with the contract's types, for the driver.
@@ -199,6 +231,13 @@ impl SdkHarness {
             })
             .collect()
     }
+}
+
+/// The trial's tenant: its keys and the variants `auth:` asks for.
+struct Tenant {
+    creds: Credentials,
+    unknown: String,
+    seq: u64,
 }
 
 /// A case step that pins a wire shape this flavour does not speak.
@@ -338,7 +377,13 @@ fn render_step(r: &StepRecord, out: &mut String) {
         let _ = writeln!(out, "  exception: {}", e.class);
         let _ = writeln!(out, "  bases: {}", e.bases.join(", "));
         let _ = writeln!(out, "  attributes: {}", e.attributes.join(", "));
-        let retry = e.retry_after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "~".into());
+        // The wait depends on when the window opens: its presence is kept,
+        // not its value.
+        let retry = match &e.retry_after {
+            None | Some(Value::Null) => "~".to_string(),
+            Some(v) if v.is_number() => "[milliseconds]".to_string(),
+            Some(v) => v.to_string(),
+        };
         let _ = writeln!(out, "  retry_after: {retry}");
     }
     let _ = writeln!(out, "  body: {}", serde_json::to_string(&d.body).unwrap_or_default());
