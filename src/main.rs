@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use apiconform::coverage::{Matrix, Results, Verdict};
+use apiconform::emulator::control::Access;
 use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
@@ -88,6 +89,15 @@ enum Command {
         /// Do not enforce the documented rate limits.
         #[arg(long)]
         no_flow_control: bool,
+        /// The token the control API (`/_apiconform/`) requires; required
+        /// when `--addr` is not a loopback address. Prefer the
+        /// `APICONFORM_CONTROL_TOKEN` variable (a flag shows in `ps`).
+        #[arg(long, value_name = "TOKEN")]
+        control_token: Option<String>,
+        /// Another Host name the control API answers to, besides localhost,
+        /// 127.0.0.0/8 and [::1] (repeatable).
+        #[arg(long = "control-host", value_name = "NAME")]
+        control_hosts: Vec<String>,
     },
 }
 
@@ -131,7 +141,10 @@ fn main() -> ExitCode {
             let sel = Selection { filters, shard };
             run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
         }
-        Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
+        Command::Serve { addr, no_flow_control, control_token, control_hosts } => {
+            let token = control_token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
+            serve(&cli.cases, &addr, !no_flow_control, ControlOpts { token, hosts: control_hosts })
+        }
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -318,7 +331,48 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
+/// Where the control token can come from besides `--control-token`.
+const CONTROL_TOKEN_VAR: &str = "APICONFORM_CONTROL_TOKEN";
+
+/// A token shorter than this is refused: it could be guessed.
+const MIN_TOKEN_LEN: usize = 16;
+
+struct ControlOpts {
+    token: Option<String>,
+    hosts: Vec<String>,
+}
+
+/// Who may use the control API of a server bound to `bound`: on a
+/// non-loopback address, only holders of the token (refused without one),
+/// with a warning for the operator.
+fn control_access(bound: std::net::SocketAddr, opts: ControlOpts) -> Result<(Access, Option<String>), String> {
+    if opts.token.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
+        return Err(format!("the control token must have at least {MIN_TOKEN_LEN} characters"));
+    }
+    let mut hosts = opts.hosts;
+    if let Some(bad) = hosts.iter().find(|h| h.is_empty() || h.contains([':', '/', ' '])) {
+        return Err(format!("--control-host `{bad}`: give a host name or an IPv4 address, without port"));
+    }
+    let warning = if bound.ip().is_loopback() {
+        None
+    } else {
+        if opts.token.is_none() {
+            return Err(format!(
+                "{bound} is reachable from other machines: set a control token with {CONTROL_TOKEN_VAR} (or --control-token), or listen on 127.0.0.1"
+            ));
+        }
+        if !bound.ip().is_unspecified() {
+            hosts.push(bound.ip().to_string());
+        }
+        Some(format!(
+            "warning: listening on {bound}, reachable from other machines; the emulator's test credentials are public, and the control API requires the token and a Host among localhost, 127.0.0.0/8, [::1]{}",
+            hosts.iter().map(|h| format!(", {h}")).collect::<String>()
+        ))
+    };
+    Ok((Access { token: opts.token, hosts }, warning))
+}
+
+fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,
@@ -333,13 +387,29 @@ fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
         }
     };
     rt.block_on(async {
-        let bound = match emulator.clone().spawn(addr).await {
-            Ok(a) => a,
+        let (listener, bound) = match tokio::net::TcpListener::bind(addr).await.and_then(|l| {
+            let a = l.local_addr()?;
+            Ok((l, a))
+        }) {
+            Ok(l) => l,
             Err(e) => {
                 eprintln!("error: cannot listen on {addr}: {e}");
                 return ExitCode::from(2);
             }
         };
+        match control_access(bound, control) {
+            Ok((access, warning)) => {
+                if let Some(w) = warning {
+                    eprintln!("{w}");
+                }
+                emulator.set_control_access(access);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        tokio::spawn(emulator.clone().serve(listener));
         // A closed stdout (a parent that read the first line and left) must
         // not stop the server: write errors are ignored.
         use std::io::Write;

@@ -9,7 +9,10 @@
 //! is what the snapshot tests compare.
 
 use crate::case::Auth;
-use crate::emulator::{state::State, Emulator};
+use crate::emulator::{
+    state::{IdAlloc, State},
+    Emulator,
+};
 use crate::live::{self, LiveConfig};
 use crate::normalize::Redactor;
 use crate::protocol::Protocol;
@@ -255,7 +258,7 @@ impl Harness {
 
     async fn bind(&self, api: &Api, case: &Case, target: Target, seq: u64) -> Result<Binding, String> {
         let absent = |vendor: &str, seed: u64| {
-            let state = State::build(vendor, seed, &WorldSpec::default()).0;
+            let state = State::build(vendor, seed, &WorldSpec::default(), &IdAlloc::default()).0;
             Kind::ALL.iter().map(|k| (k.word().to_string(), state.absent_id(*k))).collect()
         };
         Ok(match target {
@@ -264,7 +267,7 @@ impl Harness {
                 Binding::loopback(creds, bindings, self.emulator_addr.to_string(), &api.vendor, None)
             }
             Target::Mock => {
-                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
+                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world, &IdAlloc::default());
                 let mut bindings = Bindings { fixtures, ..Default::default() };
                 for k in Kind::ALL {
                     bindings.absent.insert(k.word().to_string(), state.absent_id(k));

@@ -66,6 +66,10 @@ struct Inner {
     faults: Mutex<HashMap<(String, String), Fault>>,
     /// Per vendor: the default world and the default tenant's id.
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
+    /// Where every tenant's IDs come from: unique for the server's life.
+    ids: state::IdAlloc,
+    /// Who may use the control API (`serve --control-token`, `--control-host`).
+    control: Mutex<control::Access>,
 }
 
 /// (code, remaining count) of an injected fault.
@@ -116,6 +120,23 @@ impl KeyStore for Inner {
             }
         }
     }
+}
+
+/// 128 random bits from the operating system's CSPRNG, as hex. Should the
+/// OS refuse (it does not on supported platforms), std's randomly keyed
+/// SipHash over a counter still gives a value no one can derive.
+fn random_hex() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        static N: AtomicU64 = AtomicU64::new(0);
+        for half in b.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(N.fetch_add(1, Ordering::Relaxed));
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Substitutes `%s` placeholders in order; a message ending in `:` (Alibaba's
@@ -172,7 +193,7 @@ impl Emulator {
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
         let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let (state, fixtures) = State::build(vendor, id, world);
+        let (state, fixtures) = State::build(vendor, id, world, &self.inner.ids);
         let mut b = Bindings { fixtures, ..Default::default() };
         for k in Kind::ALL {
             b.absent.insert(k.word().to_string(), state.absent_id(k));
@@ -182,11 +203,12 @@ impl Emulator {
     }
 
     /// A fresh tenant seeded with `world`, and credentials that reach it.
+    /// The secret is random: a tenant's key cannot be derived from its id.
     pub fn create_tenant(&self, vendor: &str, world: &WorldSpec) -> (Credentials, Bindings) {
         let (id, b) = self.add_tenant(vendor, world);
         let creds = Credentials {
             access_key_id: format!("APICONFORM{id:08}"),
-            secret: format!("emulator-secret-{}", protocol::hex_id(id ^ 0x5eed)),
+            secret: format!("emulator-secret-{}", random_hex()),
             session_token: None,
         };
         self.add_key(vendor, &creds.access_key_id, &creds.secret, id);
@@ -195,11 +217,45 @@ impl Emulator {
 
     /// Lets another access key reach the default tenant of `vendor` (the
     /// control API's `credentials`: your own test keys, or a rehearsal's
-    /// canary). False when the vendor has no default tenant.
-    pub fn add_default_key(&self, vendor: &str, ak: &str, secret: &str) -> bool {
-        let Some(t) = self.default_tenant(vendor) else { return false };
-        self.add_key(vendor, ak, secret, t);
-        true
+    /// canary). It adds a key and never replaces one: an access key id that
+    /// is already in use (a default one included) is refused, unless it is
+    /// the same key for the same tenant.
+    pub fn add_default_key(&self, vendor: &str, ak: &str, secret: &str) -> Result<(), String> {
+        let Some(t) = self.default_tenant(vendor) else { return Err(format!("unknown vendor `{vendor}`")) };
+        let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let vendor_keys = keys.entry(vendor.to_string()).or_default();
+        match vendor_keys.get(ak) {
+            Some(k) if k.tenant == t && k.secret == secret => Ok(()),
+            Some(_) => {
+                Err(format!("access key id `{ak}` is already in use for {vendor}; keys are added, never replaced"))
+            }
+            None => {
+                vendor_keys.insert(ak.to_string(), Key { secret: secret.to_string(), tenant: t });
+                Ok(())
+            }
+        }
+    }
+
+    /// The control API's `reset`: the default world, the default keys
+    /// (restored, should anything have changed them), no injected faults and
+    /// fresh flow-control windows for the vendor's default tenant.
+    pub fn reset_default(&self, vendor: &str) {
+        self.seed_default(vendor, &WorldSpec::default());
+        let Some(t) = self.default_tenant(vendor) else { return };
+        for (v, ak, sk) in DEFAULT_CREDENTIALS.iter().filter(|(v, _, _)| *v == vendor) {
+            self.add_key(v, ak, sk, t);
+        }
+        self.inner.faults.lock().unwrap_or_else(|e| e.into_inner()).retain(|(v, _), _| v != vendor);
+        self.inner.flow.lock().unwrap_or_else(|e| e.into_inner()).retain(|(tenant, _), _| *tenant != t);
+    }
+
+    /// Sets who may use the control API (see [`control::Access`]).
+    pub fn set_control_access(&self, access: control::Access) {
+        *self.inner.control.lock().unwrap_or_else(|e| e.into_inner()) = access;
+    }
+
+    pub(crate) fn control_access(&self) -> control::Access {
+        self.inner.control.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Vendors with a default tenant.
@@ -228,7 +284,7 @@ impl Emulator {
         else {
             return Default::default();
         };
-        let (state, ids) = State::build(vendor, t, &world.patched(patch));
+        let (state, ids) = State::build(vendor, t, &world.patched(patch), &self.inner.ids);
         self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
         ids
     }
@@ -385,7 +441,7 @@ impl Emulator {
         let key = (vendor.to_string(), action.to_string());
         let (code, left) = faults.get_mut(&key)?;
         let code = *code;
-        *left -= 1;
+        *left = left.saturating_sub(1);
         if *left == 0 {
             faults.remove(&key);
         }
