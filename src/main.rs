@@ -53,6 +53,8 @@ enum Command {
         /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        #[command(flatten)]
+        timeouts: Timeouts,
     },
     /// Check every case file and report all problems with file:line:column.
     Lint,
@@ -81,6 +83,8 @@ enum Command {
         /// Only list what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        timeouts: Timeouts,
     },
     /// Serve the emulator over HTTP for SDKs and applications.
     Serve {
@@ -101,6 +105,34 @@ enum Command {
     },
 }
 
+/// Live request timeouts; they override `APICONFORM_LIVE_CONNECT_TIMEOUT_MS`
+/// and `APICONFORM_LIVE_REQUEST_TIMEOUT_MS`.
+#[derive(clap::Args)]
+struct Timeouts {
+    /// Live target: seconds a connection may take to open (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    connect_timeout: Option<std::time::Duration>,
+    /// Live target: seconds one request may take, answer included (default 60).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    request_timeout: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    fn apply(&self, mut cfg: LiveConfig) -> LiveConfig {
+        cfg.connect_timeout = self.connect_timeout.unwrap_or(cfg.connect_timeout);
+        cfg.request_timeout = self.request_timeout.unwrap_or(cfg.request_timeout);
+        cfg
+    }
+}
+
+/// `2`, `0.5`: more than 0, at most a day.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds above 0 and at most 86400")),
+    }
+}
+
 fn load(cases: &Path) -> Result<Suite, ExitCode> {
     Suite::load(cases).map_err(|d| {
         eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
@@ -118,7 +150,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown } => {
+        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown, timeouts } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
                 return ExitCode::from(2);
@@ -139,7 +171,8 @@ fn main() -> ExitCode {
                 }
             };
             let sel = Selection { filters, shard };
-            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
+            let live = timeouts.apply(LiveConfig::from_process_env());
+            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings, live: Some(live) })
         }
         Command::Serve { addr, no_flow_control, control_token, control_hosts } => {
             let token = control_token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
@@ -166,12 +199,12 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Command::Sweep { dry_run } => {
+        Command::Sweep { dry_run, timeouts } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            let cfg = LiveConfig::from_process_env();
+            let cfg = timeouts.apply(LiveConfig::from_process_env());
             if !cfg.enabled {
                 eprintln!("error: sweeping touches real accounts: set {}=1", apiconform::live::OPT_IN);
                 return ExitCode::from(2);
@@ -203,6 +236,8 @@ struct Outputs {
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
     recordings: Option<PathBuf>,
+    /// The live configuration, timeouts from the command line applied.
+    live: Option<LiveConfig>,
 }
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
@@ -212,14 +247,14 @@ fn start(suite: &Suite) -> Result<Harness, ExitCode> {
     })
 }
 
-fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, outputs: Outputs) -> ExitCode {
+fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, mut outputs: Outputs) -> ExitCode {
+    let live = outputs.live.take().unwrap_or_else(LiveConfig::from_process_env);
     let harness = match start(suite) {
         // Shards of one vendor may run at once on one account, whose rate
         // limit they share: each keeps to its share.
-        Ok(h) if target == Target::Live => h
-            .with_live(LiveConfig::from_process_env())
-            .recording(record)
-            .rate_share(sel.shard.map_or(1, |(_, n)| n as u32)),
+        Ok(h) if target == Target::Live => {
+            h.with_live(live).recording(record).rate_share(sel.shard.map_or(1, |(_, n)| n as u32))
+        }
         Ok(h) => h,
         Err(c) => return c,
     };

@@ -193,8 +193,20 @@ impl Harness {
         })
     }
 
-    /// Enables the live target with this configuration.
+    /// Enables the live target with this configuration. Its requests get
+    /// the configured connect and request timeouts: an endpoint that
+    /// accepts and never answers costs a bounded time, never a hung run.
     pub fn with_live(mut self, cfg: LiveConfig) -> Harness {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .build();
+        // Building fails only when the TLS backend cannot start; the old
+        // client still gets the request timeout, per request, in `send`.
+        if let Ok(c) = client {
+            self.client = c;
+        }
         self.live = Some(cfg);
         self
     }
@@ -645,7 +657,24 @@ impl Harness {
             };
             let req = p.encode(&call, creds);
             redactor.learn_request(&req);
-            let resp = self.send(&req, &b.scheme).await?;
+            let resp = match self.send(&req, &b.scheme).await {
+                Ok(r) => r,
+                Err(e) if attempt < attempts && (e.unsent || !creates_twice(&step.action, params)) => {
+                    let wait = self.backoff(&HttpResponse::default(), attempt);
+                    out.retries.push(format!(
+                        "{} {}: attempt {attempt} failed: {}; retrying in {} ms",
+                        step.name,
+                        step.action,
+                        e.message,
+                        wait.as_millis()
+                    ));
+                    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) if attempt > 1 => return Err(format!("{} (attempt {attempt} of {attempts})", e.message)),
+                Err(e) => return Err(e.message),
+            };
             let n = p.decode(&resp);
             if attempt < attempts && retryable(&n, &step.action, params) {
                 let wait = self.backoff(&resp, attempt);
@@ -809,7 +838,7 @@ impl Harness {
         n
     }
 
-    async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, String> {
+    async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, SendError> {
         let host = req.header("host").unwrap_or("127.0.0.1");
         let q = req.query_string();
         let url = if q.is_empty() {
@@ -817,8 +846,12 @@ impl Harness {
         } else {
             format!("{scheme}://{host}{}?{q}", req.path)
         };
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| SendError { message: e.to_string(), unsent: true })?;
         let mut b = self.client.request(method, url);
+        if let Some(cfg) = &self.live {
+            b = b.timeout(cfg.request_timeout);
+        }
         for (k, v) in &req.headers {
             if !k.eq_ignore_ascii_case("host") {
                 b = b.header(k.as_str(), v.as_str());
@@ -826,16 +859,67 @@ impl Harness {
         }
         // Without the URL: a V1 request carries its signature and access key
         // in the query string.
-        let r = b.body(req.body.clone()).send().await.map_err(|e| e.without_url().to_string())?;
+        let r = b.body(req.body.clone()).send().await.map_err(|e| self.transport_error(e))?;
         let status = r.status().as_u16();
         let headers = r
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = r.bytes().await.map_err(|e| e.without_url().to_string())?.to_vec();
+        let body = r.bytes().await.map_err(|e| self.transport_error(e))?.to_vec();
         Ok(HttpResponse { status, headers, body })
     }
+
+    /// A transport error with its cause ("Connection refused", "timed out
+    /// after 30 s") and without the URL: a V1 request carries its signature
+    /// and access key in the query string.
+    fn transport_error(&self, e: reqwest::Error) -> SendError {
+        let unsent = e.is_connect();
+        let e = e.without_url();
+        let timeouts = self.live.as_ref().map(|c| (c.connect_timeout, c.request_timeout));
+        let message = match timeouts {
+            Some((connect, _)) if e.is_timeout() && unsent => {
+                format!("could not connect: timed out after {}", human(connect))
+            }
+            Some((_, request)) if e.is_timeout() => format!("timed out after {} (no complete answer)", human(request)),
+            _ => {
+                let mut parts = vec![e.to_string()];
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    let text = s.to_string();
+                    if !parts.iter().any(|p| p.contains(&text)) {
+                        parts.push(text);
+                    }
+                    source = s.source();
+                }
+                parts.join(": ")
+            }
+        };
+        SendError { message, unsent }
+    }
+}
+
+/// Why a request got no answer.
+struct SendError {
+    message: String,
+    /// The request never left (the connection could not be opened), so
+    /// sending it again cannot do anything twice.
+    unsent: bool,
+}
+
+/// `30 s`, `1.5 s`, `200 ms`.
+fn human(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        _ => format!("{:.1} s", d.as_secs_f64()),
+    }
+}
+
+/// A call that creates a resource without a ClientToken: if it reached the
+/// cloud, running it again would leave a second, untracked resource.
+fn creates_twice(action: &str, params: &[(String, String)]) -> bool {
+    action.starts_with("Create") && !params.iter().any(|(k, _)| k == "ClientToken")
 }
 
 /// The window the live scheduler keeps to: the documented one plus a
@@ -883,8 +967,7 @@ fn retryable(n: &Normalized, action: &str, params: &[(String, String)]) -> bool 
     if n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) {
         return true;
     }
-    let creates_twice = action.starts_with("Create") && !params.iter().any(|(k, _)| k == "ClientToken");
-    n.status >= 500 && !creates_twice
+    n.status >= 500 && !creates_twice(action, params)
 }
 
 /// A documented message with `%s` placeholders as a matcher.
