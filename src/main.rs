@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use apiconform::coverage::{Matrix, Results, Verdict};
 use apiconform::emulator::control::Access;
+use apiconform::emulator::server::Limits;
 use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
@@ -102,6 +103,10 @@ enum Command {
         /// 127.0.0.0/8 and [::1] (repeatable).
         #[arg(long = "control-host", value_name = "NAME")]
         control_hosts: Vec<String>,
+        /// Open connections at most; one more is answered 503 and closed.
+        #[arg(long, value_name = "N", default_value_t = apiconform::emulator::server::DEFAULT_MAX_CONNECTIONS,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
     },
 }
 
@@ -174,9 +179,10 @@ fn main() -> ExitCode {
             let live = timeouts.apply(LiveConfig::from_process_env());
             run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings, live: Some(live) })
         }
-        Command::Serve { addr, no_flow_control, control_token, control_hosts } => {
+        Command::Serve { addr, no_flow_control, control_token, control_hosts, max_connections } => {
             let token = control_token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
-            serve(&cli.cases, &addr, !no_flow_control, ControlOpts { token, hosts: control_hosts })
+            let limits = Limits { max_connections: max_connections as usize, ..Limits::default() };
+            serve(&cli.cases, &addr, !no_flow_control, ControlOpts { token, hosts: control_hosts, limits })
         }
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
@@ -375,6 +381,7 @@ const MIN_TOKEN_LEN: usize = 16;
 struct ControlOpts {
     token: Option<String>,
     hosts: Vec<String>,
+    limits: Limits,
 }
 
 /// Who may use the control API of a server bound to `bound`: on a
@@ -432,6 +439,7 @@ fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> 
                 return ExitCode::from(2);
             }
         };
+        let limits = control.limits;
         match control_access(bound, control) {
             Ok((access, warning)) => {
                 if let Some(w) = warning {
@@ -444,7 +452,7 @@ fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> 
                 return ExitCode::from(2);
             }
         }
-        tokio::spawn(emulator.clone().serve(listener));
+        tokio::spawn(emulator.clone().serve_with(listener, limits));
         // A closed stdout (a parent that read the first line and left) must
         // not stop the server: write errors are ignored.
         use std::io::Write;

@@ -13,11 +13,12 @@
 //!    (`api.yaml`, else `common-errors.yaml`), and the protocol module renders
 //!    the body.
 //!
-//! [`Emulator::handle`] is plain synchronous code; [`Emulator::serve`] puts it
-//! behind hyper on a TCP listener.
+//! [`Emulator::handle`] is plain synchronous code; [`server`] puts it behind
+//! hyper on a TCP listener, with resource limits.
 
 pub mod control;
 pub mod rules;
+pub mod server;
 pub mod state;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
@@ -468,68 +469,9 @@ impl Emulator {
         Ok(())
     }
 
-    /// Serves HTTP/1.1 on `listener` until the task is dropped.
-    pub async fn serve(self, listener: tokio::net::TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let emu = self.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let emu = emu.clone();
-                    async move { Ok::<_, std::convert::Infallible>(emu.handle_hyper(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    }
-
-    async fn handle_hyper(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-        use http_body_util::BodyExt;
-        let (parts, body) = req.into_parts();
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes().to_vec(),
-            Err(_) => Vec::new(),
-        };
-        let mut headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        if !headers.iter().any(|(k, _)| k == "host") {
-            if let Some(a) = parts.uri.authority() {
-                headers.push(("host".into(), a.to_string()));
-            }
-        }
-        let req = HttpRequest {
-            method: parts.method.as_str().to_string(),
-            path: parts.uri.path().to_string(),
-            query: HttpRequest::parse_query(parts.uri.query().unwrap_or("")),
-            headers,
-            body,
-        };
-        let resp = self.handle(&req);
-        let mut b = hyper::Response::builder().status(resp.status);
-        for (k, v) in &resp.headers {
-            b = b.header(k, v);
-        }
-        b.body(http_body_util::Full::new(bytes::Bytes::from(resp.body)))
-            .unwrap_or_else(|_| hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
-    }
-
-    /// Binds `addr` and serves in the background on the current runtime.
-    pub async fn spawn(self, addr: &str) -> std::io::Result<std::net::SocketAddr> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        tokio::spawn(self.serve(listener));
-        Ok(local)
+    /// A number for request ids.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
 }
 
