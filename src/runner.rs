@@ -171,7 +171,13 @@ impl Harness {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let emulator = Emulator::from_suite(suite);
         let emulator_addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
-        let client = reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?;
+        // Pooled connections are dropped before the emulator's idle timeout
+        // (`server::Limits::header_timeout`) would close them under a request.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(std::io::Error::other)?;
         Ok(Harness {
             rt,
             emulator,
@@ -199,6 +205,7 @@ impl Harness {
     pub fn with_live(mut self, cfg: LiveConfig) -> Harness {
         let client = reqwest::Client::builder()
             .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(10))
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
             .build();
