@@ -180,9 +180,8 @@ fn main() -> ExitCode {
             run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings, live: Some(live) })
         }
         Command::Serve { addr, no_flow_control, control_token, control_hosts, max_connections } => {
-            let token = control_token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
-            let limits = Limits { max_connections: max_connections as usize, ..Limits::default() };
-            serve(&cli.cases, &addr, !no_flow_control, ControlOpts { token, hosts: control_hosts, limits })
+            let opts = ControlOpts::new(control_token, control_hosts, max_connections);
+            serve(&cli.cases, &addr, !no_flow_control, opts)
         }
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
@@ -382,6 +381,15 @@ struct ControlOpts {
     token: Option<String>,
     hosts: Vec<String>,
     limits: Limits,
+}
+
+impl ControlOpts {
+    /// The token from the flag, else from the environment.
+    fn new(token: Option<String>, hosts: Vec<String>, max_connections: u32) -> ControlOpts {
+        let token = token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
+        let limits = Limits { max_connections: max_connections as usize, ..Limits::default() };
+        ControlOpts { token, hosts, limits }
+    }
 }
 
 /// Who may use the control API of a server bound to `bound`: on a

@@ -668,15 +668,7 @@ impl Harness {
                 Ok(r) => r,
                 Err(e) if attempt < attempts && (e.unsent || !creates_twice(&step.action, params)) => {
                     let wait = self.backoff(&HttpResponse::default(), attempt);
-                    out.retries.push(format!(
-                        "{} {}: attempt {attempt} failed: {}; retrying in {} ms",
-                        step.name,
-                        step.action,
-                        e.message,
-                        wait.as_millis()
-                    ));
-                    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
-                    tokio::time::sleep(wait).await;
+                    retry_later(out, step, attempt, format!("failed: {}", e.message), "", wait).await;
                     continue;
                 }
                 Err(e) if attempt > 1 => return Err(format!("{} (attempt {attempt} of {attempts})", e.message)),
@@ -686,17 +678,9 @@ impl Harness {
             if attempt < attempts && retryable(&n, &step.action, params) {
                 let wait = self.backoff(&resp, attempt);
                 let token = params.iter().find(|(k, _)| k == "ClientToken").map(|(_, v)| v.as_str());
-                out.retries.push(format!(
-                    "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms{}",
-                    step.name,
-                    step.action,
-                    n.status,
-                    n.code.as_deref().unwrap_or("(no code)"),
-                    wait.as_millis(),
-                    token.map(|t| format!(" with the same ClientToken {t}")).unwrap_or_default()
-                ));
-                let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
-                tokio::time::sleep(wait).await;
+                let what = format!("got HTTP {} {}", n.status, n.code.as_deref().unwrap_or("(no code)"));
+                let same = token.map(|t| format!(" with the same ClientToken {t}")).unwrap_or_default();
+                retry_later(out, step, attempt, what, &same, wait).await;
                 continue;
             }
             let _ = writeln!(
@@ -904,6 +888,18 @@ impl Harness {
         };
         SendError { message, unsent }
     }
+}
+
+/// Reports a retry (in the trial's retries and transcript), then waits.
+async fn retry_later(out: &mut TrialOutcome, step: &CaseStep, attempt: u64, what: String, note: &str, wait: Duration) {
+    out.retries.push(format!(
+        "{} {}: attempt {attempt} {what}; retrying in {} ms{note}",
+        step.name,
+        step.action,
+        wait.as_millis()
+    ));
+    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
+    tokio::time::sleep(wait).await;
 }
 
 /// Why a request got no answer.
