@@ -37,28 +37,37 @@ impl Server {
     }
 
     async fn replace_n(&self, instance: &str, image: &str) -> Normalized {
-        let p = protocol::for_vendor("aliyun").unwrap();
-        let params = vec![("InstanceId".to_string(), instance.to_string()), ("ImageId".to_string(), image.to_string())];
+        let params = [("InstanceId", instance), ("ImageId", image)];
+        self.signed("aliyun", "ReplaceSystemDisk", "2014-05-26", &params).await
+    }
+
+    /// A call signed with the vendor's default test credentials, sent as
+    /// the vendor's SDK sends it.
+    async fn signed(&self, vendor: &str, action: &str, version: &str, params: &[(&str, &str)]) -> Normalized {
+        let p = protocol::for_vendor(vendor).unwrap();
+        let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let nonce = protocol::hex_id(rand_seed());
         let call = Call {
-            action: "ReplaceSystemDisk",
-            version: "2014-05-26",
+            action,
+            version,
             params: &params,
             wire: &Wire::default(),
             host: &self.addr,
-            region: "cn-hangzhou",
+            region: if vendor == "aliyun" { "cn-hangzhou" } else { "cn-beijing" },
             now: apiconform::clock::now_secs(),
             nonce: &nonce,
         };
-        let creds = Credentials { access_key_id: "testid".into(), secret: "testsecret".into(), session_token: None };
+        let (_, ak, sk) = apiconform::emulator::DEFAULT_CREDENTIALS.iter().find(|(v, _, _)| *v == vendor).unwrap();
+        let creds = Credentials { access_key_id: ak.to_string(), secret: sk.to_string(), session_token: None };
         let req = p.encode(&call, &creds);
-        let mut b = self.client.post(format!("http://{}/?{}", self.addr, req.query_string()));
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
+        let mut b = self.client.request(method, format!("http://{}/?{}", self.addr, req.query_string()));
         for (k, v) in &req.headers {
             if k != "host" {
                 b = b.header(k.as_str(), v.as_str());
             }
         }
-        let r = b.send().await.unwrap();
+        let r = b.body(req.body.clone()).send().await.unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let body = r.bytes().await.unwrap().to_vec();
@@ -343,4 +352,28 @@ fn serve_warns_when_reachable_from_other_machines() {
     assert!(line.starts_with("warning:") && line.contains("requires the token"), "{line}");
     assert!(!line.contains(token));
     assert!(first.contains("listening on"), "{first}");
+}
+
+#[tokio::test]
+async fn describe_instances_pages_over_http_with_the_vendors_errors() {
+    let s = start().await;
+    let (st, _) = s.control("POST", "seed?vendor=volcengine", r#"{"instances":{"second":{},"third":{}}}"#).await;
+    assert_eq!(st, 200);
+    let first = s.signed("volcengine", "DescribeInstances", "2020-04-01", &[("MaxResults", "1")]).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.body["Instances"].as_array().unwrap().len(), 1);
+    let token = first.body["NextToken"].as_str().unwrap().to_string();
+    assert!(!token.is_empty(), "{first:?}");
+    let next =
+        s.signed("volcengine", "DescribeInstances", "2020-04-01", &[("MaxResults", "1"), ("NextToken", &token)]).await;
+    assert_ne!(next.body["Instances"][0]["InstanceId"], first.body["Instances"][0]["InstanceId"]);
+    let bad = s.signed("volcengine", "DescribeInstances", "2020-04-01", &[("MaxResults", "101")]).await;
+    assert_eq!((bad.status, bad.code.as_deref()), (400, Some("InvalidArgument")), "{bad:?}");
+    assert_eq!(bad.message.as_deref(), Some("The specified argument is invalid."));
+    let bad = s.signed("ksyun", "DescribeInstances", "2016-03-04", &[("MaxResults", "1")]).await;
+    assert_eq!((bad.status, bad.code.as_deref()), (400, Some("InvalidParameterValue")), "{bad:?}");
+    assert!(bad.message.unwrap().contains("MaxResults"));
+    let bad = s.signed("aliyun", "DescribeInstances", "2014-05-26", &[("PageSize", "500")]).await;
+    assert_eq!((bad.status, bad.code.as_deref()), (400, Some("InvalidParameter")), "{bad:?}");
+    assert!(bad.message.unwrap().contains("PageSize"));
 }
