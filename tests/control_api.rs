@@ -185,6 +185,9 @@ async fn a_cross_origin_simple_post_is_refused() {
         let head = format!("POST /_apiconform/reset HTTP/1.1\r\nHost: {}\r\nOrigin: {origin}", s.addr);
         assert_eq!(raw(&s.addr, &head, "").await.0, 403, "Origin: {origin}");
     }
+    let head = format!("POST /_apiconform/reset HTTP/1.1\r\nHost: {}\r\nSec-Fetch-Site: cross-site", s.addr);
+    assert_eq!(raw(&s.addr, &head, "").await.0, 403, "Sec-Fetch-Site: cross-site, no Origin");
+    assert_eq!(s.control("POST", "nonsense", "").await.0, 404);
     // The server's own origin is not foreign.
     let head = format!("POST /_apiconform/reset HTTP/1.1\r\nHost: {0}\r\nOrigin: http://{0}", s.addr);
     assert_eq!(raw(&s.addr, &head, "").await.0, 200);

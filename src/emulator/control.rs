@@ -20,10 +20,11 @@
 //! faults and add keys, and a web page the user visits can reach a loopback
 //! port. A browser "simple" request (`POST`, `text/plain`) needs no CORS
 //! preflight, so the server itself must refuse it: a foreign `Origin` is
-//! refused, and so is a `Host` that is not a loopback name (DNS rebinding
-//! makes a foreign page same-origin with a name that resolves to 127.0.0.1,
-//! but its `Host` header still carries the foreign name). A server reachable
-//! from other machines also needs a token, which only the operator knows.
+//! refused (and a `Sec-Fetch-Site` other than `same-origin`), and so is a
+//! `Host` that is not a loopback name (DNS rebinding makes a foreign page
+//! same-origin with a name that resolves to 127.0.0.1, but its `Host` header
+//! still carries the foreign name). A server reachable from other machines
+//! also needs a token, which only the operator knows.
 
 use super::Emulator;
 use crate::protocol::{HttpRequest, HttpResponse};
@@ -121,6 +122,11 @@ impl Access {
                 ));
             }
         }
+        // Browsers that send it say where a request comes from even when
+        // they leave `Origin` out (some form posts of older versions).
+        if req.header("sec-fetch-site").is_some_and(|v| !matches!(v.trim(), "same-origin" | "none")) {
+            return Err(refused(403, "cross-origin requests are refused (Sec-Fetch-Site is not same-origin)"));
+        }
         if let Some(token) = &self.token {
             let sent = req
                 .header("authorization")
@@ -178,11 +184,17 @@ fn vendors(emu: &Emulator, req: &HttpRequest, op: &str) -> Result<Vec<String>, H
     }
 }
 
+/// The operations, for a clear 404 before any parameter is looked at.
+const OPERATIONS: &[&str] = &["state", "reset", "seed", "time", "advance", "flow-control", "credentials", "faults"];
+
 pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
     if let Err(refusal) = emu.control_access().check(req) {
         return refusal;
     }
     let op = req.path.trim_start_matches(PREFIX);
+    if !OPERATIONS.contains(&op) {
+        return bad(404, format!("no control operation `{op}`; known: {}", OPERATIONS.join(", ")));
+    }
     let vendors = match vendors(emu, req, op) {
         Ok(v) => v,
         Err(e) => return e,
