@@ -107,20 +107,37 @@ fn over_capacity(max: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Writes the 503, then reads and discards what the client sent until it
+/// closes (closing with unread bytes would reset the connection and could
+/// destroy the answer before the client reads it). Bounded: a client that
+/// neither reads nor closes cannot hold the task.
 async fn refuse_connection(stream: tokio::net::TcpStream, max: usize) {
     let reply = over_capacity(max);
-    let mut sent = 0;
-    // Bounded: a client that never reads must not hold this task.
-    let write = async {
+    let exchange = async {
+        let mut sent = 0;
         while sent < reply.len() && stream.writable().await.is_ok() {
             match stream.try_write(&reply[sent..]) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(_) => break,
+                Err(_) => return,
+            }
+        }
+        // End of the answer for the client (a half close), so it can stop
+        // reading; tokio offers this only through its io-util feature.
+        let Ok(std) = stream.into_std() else { return };
+        let _ = std.shutdown(std::net::Shutdown::Write);
+        let Ok(stream) = tokio::net::TcpStream::from_std(std) else { return };
+        let mut sink = [0u8; 4096];
+        while stream.readable().await.is_ok() {
+            match stream.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), exchange).await;
 }
 
 impl Emulator {
@@ -256,6 +273,10 @@ impl Emulator {
         let mut resp = match protocol::all().into_iter().find(|p| p.recognizes(req)) {
             Some(p) => {
                 let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                // Alibaba's V1 answers in XML unless the call asks for JSON.
+                let v1_xml = p.vendor() == "aliyun"
+                    && q("SignatureMethod").is_some()
+                    && !q("Format").is_some_and(|f| f.eq_ignore_ascii_case("json"));
                 let ctx = ReplyCtx {
                     action: q("Action").or_else(|| req.header("x-acs-action").map(str::to_string)).unwrap_or_default(),
                     version: q("Version")
@@ -263,7 +284,7 @@ impl Emulator {
                         .unwrap_or_default(),
                     region: String::new(),
                     request_id: p.request_id(self.next_seq()),
-                    xml: false,
+                    xml: v1_xml,
                 };
                 let err = ErrorReply { status, code: code.to_string(), message, retry_after_ms: None, code_n: None };
                 p.render_error(&ctx, &err)
