@@ -183,7 +183,18 @@ pub struct LiveConfig {
     pub poll_ms: u64,
     /// First retry delay; doubles per retry.
     pub backoff_ms: u64,
+    /// How long a TCP (and TLS) connection may take to open.
+    pub connect_timeout: std::time::Duration,
+    /// How long one request may take, from sending to the last byte of the
+    /// answer. Past either, the attempt is a transport error.
+    pub request_timeout: std::time::Duration,
 }
+
+/// `APICONFORM_LIVE_CONNECT_TIMEOUT_MS`: 10 s unless set.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// `APICONFORM_LIVE_REQUEST_TIMEOUT_MS`: 60 s unless set (a replacement
+/// call answers in seconds; a minute leaves room for a slow region).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
 
 fn first(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()))
@@ -233,6 +244,13 @@ impl LiveConfig {
             inventory_error,
             poll_ms: num("APICONFORM_LIVE_POLL_MS", 5000),
             backoff_ms: num("APICONFORM_LIVE_BACKOFF_MS", 1000),
+            // Zero would make every request fail at once: at least 1 ms.
+            connect_timeout: std::time::Duration::from_millis(
+                num("APICONFORM_LIVE_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS).max(1),
+            ),
+            request_timeout: std::time::Duration::from_millis(
+                num("APICONFORM_LIVE_REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS).max(1),
+            ),
         }
     }
 

@@ -6,6 +6,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use apiconform::coverage::{Matrix, Results, Verdict};
+use apiconform::emulator::control::Access;
+use apiconform::emulator::server::Limits;
 use apiconform::explore;
 use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
@@ -53,6 +55,8 @@ enum Command {
         /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        #[command(flatten)]
+        timeouts: Timeouts,
     },
     /// Check every case file and report all problems with file:line:column.
     Lint,
@@ -89,6 +93,8 @@ enum Command {
         /// Only list what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        timeouts: Timeouts,
     },
     /// The vendors' official SDKs: record what they do, diff an upgrade, accept it.
     Sdk {
@@ -102,6 +108,19 @@ enum Command {
         /// Do not enforce the documented rate limits.
         #[arg(long)]
         no_flow_control: bool,
+        /// The token the control API (`/_apiconform/`) requires; required
+        /// when `--addr` is not a loopback address. Prefer the
+        /// `APICONFORM_CONTROL_TOKEN` variable (a flag shows in `ps`).
+        #[arg(long, value_name = "TOKEN")]
+        control_token: Option<String>,
+        /// Another Host name the control API answers to, besides localhost,
+        /// 127.0.0.0/8 and [::1] (repeatable).
+        #[arg(long = "control-host", value_name = "NAME")]
+        control_hosts: Vec<String>,
+        /// Open connections at most; one more is answered 503 and closed.
+        #[arg(long, value_name = "N", default_value_t = apiconform::emulator::server::DEFAULT_MAX_CONNECTIONS,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
     },
 }
 
@@ -150,6 +169,34 @@ enum SdkCommand {
     },
 }
 
+/// Live request timeouts; they override `APICONFORM_LIVE_CONNECT_TIMEOUT_MS`
+/// and `APICONFORM_LIVE_REQUEST_TIMEOUT_MS`.
+#[derive(clap::Args)]
+struct Timeouts {
+    /// Live target: seconds a connection may take to open (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    connect_timeout: Option<std::time::Duration>,
+    /// Live target: seconds one request may take, answer included (default 60).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    request_timeout: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    fn apply(&self, mut cfg: LiveConfig) -> LiveConfig {
+        cfg.connect_timeout = self.connect_timeout.unwrap_or(cfg.connect_timeout);
+        cfg.request_timeout = self.request_timeout.unwrap_or(cfg.request_timeout);
+        cfg
+    }
+}
+
+/// `2`, `0.5`: more than 0, at most a day.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds above 0 and at most 86400")),
+    }
+}
+
 fn load(cases: &Path) -> Result<Suite, ExitCode> {
     Suite::load(cases).map_err(|d| {
         eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
@@ -167,7 +214,7 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown } => {
+        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown, timeouts } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
                 return ExitCode::from(2);
@@ -188,9 +235,13 @@ fn main() -> ExitCode {
                 }
             };
             let sel = Selection { filters, shard };
-            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
+            let live = timeouts.apply(LiveConfig::from_process_env());
+            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings, live: Some(live) })
         }
-        Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
+        Command::Serve { addr, no_flow_control, control_token, control_hosts, max_connections } => {
+            let opts = ControlOpts::new(control_token, control_hosts, max_connections);
+            serve(&cli.cases, &addr, !no_flow_control, opts)
+        }
         Command::Sdk { command } => sdk(&cli.cases, command),
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
@@ -223,12 +274,12 @@ fn main() -> ExitCode {
             }
             Err(c) => c,
         },
-        Command::Sweep { dry_run } => {
+        Command::Sweep { dry_run, timeouts } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            let cfg = LiveConfig::from_process_env();
+            let cfg = timeouts.apply(LiveConfig::from_process_env());
             if !cfg.enabled {
                 eprintln!("error: sweeping touches real accounts: set {}=1", apiconform::live::OPT_IN);
                 return ExitCode::from(2);
@@ -260,6 +311,8 @@ struct Outputs {
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
     recordings: Option<PathBuf>,
+    /// The live configuration, timeouts from the command line applied.
+    live: Option<LiveConfig>,
 }
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
@@ -269,14 +322,14 @@ fn start(suite: &Suite) -> Result<Harness, ExitCode> {
     })
 }
 
-fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, outputs: Outputs) -> ExitCode {
+fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bool, mut outputs: Outputs) -> ExitCode {
+    let live = outputs.live.take().unwrap_or_else(LiveConfig::from_process_env);
     let harness = match start(suite) {
         // Shards of one vendor may run at once on one account, whose rate
         // limit they share: each keeps to its share.
-        Ok(h) if target == Target::Live => h
-            .with_live(LiveConfig::from_process_env())
-            .recording(record)
-            .rate_share(sel.shard.map_or(1, |(_, n)| n as u32)),
+        Ok(h) if target == Target::Live => {
+            h.with_live(live).recording(record).rate_share(sel.shard.map_or(1, |(_, n)| n as u32))
+        }
         Ok(h) => h,
         Err(c) => return c,
     };
@@ -388,7 +441,58 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
+/// Where the control token can come from besides `--control-token`.
+const CONTROL_TOKEN_VAR: &str = "APICONFORM_CONTROL_TOKEN";
+
+/// A token shorter than this is refused: it could be guessed.
+const MIN_TOKEN_LEN: usize = 16;
+
+struct ControlOpts {
+    token: Option<String>,
+    hosts: Vec<String>,
+    limits: Limits,
+}
+
+impl ControlOpts {
+    /// The token from the flag, else from the environment.
+    fn new(token: Option<String>, hosts: Vec<String>, max_connections: u32) -> ControlOpts {
+        let token = token.or_else(|| std::env::var(CONTROL_TOKEN_VAR).ok()).filter(|t| !t.is_empty());
+        let limits = Limits { max_connections: max_connections as usize, ..Limits::default() };
+        ControlOpts { token, hosts, limits }
+    }
+}
+
+/// Who may use the control API of a server bound to `bound`: on a
+/// non-loopback address, only holders of the token (refused without one),
+/// with a warning for the operator.
+fn control_access(bound: std::net::SocketAddr, opts: ControlOpts) -> Result<(Access, Option<String>), String> {
+    if opts.token.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
+        return Err(format!("the control token must have at least {MIN_TOKEN_LEN} characters"));
+    }
+    let mut hosts = opts.hosts;
+    if let Some(bad) = hosts.iter().find(|h| h.is_empty() || h.contains([':', '/', ' '])) {
+        return Err(format!("--control-host `{bad}`: give a host name or an IPv4 address, without port"));
+    }
+    let warning = if bound.ip().is_loopback() {
+        None
+    } else {
+        if opts.token.is_none() {
+            return Err(format!(
+                "{bound} is reachable from other machines: set a control token with {CONTROL_TOKEN_VAR} (or --control-token), or listen on 127.0.0.1"
+            ));
+        }
+        if !bound.ip().is_unspecified() {
+            hosts.push(bound.ip().to_string());
+        }
+        Some(format!(
+            "warning: listening on {bound}, reachable from other machines; the emulator's test credentials are public, and the control API requires the token and a Host among localhost, 127.0.0.0/8, [::1]{}",
+            hosts.iter().map(|h| format!(", {h}")).collect::<String>()
+        ))
+    };
+    Ok((Access { token: opts.token, hosts }, warning))
+}
+
+fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,
@@ -406,13 +510,30 @@ fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
         }
     };
     rt.block_on(async {
-        let bound = match emulator.clone().spawn(addr).await {
-            Ok(a) => a,
+        let (listener, bound) = match tokio::net::TcpListener::bind(addr).await.and_then(|l| {
+            let a = l.local_addr()?;
+            Ok((l, a))
+        }) {
+            Ok(l) => l,
             Err(e) => {
                 eprintln!("error: cannot listen on {addr}: {e}");
                 return ExitCode::from(2);
             }
         };
+        let limits = control.limits;
+        match control_access(bound, control) {
+            Ok((access, warning)) => {
+                if let Some(w) = warning {
+                    eprintln!("{w}");
+                }
+                emulator.set_control_access(access);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        tokio::spawn(emulator.clone().serve_with(listener, limits));
         // A closed stdout (a parent that read the first line and left) must
         // not stop the server: write errors are ignored.
         use std::io::Write;

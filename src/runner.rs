@@ -9,7 +9,10 @@
 //! is what the snapshot tests compare.
 
 use crate::case::Auth;
-use crate::emulator::{state::State, Emulator};
+use crate::emulator::{
+    state::{IdAlloc, State},
+    Emulator,
+};
 use crate::live::{self, LiveConfig};
 use crate::normalize::Redactor;
 use crate::protocol::Protocol;
@@ -168,7 +171,13 @@ impl Harness {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let emulator = Emulator::from_suite(suite);
         let emulator_addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
-        let client = reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?;
+        // Pooled connections are dropped before the emulator's idle timeout
+        // (`server::Limits::header_timeout`) would close them under a request.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(std::io::Error::other)?;
         Ok(Harness {
             rt,
             emulator,
@@ -190,8 +199,21 @@ impl Harness {
         })
     }
 
-    /// Enables the live target with this configuration.
+    /// Enables the live target with this configuration. Its requests get
+    /// the configured connect and request timeouts: an endpoint that
+    /// accepts and never answers costs a bounded time, never a hung run.
     pub fn with_live(mut self, cfg: LiveConfig) -> Harness {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(10))
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .build();
+        // Building fails only when the TLS backend cannot start; the old
+        // client still gets the request timeout, per request, in `send`.
+        if let Ok(c) = client {
+            self.client = c;
+        }
         self.live = Some(cfg);
         self
     }
@@ -255,7 +277,7 @@ impl Harness {
 
     async fn bind(&self, api: &Api, case: &Case, target: Target, seq: u64) -> Result<Binding, String> {
         let absent = |vendor: &str, seed: u64| {
-            let state = State::build(vendor, seed, &WorldSpec::default()).0;
+            let state = State::build(vendor, seed, &WorldSpec::default(), &IdAlloc::default()).0;
             Kind::ALL.iter().map(|k| (k.word().to_string(), state.absent_id(*k))).collect()
         };
         Ok(match target {
@@ -264,7 +286,7 @@ impl Harness {
                 Binding::loopback(creds, bindings, self.emulator_addr.to_string(), &api.vendor, None)
             }
             Target::Mock => {
-                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world);
+                let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world, &IdAlloc::default());
                 let mut bindings = Bindings { fixtures, ..Default::default() };
                 for k in Kind::ALL {
                     bindings.absent.insert(k.word().to_string(), state.absent_id(k));
@@ -664,22 +686,23 @@ impl Harness {
             };
             let req = p.encode(&call, creds);
             redactor.learn_request(&req);
-            let resp = self.send(&req, &b.scheme).await?;
+            let resp = match self.send(&req, &b.scheme).await {
+                Ok(r) => r,
+                Err(e) if attempt < attempts && (e.unsent || !creates_twice(&step.action, params)) => {
+                    let wait = self.backoff(&HttpResponse::default(), attempt);
+                    retry_later(out, step, attempt, format!("failed: {}", e.message), "", wait).await;
+                    continue;
+                }
+                Err(e) if attempt > 1 => return Err(format!("{} (attempt {attempt} of {attempts})", e.message)),
+                Err(e) => return Err(e.message),
+            };
             let n = p.decode(&resp);
             if attempt < attempts && retryable(&n, &step.action, params) {
                 let wait = self.backoff(&resp, attempt);
                 let token = params.iter().find(|(k, _)| k == "ClientToken").map(|(_, v)| v.as_str());
-                out.retries.push(format!(
-                    "{} {}: attempt {attempt} got HTTP {} {}; retrying in {} ms{}",
-                    step.name,
-                    step.action,
-                    n.status,
-                    n.code.as_deref().unwrap_or("(no code)"),
-                    wait.as_millis(),
-                    token.map(|t| format!(" with the same ClientToken {t}")).unwrap_or_default()
-                ));
-                let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
-                tokio::time::sleep(wait).await;
+                let what = format!("got HTTP {} {}", n.status, n.code.as_deref().unwrap_or("(no code)"));
+                let same = token.map(|t| format!(" with the same ClientToken {t}")).unwrap_or_default();
+                retry_later(out, step, attempt, what, &same, wait).await;
                 continue;
             }
             let _ = writeln!(
@@ -830,7 +853,7 @@ impl Harness {
         n
     }
 
-    async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, String> {
+    async fn send(&self, req: &HttpRequest, scheme: &str) -> Result<HttpResponse, SendError> {
         let host = req.header("host").unwrap_or("127.0.0.1");
         let q = req.query_string();
         let url = if q.is_empty() {
@@ -838,8 +861,12 @@ impl Harness {
         } else {
             format!("{scheme}://{host}{}?{q}", req.path)
         };
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| SendError { message: e.to_string(), unsent: true })?;
         let mut b = self.client.request(method, url);
+        if let Some(cfg) = &self.live {
+            b = b.timeout(cfg.request_timeout);
+        }
         for (k, v) in &req.headers {
             if !k.eq_ignore_ascii_case("host") {
                 b = b.header(k.as_str(), v.as_str());
@@ -847,16 +874,79 @@ impl Harness {
         }
         // Without the URL: a V1 request carries its signature and access key
         // in the query string.
-        let r = b.body(req.body.clone()).send().await.map_err(|e| e.without_url().to_string())?;
+        let r = b.body(req.body.clone()).send().await.map_err(|e| self.transport_error(e))?;
         let status = r.status().as_u16();
         let headers = r
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = r.bytes().await.map_err(|e| e.without_url().to_string())?.to_vec();
+        let body = r.bytes().await.map_err(|e| self.transport_error(e))?.to_vec();
         Ok(HttpResponse { status, headers, body })
     }
+
+    /// A transport error with its cause ("Connection refused", "timed out
+    /// after 30 s") and without the URL: a V1 request carries its signature
+    /// and access key in the query string.
+    fn transport_error(&self, e: reqwest::Error) -> SendError {
+        let unsent = e.is_connect();
+        let e = e.without_url();
+        let timeouts = self.live.as_ref().map(|c| (c.connect_timeout, c.request_timeout));
+        let message = match timeouts {
+            Some((connect, _)) if e.is_timeout() && unsent => {
+                format!("could not connect: timed out after {}", human(connect))
+            }
+            Some((_, request)) if e.is_timeout() => format!("timed out after {} (no complete answer)", human(request)),
+            _ => {
+                let mut parts = vec![e.to_string()];
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    let text = s.to_string();
+                    if !parts.iter().any(|p| p.contains(&text)) {
+                        parts.push(text);
+                    }
+                    source = s.source();
+                }
+                parts.join(": ")
+            }
+        };
+        SendError { message, unsent }
+    }
+}
+
+/// Reports a retry (in the trial's retries and transcript), then waits.
+async fn retry_later(out: &mut TrialOutcome, step: &CaseStep, attempt: u64, what: String, note: &str, wait: Duration) {
+    out.retries.push(format!(
+        "{} {}: attempt {attempt} {what}; retrying in {} ms{note}",
+        step.name,
+        step.action,
+        wait.as_millis()
+    ));
+    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
+    tokio::time::sleep(wait).await;
+}
+
+/// Why a request got no answer.
+struct SendError {
+    message: String,
+    /// The request never left (the connection could not be opened), so
+    /// sending it again cannot do anything twice.
+    unsent: bool,
+}
+
+/// `30 s`, `1.5 s`, `200 ms`.
+fn human(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        _ => format!("{:.1} s", d.as_secs_f64()),
+    }
+}
+
+/// A call that creates a resource without a ClientToken: if it reached the
+/// cloud, running it again would leave a second, untracked resource.
+fn creates_twice(action: &str, params: &[(String, String)]) -> bool {
+    action.starts_with("Create") && !params.iter().any(|(k, _)| k == "ClientToken")
 }
 
 /// The window the live scheduler keeps to: the documented one plus a
@@ -905,8 +995,7 @@ fn retryable(n: &Normalized, action: &str, params: &[(String, String)]) -> bool 
     if n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) {
         return true;
     }
-    let creates_twice = action.starts_with("Create") && !params.iter().any(|(k, _)| k == "ClientToken");
-    n.status >= 500 && !creates_twice
+    n.status >= 500 && !creates_twice(action, params)
 }
 
 /// A documented message with `%s` placeholders as a matcher.

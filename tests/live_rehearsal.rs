@@ -594,3 +594,49 @@ fn explore_on_live_runs_through_the_inventory_dry_run_and_rate_gates() {
     let sent = report.probes.len() - report.skipped.len();
     assert!(sent >= 20, "{sent} probes went through the live path");
 }
+
+/// An endpoint that accepts the connection and never answers (the kernel
+/// completes the handshake; nothing reads or writes). The run must not
+/// hang: each attempt times out, is retried like a 5xx, and the last
+/// timeout is reported with its cause and without the URL.
+#[test]
+fn an_endpoint_that_never_answers_times_out_is_retried_then_reported() {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole_addr = hole.local_addr().unwrap().to_string();
+    let endpoint = format!("http://{hole_addr}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = aliyun(
+            ROLES,
+            &[
+                ("APICONFORM_ALIYUN_ENDPOINT", &endpoint),
+                ("APICONFORM_LIVE_REQUEST_TIMEOUT_MS", "200"),
+                ("APICONFORM_LIVE_CONNECT_TIMEOUT_MS", "200"),
+            ],
+        );
+        let _ = tx.send(r.run("aliyun::ecs::ReplaceSystemDisk", "image-not-found"));
+    });
+    // A generous bound on a run that, fixed, takes under a second.
+    let out = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the live run hung on a silent endpoint");
+    drop(hole);
+    let failures = out.failures.join("\n");
+    assert!(failures.contains("timed out after 200 ms"), "{failures}");
+    assert!(failures.contains("attempt 4 of 4"), "{failures}");
+    assert_eq!(out.retries.len(), 3, "{:?}", out.retries);
+    assert!(out.retries.iter().all(|r| r.contains("timed out after 200 ms")), "{:?}", out.retries);
+    let everything = format!("{failures}\n{}\n{}", out.retries.join("\n"), out.transcript);
+    assert!(!everything.contains(&hole_addr) && !everything.contains("http://"), "{everything}");
+}
+
+/// A refused connection keeps its cause.
+#[test]
+fn a_refused_connection_is_reported_with_its_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let endpoint = format!("http://{closed}");
+    let r = aliyun(ROLES, &[("APICONFORM_ALIYUN_ENDPOINT", &endpoint)]);
+    let out = r.run("aliyun::ecs::ReplaceSystemDisk", "image-not-found");
+    let failures = out.failures.join("\n");
+    assert!(failures.to_ascii_lowercase().contains("connection refused"), "{failures}");
+    assert!(!failures.contains(&closed), "{failures}");
+    assert_eq!(out.retries.len(), 3, "a refused connection was never sent: safe to retry: {:?}", out.retries);
+}

@@ -13,11 +13,12 @@
 //!    (`api.yaml`, else `common-errors.yaml`), and the protocol module renders
 //!    the body.
 //!
-//! [`Emulator::handle`] is plain synchronous code; [`Emulator::serve`] puts it
-//! behind hyper on a TCP listener.
+//! [`Emulator::handle`] is plain synchronous code; [`server`] puts it behind
+//! hyper on a TCP listener, with resource limits.
 
 pub mod control;
 pub mod rules;
+pub mod server;
 pub mod state;
 pub mod wiretap;
 
@@ -69,6 +70,10 @@ struct Inner {
     defaults: Mutex<HashMap<String, (WorldSpec, u64)>>,
     /// What clients sent with watched access keys (SDK trials, `serve`).
     wiretap: wiretap::Wiretap,
+    /// Where every tenant's IDs come from: unique for the server's life.
+    ids: state::IdAlloc,
+    /// Who may use the control API (`serve --control-token`, `--control-host`).
+    control: Mutex<control::Access>,
 }
 
 /// (code, remaining count) of an injected fault.
@@ -119,6 +124,23 @@ impl KeyStore for Inner {
             }
         }
     }
+}
+
+/// 128 random bits from the operating system's CSPRNG, as hex. Should the
+/// OS refuse (it does not on supported platforms), std's randomly keyed
+/// SipHash over a counter still gives a value no one can derive.
+fn random_hex() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        static N: AtomicU64 = AtomicU64::new(0);
+        for half in b.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(N.fetch_add(1, Ordering::Relaxed));
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Substitutes `%s` placeholders in order; a message ending in `:` (Alibaba's
@@ -175,7 +197,7 @@ impl Emulator {
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
         let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let (state, fixtures) = State::build(vendor, id, world);
+        let (state, fixtures) = State::build(vendor, id, world, &self.inner.ids);
         let mut b = Bindings { fixtures, ..Default::default() };
         for k in Kind::ALL {
             b.absent.insert(k.word().to_string(), state.absent_id(k));
@@ -185,11 +207,12 @@ impl Emulator {
     }
 
     /// A fresh tenant seeded with `world`, and credentials that reach it.
+    /// The secret is random: a tenant's key cannot be derived from its id.
     pub fn create_tenant(&self, vendor: &str, world: &WorldSpec) -> (Credentials, Bindings) {
         let (id, b) = self.add_tenant(vendor, world);
         let creds = Credentials {
             access_key_id: format!("APICONFORM{id:08}"),
-            secret: format!("emulator-secret-{}", protocol::hex_id(id ^ 0x5eed)),
+            secret: format!("emulator-secret-{}", random_hex()),
             session_token: None,
         };
         self.add_key(vendor, &creds.access_key_id, &creds.secret, id);
@@ -198,11 +221,45 @@ impl Emulator {
 
     /// Lets another access key reach the default tenant of `vendor` (the
     /// control API's `credentials`: your own test keys, or a rehearsal's
-    /// canary). False when the vendor has no default tenant.
-    pub fn add_default_key(&self, vendor: &str, ak: &str, secret: &str) -> bool {
-        let Some(t) = self.default_tenant(vendor) else { return false };
-        self.add_key(vendor, ak, secret, t);
-        true
+    /// canary). It adds a key and never replaces one: an access key id that
+    /// is already in use (a default one included) is refused, unless it is
+    /// the same key for the same tenant.
+    pub fn add_default_key(&self, vendor: &str, ak: &str, secret: &str) -> Result<(), String> {
+        let Some(t) = self.default_tenant(vendor) else { return Err(format!("unknown vendor `{vendor}`")) };
+        let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let vendor_keys = keys.entry(vendor.to_string()).or_default();
+        match vendor_keys.get(ak) {
+            Some(k) if k.tenant == t && k.secret == secret => Ok(()),
+            Some(_) => {
+                Err(format!("access key id `{ak}` is already in use for {vendor}; keys are added, never replaced"))
+            }
+            None => {
+                vendor_keys.insert(ak.to_string(), Key { secret: secret.to_string(), tenant: t });
+                Ok(())
+            }
+        }
+    }
+
+    /// The control API's `reset`: the default world, the default keys
+    /// (restored, should anything have changed them), no injected faults and
+    /// fresh flow-control windows for the vendor's default tenant.
+    pub fn reset_default(&self, vendor: &str) {
+        self.seed_default(vendor, &WorldSpec::default());
+        let Some(t) = self.default_tenant(vendor) else { return };
+        for (v, ak, sk) in DEFAULT_CREDENTIALS.iter().filter(|(v, _, _)| *v == vendor) {
+            self.add_key(v, ak, sk, t);
+        }
+        self.inner.faults.lock().unwrap_or_else(|e| e.into_inner()).retain(|(v, _), _| v != vendor);
+        self.inner.flow.lock().unwrap_or_else(|e| e.into_inner()).retain(|(tenant, _), _| *tenant != t);
+    }
+
+    /// Sets who may use the control API (see [`control::Access`]).
+    pub fn set_control_access(&self, access: control::Access) {
+        *self.inner.control.lock().unwrap_or_else(|e| e.into_inner()) = access;
+    }
+
+    pub(crate) fn control_access(&self) -> control::Access {
+        self.inner.control.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// What clients send with these keys is kept from now on
@@ -279,7 +336,7 @@ impl Emulator {
         else {
             return Default::default();
         };
-        let (state, ids) = State::build(vendor, t, &world.patched(patch));
+        let (state, ids) = State::build(vendor, t, &world.patched(patch), &self.inner.ids);
         self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
         ids
     }
@@ -436,7 +493,7 @@ impl Emulator {
         let key = (vendor.to_string(), action.to_string());
         let (code, left) = faults.get_mut(&key)?;
         let code = *code;
-        *left -= 1;
+        *left = left.saturating_sub(1);
         if *left == 0 {
             faults.remove(&key);
         }
@@ -463,72 +520,9 @@ impl Emulator {
         Ok(())
     }
 
-    /// Serves HTTP/1.1 on `listener` until the task is dropped.
-    pub async fn serve(self, listener: tokio::net::TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let emu = self.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let emu = emu.clone();
-                    async move { Ok::<_, std::convert::Infallible>(emu.handle_hyper(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    }
-
-    async fn handle_hyper(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-        use http_body_util::BodyExt;
-        let (parts, body) = req.into_parts();
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes().to_vec(),
-            Err(_) => Vec::new(),
-        };
-        let mut headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        if !headers.iter().any(|(k, _)| k == "host") {
-            if let Some(a) = parts.uri.authority() {
-                headers.push(("host".into(), a.to_string()));
-            }
-        }
-        let raw_query = parts.uri.query().unwrap_or("");
-        let req = HttpRequest {
-            method: parts.method.as_str().to_string(),
-            path: parts.uri.path().to_string(),
-            query: HttpRequest::parse_query(raw_query),
-            headers,
-            body,
-        };
-        let resp = self.handle(&req);
-        if self.inner.wiretap.active() && !req.path.starts_with(control::PREFIX) {
-            self.inner.wiretap.keep(&req, raw_query, resp.status);
-        }
-        let mut b = hyper::Response::builder().status(resp.status);
-        for (k, v) in &resp.headers {
-            b = b.header(k, v);
-        }
-        b.body(http_body_util::Full::new(bytes::Bytes::from(resp.body)))
-            .unwrap_or_else(|_| hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
-    }
-
-    /// Binds `addr` and serves in the background on the current runtime.
-    pub async fn spawn(self, addr: &str) -> std::io::Result<std::net::SocketAddr> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        tokio::spawn(self.serve(listener));
-        Ok(local)
+    /// A number for request ids.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
 }
 

@@ -4,7 +4,55 @@
 
 use crate::protocol::hex_id;
 use crate::world::{Kind, RamStatement, UnpaidOrder, WorldSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Hands out the numbers IDs are made from, for one emulator: a generated ID
+/// (a new disk, a snapshot) is never handed out twice while the server
+/// runs, across `seed` and `reset` too, and a fixture keeps its ID across
+/// them (the IDs `serve` prints and an inventory lists stay valid).
+#[derive(Clone, Default)]
+pub struct IdAlloc(Arc<IdInner>);
+
+#[derive(Default)]
+struct IdInner {
+    next: AtomicU64,
+    /// (tenant, fixture name) → its number.
+    named: Mutex<HashMap<(u64, String), u64>>,
+}
+
+impl IdAlloc {
+    /// A number never handed out before.
+    pub fn fresh(&self) -> u64 {
+        self.0.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The number of a tenant's named fixture: fresh the first time, the
+    /// same afterwards.
+    pub fn named(&self, tenant: u64, name: &str) -> u64 {
+        let mut named = self.0.named.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = named.get(&(tenant, name.to_string())) {
+            return *n;
+        }
+        let n = self.fresh();
+        named.insert((tenant, name.to_string()), n);
+        n
+    }
+}
+
+/// The allocator is where IDs come from, not part of a state's value.
+impl PartialEq for IdAlloc {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for IdAlloc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdAlloc")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Instance {
@@ -157,11 +205,12 @@ pub struct State {
     pub clock: i64,
     /// Work still in progress, completed by [`State::advance`].
     pub pending: Vec<Pending>,
-    /// Seed for IDs this tenant generates.
+    /// The tenant this state belongs to (its fixture IDs are per tenant).
     #[serde(skip)]
-    seed: u64,
+    tenant: u64,
+    /// Where this tenant's IDs come from (shared by the whole emulator).
     #[serde(skip)]
-    next: u64,
+    ids: IdAlloc,
 }
 
 /// A state change that takes time in a real cloud.
@@ -193,17 +242,18 @@ pub type FixtureIds = BTreeMap<String, String>;
 impl State {
     /// A new ID of `kind` in the vendor's format.
     pub fn new_id(&mut self, kind: Kind) -> String {
-        self.next += 1;
-        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(self.next))
+        make_id(&self.vendor, kind, self.ids.fresh())
     }
 
-    /// An ID of `kind` that is well formed and does not exist.
+    /// An ID of `kind` that is well formed and does not exist (a reserved
+    /// name no fixture can have, so it is never handed out).
     pub fn absent_id(&self, kind: Kind) -> String {
-        make_id(&self.vendor, kind, self.seed.wrapping_mul(1_000_003).wrapping_add(999_999))
+        make_id(&self.vendor, kind, self.ids.named(self.tenant, &format!("\0absent {}", kind.word())))
     }
 
-    /// Builds the tenant's state from a world, with the vendor's defaults.
-    pub fn build(vendor: &str, seed: u64, w: &WorldSpec) -> (State, FixtureIds) {
+    /// Builds the tenant's state from a world, with the vendor's defaults;
+    /// IDs come from `ids`.
+    pub fn build(vendor: &str, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> (State, FixtureIds) {
         let mut s = State {
             vendor: vendor.to_string(),
             instances: BTreeMap::new(),
@@ -225,8 +275,8 @@ impl State {
             manual_time: w.account.flags.iter().flatten().any(|f| f == "manual_time"),
             clock: 0,
             pending: Vec::new(),
-            seed,
-            next: 0,
+            tenant,
+            ids: alloc.clone(),
         };
         // IDs first, so that fixtures can refer to each other by name.
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
@@ -235,7 +285,7 @@ impl State {
                 Kind::KeyPair if vendor == "aliyun" => {
                     w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
                 }
-                _ => s.new_id(kind),
+                _ => make_id(vendor, kind, alloc.named(tenant, name)),
             };
             ids.insert(name.to_string(), id);
         }
@@ -352,7 +402,7 @@ impl State {
     /// Schedules work that takes `seconds`; done at once unless time is manual.
     pub fn schedule(&mut self, seconds: i64, work: Work) {
         if self.manual_time {
-            self.pending.push(Pending { due: self.clock + seconds, work });
+            self.pending.push(Pending { due: self.clock.saturating_add(seconds), work });
         } else {
             self.complete(work);
         }
@@ -360,7 +410,7 @@ impl State {
 
     /// Advances virtual time and completes the work that is due.
     pub fn advance(&mut self, seconds: i64) {
-        self.clock += seconds.max(0);
+        self.clock = self.clock.saturating_add(seconds.max(0));
         let (due, later): (Vec<Pending>, Vec<Pending>) =
             std::mem::take(&mut self.pending).into_iter().partition(|p| p.due <= self.clock);
         self.pending = later;

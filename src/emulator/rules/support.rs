@@ -28,6 +28,40 @@ fn json_list(r: &Req, name: &str) -> Result<Option<Vec<String>>, super::Fail> {
     }
 }
 
+/// An integer paging parameter within the documented range, or its default
+/// when absent. Anything else is the `refuse`d value.
+fn paging_param(
+    r: &Req,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    refuse: impl Fn(&str) -> super::Fail,
+) -> Result<usize, super::Fail> {
+    match r.get(&[name]) {
+        None => Ok(default as usize),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => usize::try_from(n).map_err(|_| refuse(name)),
+            _ => Err(refuse(name)),
+        },
+    }
+}
+
+/// Items `offset..offset + size` of a listing (empty past its end).
+fn page(items: Vec<Value>, offset: usize, size: usize) -> Vec<Value> {
+    items.into_iter().skip(offset).take(size).collect()
+}
+
+/// Alibaba's PageNumber (from 1, default 1) and PageSize (1 to 100, default
+/// 10): the page and the body fields that describe it.
+fn aliyun_page(r: &Req, items: Vec<Value>) -> Result<(Vec<Value>, Map<String, Value>), super::Fail> {
+    let refuse = |name: &str| fail("InvalidParameter").common().arg(name);
+    let number = paging_param(r, "PageNumber", 1..=u32::MAX as u64, 1, refuse)?;
+    let size = paging_param(r, "PageSize", 1..=100, 10, refuse)?;
+    let total = items.len();
+    let list = page(items, (number - 1).saturating_mul(size), size);
+    Ok((list, obj(json!({ "TotalCount": total, "PageNumber": number, "PageSize": size }))))
+}
+
 fn instance_status_change(s: &mut State, id: &str, from: &str, via: &str, to: &str) -> Result<(), super::Fail> {
     let Some(i) = s.instances.get_mut(id) else { return Err(fail("InvalidInstanceId.NotFound")) };
     if i.status != from {
@@ -70,9 +104,9 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     })
                 })
                 .collect();
-            Ok(obj(
-                json!({ "TotalCount": list.len(), "PageNumber": 1, "PageSize": 10, "Instances": { "Instance": list } }),
-            ))
+            let (list, mut out) = aliyun_page(r, list)?;
+            out.insert("Instances".into(), json!({ "Instance": list }));
+            Ok(out)
         })(),
         "DescribeDisks" => (|| {
             let ids = json_list(r, "DiskIds")?;
@@ -94,7 +128,9 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     })
                 })
                 .collect();
-            Ok(obj(json!({ "TotalCount": list.len(), "PageNumber": 1, "PageSize": 10, "Disks": { "Disk": list } })))
+            let (list, mut out) = aliyun_page(r, list)?;
+            out.insert("Disks".into(), json!({ "Disk": list }));
+            Ok(out)
         })(),
         "StopInstance" => (|| {
             let id = r.get(&["InstanceId"]).ok_or_else(|| fail("MissingParameter").common().arg("InstanceId"))?;
@@ -194,7 +230,14 @@ pub fn aliyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
 
 pub fn volcengine(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
     Some(match action {
-        "DescribeInstances" => {
+        "DescribeInstances" => (|| {
+            // MaxResults 1 to 100 (default 10); NextToken is where the
+            // previous page stopped ("" once there is no more).
+            let size = paging_param(r, "MaxResults", 1..=100, 10, |_| fail("InvalidArgument"))?;
+            let offset = match r.get(&["NextToken"]).filter(|t| !t.is_empty()) {
+                None => 0,
+                Some(t) => t.parse::<usize>().map_err(|_| fail("InvalidArgument"))?,
+            };
             let ids = r.list("InstanceIds");
             let list: Vec<Value> = s
                 .instances
@@ -211,8 +254,10 @@ pub fn volcengine(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                             "OsType": i.os_type, "Volumes": vols })
                 })
                 .collect();
-            Ok(obj(json!({ "Instances": list, "TotalCount": list.len() })))
-        }
+            let total = list.len();
+            let next = if offset.saturating_add(size) < total { (offset + size).to_string() } else { String::new() };
+            Ok(obj(json!({ "Instances": page(list, offset, size), "TotalCount": total, "NextToken": next })))
+        })(),
         "StopInstance" | "StartInstance" => (|| {
             let id = r.get(&["InstanceId"]).ok_or_else(|| fail("MissingParameter.InstanceId"))?;
             if !s.instances.contains_key(id) {
@@ -232,7 +277,13 @@ pub fn volcengine(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
 
 pub fn ksyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
     Some(match action {
-        "DescribeInstances" => {
+        "DescribeInstances" => (|| {
+            // MaxResults 5 to 1000 (default 10); Marker is the offset to
+            // start from, and the answer's Marker where the next page starts
+            // (0 once everything was returned).
+            let refuse = |name: &str| fail("InvalidParameterValue").common().arg(name);
+            let size = paging_param(r, "MaxResults", 5..=1000, 10, refuse)?;
+            let offset = paging_param(r, "Marker", 0..=u32::MAX as u64, 0, refuse)?;
             let ids = r.list("InstanceId");
             let list: Vec<Value> = s
                 .instances
@@ -247,8 +298,10 @@ pub fn ksyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
                     })
                 })
                 .collect();
-            Ok(obj(json!({ "InstanceCount": list.len(), "InstancesSet": list })))
-        }
+            let total = list.len();
+            let next = if offset.saturating_add(size) < total { offset + size } else { 0 };
+            Ok(obj(json!({ "InstanceCount": total, "InstancesSet": page(list, offset, size), "Marker": next })))
+        })(),
         "StopInstances" | "StartInstances" => (|| {
             let ids = r.list("InstanceId");
             if ids.iter().any(|id| !s.instances.contains_key(*id)) {
@@ -262,4 +315,94 @@ pub fn ksyun(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
         })(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::state::IdAlloc;
+
+    /// A tenant with 25 instances.
+    fn crowded(vendor: &str) -> State {
+        let instances: Map<String, Value> = (0..25).map(|i| (format!("i{i}"), json!({}))).collect();
+        let world = serde_json::from_value(json!({ "instances": instances })).unwrap();
+        State::build(vendor, 1, &world, &IdAlloc::default()).0
+    }
+
+    fn call(
+        f: fn(&str, &mut State, &Req) -> Option<Outcome>,
+        s: &mut State,
+        params: &[(&str, &str)],
+    ) -> Result<Map<String, Value>, String> {
+        let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        f("DescribeInstances", s, &Req { params: &params }).unwrap().map_err(|e| format!("{} {:?}", e.code, e.args))
+    }
+
+    fn ids(list: &Value, field: &str) -> Vec<String> {
+        list.as_array().unwrap().iter().map(|i| i[field].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn aliyun_pages_with_page_number_and_page_size() {
+        let mut s = crowded("aliyun");
+        let first = call(aliyun, &mut s, &[]).unwrap();
+        assert_eq!(
+            (&first["TotalCount"], &first["PageNumber"], &first["PageSize"]),
+            (&json!(25), &json!(1), &json!(10))
+        );
+        assert_eq!(first["Instances"]["Instance"].as_array().unwrap().len(), 10);
+        let mut seen = Vec::new();
+        for n in 1..=3 {
+            let p = call(aliyun, &mut s, &[("PageNumber", &n.to_string()), ("PageSize", "10")]).unwrap();
+            seen.extend(ids(&p["Instances"]["Instance"], "InstanceId"));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 25);
+        let last = call(aliyun, &mut s, &[("PageNumber", "4294967295"), ("PageSize", "100")]).unwrap();
+        assert_eq!(last["Instances"]["Instance"], json!([]));
+        for (k, v) in [("PageSize", "101"), ("PageSize", "0"), ("PageNumber", "0"), ("PageSize", "ten")] {
+            assert_eq!(call(aliyun, &mut s, &[(k, v)]), Err(format!("InvalidParameter [\"{k}\"]")), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn volcengine_pages_with_max_results_and_next_token() {
+        let mut s = crowded("volcengine");
+        let (mut seen, mut token) = (Vec::new(), String::new());
+        loop {
+            let p = call(volcengine, &mut s, &[("MaxResults", "7"), ("NextToken", &token)]).unwrap();
+            assert_eq!(p["TotalCount"], 25);
+            seen.extend(ids(&p["Instances"], "InstanceId"));
+            token = p["NextToken"].as_str().unwrap().to_string();
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        assert_eq!(call(volcengine, &mut s, &[]).unwrap()["Instances"].as_array().unwrap().len(), 10);
+        for (k, v) in [("MaxResults", "101"), ("MaxResults", "0"), ("NextToken", "not-a-token")] {
+            assert_eq!(call(volcengine, &mut s, &[(k, v)]), Err("InvalidArgument []".into()), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn ksyun_pages_with_max_results_and_marker() {
+        let mut s = crowded("ksyun");
+        let (mut seen, mut marker) = (Vec::new(), 0);
+        loop {
+            let p = call(ksyun, &mut s, &[("MaxResults", "5"), ("Marker", &marker.to_string())]).unwrap();
+            assert_eq!(p["InstanceCount"], 25);
+            seen.extend(ids(&p["InstancesSet"], "InstanceId"));
+            marker = p["Marker"].as_u64().unwrap();
+            if marker == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        assert_eq!(call(ksyun, &mut s, &[]).unwrap()["InstancesSet"].as_array().unwrap().len(), 10);
+        for (k, v) in [("MaxResults", "4"), ("MaxResults", "1001"), ("Marker", "-1")] {
+            assert_eq!(call(ksyun, &mut s, &[(k, v)]), Err(format!("InvalidParameterValue [\"{k}\"]")), "{k}={v}");
+        }
+    }
 }
