@@ -380,3 +380,31 @@ async fn describe_instances_pages_over_http_with_the_vendors_errors() {
     assert_eq!((bad.status, bad.code.as_deref()), (400, Some("InvalidParameter")), "{bad:?}");
     assert!(bad.message.unwrap().contains("PageSize"));
 }
+
+/// `serve` keeps what clients sent with the default keys, as it arrived:
+/// the SDK target and users read exactly what an SDK put on the wire.
+#[tokio::test]
+async fn requests_shows_what_the_default_keys_sent_as_it_arrived() {
+    let emu = Emulator::from_suite(&suite());
+    let (st, v) = {
+        let addr = emu.clone().spawn("127.0.0.1:0").await.unwrap().to_string();
+        let s = Server { addr, client: reqwest::Client::builder().no_proxy().build().unwrap() };
+        // Nothing is kept until someone watches.
+        s.replace("i-notwatched", "m-x").await;
+        let (_, before) = s.control("GET", "requests?vendor=aliyun", "").await;
+        assert_eq!(before["requests"].as_array().map(Vec::len), Some(0), "{before}");
+        emu.watch_default_keys();
+        let (status, _) = s.replace("i-watched", "m-y").await;
+        assert_eq!(status, 404);
+        s.control("GET", "requests?vendor=aliyun", "").await
+    };
+    assert_eq!(st, 200, "{v}");
+    let reqs = v["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 1, "{v}");
+    let r = &reqs[0];
+    assert_eq!(r["method"], "POST");
+    assert!(r["raw_query"].as_str().unwrap().contains("InstanceId=i-watched"), "{r}");
+    assert_eq!(r["status"], 404);
+    let headers: Vec<&str> = r["headers"].as_array().unwrap().iter().map(|h| h[0].as_str().unwrap()).collect();
+    assert!(headers.contains(&"authorization") && headers.contains(&"x-acs-signature-nonce"), "{headers:?}");
+}

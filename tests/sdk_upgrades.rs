@@ -156,6 +156,30 @@ fn pop_core_1_7_10_to_1_8_0_changes_only_its_client_header_on_these_apis() {
     assert!(!c.iter().any(|x| x.class == Class::Breaking), "{c:#?}");
 }
 
+/// The same upgrade with a list inside the repeated `Arn` item (a shape the
+/// ECS doc does not give `Arn`, added to the case here only): 1.7.10 joins
+/// it (`Arn.1.Tag=x,y`), 1.8.0 numbers it (`Arn.1.Tag.1`, `Arn.1.Tag.2`).
+#[test]
+fn pop_core_1_7_10_to_1_8_0_flattens_a_list_inside_a_repeated_item_differently() {
+    if !enabled() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sdk_root = sdk::root_for(&root.join("cases"));
+    let f = flavour("node-pop-core").unwrap();
+    let h = harness();
+    let api = h.suite().apis.iter().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").unwrap();
+    let mut case = api.cases.iter().find(|c| c.name == "arn-not-open").unwrap().clone();
+    case.steps[0].params.push(("Arn.1.Tag.1".into(), "x".into()));
+    case.steps[0].params.push(("Arn.1.Tag.2".into(), "y".into()));
+    let run = |v: Option<&str>| {
+        let e = env::build(&sdk_root, f, &pin(f.package, v)).unwrap();
+        h.run(&Pool::new(&sdk_root, f, e), api, &case)
+    };
+    let c = compare("arn-with-a-nested-list", &run(Some("1.7.10")), &run(None));
+    assert!(has(&c, Class::Breaking, "parameter name or flattening: Arn.1.Tag", "Arn.1.Tag", "Arn.1.Tag.1"), "{c:#?}");
+}
+
 #[test]
 fn aliyun_core_2_13_36_to_2_16_1_changes_nonce_format_and_accept_encoding() {
     if !enabled() {

@@ -186,7 +186,8 @@ fn vendors(emu: &Emulator, req: &HttpRequest, op: &str) -> Result<Vec<String>, H
 }
 
 /// The operations, for a clear 404 before any parameter is looked at.
-const OPERATIONS: &[&str] = &["state", "reset", "seed", "time", "advance", "flow-control", "credentials", "faults"];
+const OPERATIONS: &[&str] =
+    &["state", "requests", "reset", "seed", "time", "advance", "flow-control", "credentials", "faults"];
 
 pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
     if let Err(refusal) = emu.control_access().check(req) {
