@@ -107,9 +107,15 @@ pub fn record(
         let dir = snapshots.join(f.name).join(&api.vendor).join(&api.service).join(&api.action);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let file = dir.join(format!("{}.snap", case.name));
-        // insta's format, so `cargo insta review` and the test read it.
-        let text = format!("---\nsource: tests/sdk_regression.rs\n---\n{}\n", out.transcript.trim_end());
-        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        // insta's format, so `cargo insta review` and the test read it; a
+        // snapshot whose content did not change is left as it is.
+        let body = out.transcript.trim_end();
+        let old = std::fs::read_to_string(&file).unwrap_or_default();
+        let old_body = old.splitn(3, "---\n").nth(2).unwrap_or("").trim_end();
+        if old_body != body {
+            let text = format!("---\nsource: tests/sdk_regression.rs\n---\n{body}\n");
+            std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        }
     }
     Ok(r)
 }
