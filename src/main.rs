@@ -10,7 +10,8 @@ use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
 use apiconform::suite::Suite;
-use clap::{Parser, Subcommand};
+use apiconform::term::{ColorChoice, Painter};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,11 +19,52 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
 struct Cli {
-    /// The cases directory.
-    #[arg(long, global = true, default_value = "cases")]
-    cases: PathBuf,
+    #[command(flatten)]
+    cases: CasesArgs,
+    /// Colour: `auto` (a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Which cases to load: the shipped ones (embedded in the binary), with a
+/// directory of one's own laid over them, or that directory alone.
+#[derive(Args)]
+struct CasesArgs {
+    /// Your cases directory, laid over the shipped cases (same path
+    /// replaces, new files add).
+    #[arg(long = "cases", global = true, env = "APICONFORM_CASES", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Load only `--cases DIR`, without the shipped cases.
+    #[arg(long, global = true, requires = "dir")]
+    no_shipped: bool,
+}
+
+/// The shipped `cases/` tree, embedded at build time.
+static SHIPPED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/cases");
+
+fn shipped_files() -> Vec<(&'static str, &'static [u8])> {
+    fn walk(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
+        for f in dir.files() {
+            if let Some(p) = f.path().to_str() {
+                out.push((p, f.contents()));
+            }
+        }
+        for d in dir.dirs() {
+            walk(d, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&SHIPPED, &mut out);
+    out
+}
+
+/// `--format table|json` of the reporting commands.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -52,9 +94,16 @@ enum Command {
         /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// `table` for people, `json` (the results document) for machines.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Check every case file and report all problems with file:line:column.
-    Lint,
+    Lint {
+        /// `table` for people, `json` for machines.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Show every documented error against the cases that produce it and each target's verdict.
     Coverage {
         /// `table` for people, `json` for machines.
@@ -89,10 +138,28 @@ enum Command {
         #[arg(long)]
         no_flow_control: bool,
     },
+    /// Print a shell completion script (`apiconform completions bash > ~/.local/share/bash-completion/completions/apiconform`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Scaffold a case repository of your own: README, JSON Schemas, one example case.
+    Init {
+        /// The directory to create (may exist, must not hold the files).
+        dir: PathBuf,
+    },
+    /// Write a case from an API's contract, required parameters filled from its world.
+    New {
+        /// `vendor::service::Action::case`.
+        case: String,
+        /// The case repository to write into (default: `--cases`, else the current directory).
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+    },
 }
 
-fn load(cases: &Path) -> Result<Suite, ExitCode> {
-    Suite::load(cases).map_err(|d| {
+fn load(cases: &CasesArgs) -> Result<Suite, ExitCode> {
+    load_quiet(cases).map_err(|d| {
         eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
         ExitCode::from(2)
     })
@@ -100,15 +167,16 @@ fn load(cases: &Path) -> Result<Suite, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let paint = Painter {
+        on: apiconform::term::enabled(
+            cli.color,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::io::stdout().is_terminal(),
+        ),
+    };
     match cli.command {
-        Command::Lint => match load(&cli.cases) {
-            Ok(s) => {
-                println!("ok: {} cases in {} APIs", s.case_count(), s.apis.len());
-                ExitCode::SUCCESS
-            }
-            Err(c) => c,
-        },
-        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown } => {
+        Command::Lint { format } => lint(&cli.cases, format),
+        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown, format } => {
             let Some(target) = Target::parse(&target) else {
                 eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
                 return ExitCode::from(2);
@@ -129,9 +197,16 @@ fn main() -> ExitCode {
                 }
             };
             let sel = Selection { filters, shard };
-            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings })
+            let outputs = Outputs { junit, markdown, recordings, json: format == Format::Json, paint };
+            run(&suite, target, &sel, verbose, record, outputs)
         }
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "apiconform", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Init { dir } => init(&dir),
+        Command::New { case, into } => new_case(&cli.cases, &case, into),
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -185,11 +260,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Report files a run writes.
+/// Report files a run writes, and how it prints.
 struct Outputs {
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
     recordings: Option<PathBuf>,
+    /// Print the results document instead of the table.
+    json: bool,
+    paint: Painter,
 }
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
@@ -226,12 +304,14 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     if !tty {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let paint = outputs.paint;
     let progress = |r: &TrialResult, done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         let line = match r.verdict {
-            Verdict::Fail => Some(format!("FAIL {}", r.name())),
-            _ if verbose => Some(format!("{:<4} {}", if r.verdict == Verdict::Pass { "ok" } else { "SKIP" }, r.name())),
+            Verdict::Fail => Some(format!("{} {}", paint.fail("FAIL"), r.name())),
+            Verdict::Pass if verbose => Some(format!("{}   {}", paint.pass("ok"), r.name())),
+            _ if verbose => Some(format!("{} {}", paint.skip("SKIP"), r.name())),
             _ => None,
         };
         if let Some(l) = line {
@@ -244,17 +324,48 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     let results = report::run(suite, &harness, &[target], sel, &progress);
     bar.finish_and_clear();
     for line in harness.cleanup_all() {
-        println!("cleanup: {line}");
+        eprintln!("cleanup: {line}");
     }
-    for r in &results {
+    if outputs.json {
+        let doc = apiconform::results::build(suite, &results, &[target.name()], &snapshots_root(suite));
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        // On a terminal the passes were shown as they landed.
+        print_human(&results, target, verbose && !tty, verbose, paint);
+    }
+    write_reports(&results, target, &outputs);
+    let (_, total) = report::counts(&results);
+    if !outputs.json {
+        println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
+        let failed = format!("{} failed", total.failed);
+        let failed = if total.failed > 0 { paint.fail(&failed) } else { failed };
+        println!("{} passed, {failed}, {} skipped", total.passed, total.skipped);
+    }
+    if total.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `snapshots/` beside the cases directory.
+fn snapshots_root(suite: &Suite) -> PathBuf {
+    suite.root.parent().unwrap_or(Path::new(".")).join("snapshots")
+}
+
+/// Failures with their detail, skip reasons, and the table per API;
+/// `passes` lists the passed trials too.
+fn print_human(results: &[TrialResult], target: Target, passes: bool, verbose: bool, paint: Painter) {
+    for r in results {
         match r.verdict {
+            Verdict::Pass if passes => println!("{}   {}", paint.pass("ok"), r.name()),
             Verdict::Fail => {
-                println!("FAIL {}", r.name());
+                println!("{} {}", paint.fail("FAIL"), r.name());
                 for line in &r.detail {
                     println!("     {}", line.replace('\n', "\n     "));
                 }
             }
-            Verdict::Skip if verbose => println!("SKIP {} ({})", r.name(), r.detail.join("; ")),
+            Verdict::Skip if verbose => println!("{} {} ({})", paint.skip("SKIP"), r.name(), r.detail.join("; ")),
             _ => {}
         }
     }
@@ -266,18 +377,22 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
             *reasons.entry(r.detail.join("; ")).or_default() += 1;
         }
         for (reason, n) in reasons {
-            println!("SKIP {n} trial(s): {reason}");
+            println!("{} {n} trial(s): {reason}", paint.skip("SKIP"));
         }
     }
     println!("\ntarget: {}\n", target.name());
-    print!("{}", report::table(&results));
+    print!("{}", report::table(results));
+}
+
+/// The JUnit and Markdown files a run was asked for.
+fn write_reports(results: &[TrialResult], target: Target, outputs: &Outputs) {
     if let Some(p) = &outputs.junit {
-        if let Err(e) = std::fs::write(p, report::junit(&results)) {
+        if let Err(e) = std::fs::write(p, report::junit(results)) {
             eprintln!("error: cannot write {}: {e}", p.display());
         }
     }
     if let Some(p) = &outputs.markdown {
-        let md = report::markdown(&results, &format!("apiconform: {} target", target.name()));
+        let md = report::markdown(results, &format!("apiconform: {} target", target.name()));
         let written = std::fs::OpenOptions::new().create(true).append(true).open(p).and_then(|mut f| {
             use std::io::Write;
             f.write_all(md.as_bytes())
@@ -286,13 +401,94 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
             eprintln!("error: cannot write {}: {e}", p.display());
         }
     }
-    let (_, total) = report::counts(&results);
-    println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
-    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
-    if total.failed > 0 {
-        ExitCode::FAILURE
+}
+
+fn lint(cases: &CasesArgs, format: Format) -> ExitCode {
+    let (suite, problems) = match load_quiet(cases) {
+        Ok(s) => (Some(s), Vec::new()),
+        Err(d) => (None, d.0),
+    };
+    if format == Format::Json {
+        let problems: Vec<serde_json::Value> = problems
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "file": d.file, "line": d.pos.line, "column": d.pos.column,
+                    "message": d.message, "hint": d.hint,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "ok": suite.is_some(),
+            "cases": suite.as_ref().map(Suite::case_count),
+            "apis": suite.as_ref().map(|s| s.apis.len()),
+            "problems": problems,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else if let Some(s) = &suite {
+        println!("ok: {} cases in {} APIs", s.case_count(), s.apis.len());
     } else {
+        eprintln!(
+            "{}\n\n{} problem(s) in the case files",
+            apiconform::diag::Diagnostics(problems.clone()),
+            problems.len()
+        );
+    }
+    if suite.is_some() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn load_quiet(cases: &CasesArgs) -> Result<Suite, apiconform::diag::Diagnostics> {
+    let files = shipped_files();
+    apiconform::shipped::load(&files, source_of(cases))
+}
+
+fn source_of(cases: &CasesArgs) -> apiconform::shipped::Source<'_> {
+    match (&cases.dir, cases.no_shipped) {
+        (None, _) => apiconform::shipped::Source::Shipped,
+        (Some(d), false) => apiconform::shipped::Source::Overlay(d),
+        (Some(d), true) => apiconform::shipped::Source::Only(d),
+    }
+}
+
+fn init(dir: &Path) -> ExitCode {
+    match apiconform::scaffold::init(dir) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            println!("\nnext: cd {} && apiconform --cases . lint && apiconform --cases . run my-", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn new_case(cases: &CasesArgs, case: &str, into: Option<PathBuf>) -> ExitCode {
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let root = into.or_else(|| cases.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
+    match apiconform::scaffold::new_case(&suite, &root, case) {
+        Ok(file) => {
+            println!("wrote {}", file.display());
+            println!(
+                "next: quote the doc's condition, adjust `expect:`, then `apiconform --cases {} lint`",
+                root.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -318,7 +514,7 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(cases: &Path, addr: &str, flow_control: bool) -> ExitCode {
+fn serve(cases: &CasesArgs, addr: &str, flow_control: bool) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,
