@@ -14,6 +14,7 @@ pub mod contract;
 pub mod coverage;
 pub mod diag;
 pub mod emulator;
+pub mod html;
 pub mod live;
 pub mod mock;
 pub mod normalize;

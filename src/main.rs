@@ -28,6 +28,46 @@ struct Cli {
     command: Command,
 }
 
+/// `apiconform run`'s arguments.
+#[derive(Args)]
+struct RunArgs {
+    /// `emulator` (in-process, the default) or `mock` (wiremock).
+    #[arg(long, default_value = "emulator")]
+    target: String,
+    /// Run only trials whose name (`vendor::service::Action::case`) contains one of these.
+    filters: Vec<String>,
+    /// Print every trial, not only failures.
+    #[arg(long, short)]
+    verbose: bool,
+    /// With `--target live`: record every exchange under `snapshots/live/`.
+    #[arg(long)]
+    record: bool,
+    /// Where live recordings go (default: `snapshots/live` beside the cases).
+    #[arg(long, value_name = "DIR")]
+    recordings: Option<PathBuf>,
+    /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// `table` for people, `json` (the results document) for machines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Save the results document here (for `apiconform report`).
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// The SDK-upgrade diff (`apiconform sdk diff --format json`) for the HTML report.
+    #[arg(long, value_name = "FILE")]
+    sdk_diff: Option<PathBuf>,
+}
+
 /// Which cases to load: the shipped ones (embedded in the binary), with a
 /// directory of one's own laid over them, or that directory alone.
 #[derive(Args)]
@@ -70,34 +110,7 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Run cases against a target and print a summary per API.
-    Run {
-        /// `emulator` (in-process, the default) or `mock` (wiremock).
-        #[arg(long, default_value = "emulator")]
-        target: String,
-        /// Run only trials whose name (`vendor::service::Action::case`) contains one of these.
-        filters: Vec<String>,
-        /// Print every trial, not only failures.
-        #[arg(long, short)]
-        verbose: bool,
-        /// With `--target live`: record every exchange under `snapshots/live/`.
-        #[arg(long)]
-        record: bool,
-        /// Where live recordings go (default: `snapshots/live` beside the cases).
-        #[arg(long, value_name = "DIR")]
-        recordings: Option<PathBuf>,
-        /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Write JUnit XML here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
-        #[arg(long, value_name = "FILE")]
-        markdown: Option<PathBuf>,
-        /// `table` for people, `json` (the results document) for machines.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    Run(RunArgs),
     /// Check every case file and report all problems with file:line:column.
     Lint {
         /// `table` for people, `json` for machines.
@@ -107,8 +120,8 @@ enum Command {
     /// Show every documented error against the cases that produce it and each target's verdict.
     Coverage {
         /// `table` for people, `json` for machines.
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         /// Exit 1 when a documented error has neither a case nor a waiver.
         #[arg(long)]
         check: bool,
@@ -121,8 +134,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         recordings: Option<PathBuf>,
         /// `table` or `json`.
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Delete what earlier live runs left behind (resources named `apiconform-...`).
     Sweep {
@@ -156,6 +169,21 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         into: Option<PathBuf>,
     },
+    /// Write the HTML report (or print a summary) from saved results (`run --results FILE`).
+    Report {
+        /// The results document `run --results` saved.
+        #[arg(long, value_name = "FILE")]
+        results: PathBuf,
+        /// Write the self-contained HTML report here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// The SDK-upgrade diff (`apiconform sdk diff --format json`).
+        #[arg(long, value_name = "FILE")]
+        sdk_diff: Option<PathBuf>,
+        /// `table` or `json` (the results document again).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 fn load(cases: &CasesArgs) -> Result<Suite, ExitCode> {
@@ -176,30 +204,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Lint { format } => lint(&cli.cases, format),
-        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown, format } => {
-            let Some(target) = Target::parse(&target) else {
-                eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
-                return ExitCode::from(2);
-            };
-            let suite = match load(&cli.cases) {
-                Ok(s) => s,
-                Err(c) => return c,
-            };
-            if record && target != Target::Live {
-                eprintln!("error: `--record` records live runs only (recordings are never written from the emulator or the mock)");
-                return ExitCode::from(2);
-            }
-            let shard = match shard.as_deref().map(Selection::parse_shard).transpose() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: --shard {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let sel = Selection { filters, shard };
-            let outputs = Outputs { junit, markdown, recordings, json: format == Format::Json, paint };
-            run(&suite, target, &sel, verbose, record, outputs)
-        }
+        Command::Run(args) => run_cmd(&cli.cases, args, paint),
         Command::Serve { addr, no_flow_control } => serve(&cli.cases, &addr, !no_flow_control),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apiconform", &mut std::io::stdout());
@@ -207,6 +212,7 @@ fn main() -> ExitCode {
         }
         Command::Init { dir } => init(&dir),
         Command::New { case, into } => new_case(&cli.cases, &case, into),
+        Command::Report { results, html, sdk_diff, format } => report_cmd(&results, html, sdk_diff, format),
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -218,9 +224,9 @@ fn main() -> ExitCode {
             };
             let root = recordings.unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
             let results = apiconform::parity::check(&suite, &harness, &root, &Selection { filters, shard: None });
-            match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
-                _ => print!("{}", apiconform::parity::render(&results)),
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
+                Format::Table => print!("{}", apiconform::parity::render(&results)),
             }
             if results.iter().any(|r| r.unaccepted() > 0) {
                 ExitCode::FAILURE
@@ -255,9 +261,59 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            coverage(&suite, &format, check)
+            coverage(&suite, format, check)
         }
     }
+}
+
+/// `apiconform run`: checks the arguments, loads the cases, runs.
+fn run_cmd(cases: &CasesArgs, args: RunArgs, paint: Painter) -> ExitCode {
+    let RunArgs {
+        target,
+        filters,
+        verbose,
+        record,
+        recordings,
+        shard,
+        junit,
+        markdown,
+        format,
+        html,
+        results,
+        sdk_diff,
+    } = args;
+    let Some(target) = Target::parse(&target) else {
+        eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
+        return ExitCode::from(2);
+    };
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if record && target != Target::Live {
+        eprintln!(
+            "error: `--record` records live runs only (recordings are never written from the emulator or the mock)"
+        );
+        return ExitCode::from(2);
+    }
+    let shard = match shard.as_deref().map(Selection::parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --shard {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sel = Selection { filters, shard };
+    let sdk_diff = match sdk_diff.as_deref().map(read_sdk_diff).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = format == Format::Json;
+    let outputs = Outputs { junit, markdown, recordings, json, paint, html, results, sdk_diff };
+    run(&suite, target, &sel, verbose, record, outputs)
 }
 
 /// Report files a run writes, and how it prints.
@@ -268,6 +324,9 @@ struct Outputs {
     /// Print the results document instead of the table.
     json: bool,
     paint: Painter,
+    html: Option<PathBuf>,
+    results: Option<PathBuf>,
+    sdk_diff: Option<serde_json::Value>,
 }
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
@@ -326,10 +385,14 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     for line in harness.cleanup_all() {
         eprintln!("cleanup: {line}");
     }
-    if outputs.json {
-        let doc = apiconform::results::build(suite, &results, &[target.name()], &snapshots_root(suite));
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
+    if outputs.json || outputs.html.is_some() || outputs.results.is_some() {
+        let mut doc = apiconform::results::build(suite, &results, &[target.name()], &snapshots_root(suite));
+        let recordings = outputs.recordings.clone().unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
+        let parity = apiconform::parity::check(suite, &harness, &recordings, sel);
+        doc.parity = serde_json::to_value(parity).unwrap_or_default();
+        write_documents(&doc, &outputs);
+    }
+    if !outputs.json {
         // On a terminal the passes were shown as they landed.
         print_human(&results, target, verbose && !tty, verbose, paint);
     }
@@ -400,6 +463,70 @@ fn write_reports(results: &[TrialResult], target: Target, outputs: &Outputs) {
         if let Err(e) = written {
             eprintln!("error: cannot write {}: {e}", p.display());
         }
+    }
+}
+
+/// The results document: printed (`--format json`), saved, rendered as HTML.
+fn write_documents(doc: &apiconform::results::RunResults, outputs: &Outputs) {
+    let text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    if outputs.json {
+        println!("{text}");
+    }
+    if let Some(p) = &outputs.results {
+        if let Err(e) = std::fs::write(p, &text) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
+    }
+    if let Some(p) = &outputs.html {
+        if let Err(e) = std::fs::write(p, apiconform::html::render(doc, outputs.sdk_diff.as_ref())) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
+    }
+}
+
+fn read_sdk_diff(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    if !v.is_array() {
+        return Err(format!("{}: expected a list of flavours (`apiconform sdk diff --format json`)", path.display()));
+    }
+    Ok(v)
+}
+
+fn report_cmd(results: &Path, html: Option<PathBuf>, sdk_diff: Option<PathBuf>, format: Format) -> ExitCode {
+    let loaded = apiconform::results::read(results)
+        .and_then(|doc| Ok((doc, sdk_diff.as_deref().map(read_sdk_diff).transpose()?)));
+    let (doc, sdk) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(p) = &html {
+        if let Err(e) = std::fs::write(p, apiconform::html::render(&doc, sdk.as_ref())) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            return ExitCode::from(2);
+        }
+    }
+    let failed = doc.trials.iter().filter(|t| t.verdict == "fail").count();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+        Format::Table => {
+            let n = |v: &str| doc.trials.iter().filter(|t| t.verdict == v).count();
+            println!(
+                "{} ({}): {} passed, {failed} failed, {} skipped",
+                results.display(),
+                doc.finished_at,
+                n("pass"),
+                n("skip")
+            );
+        }
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -492,7 +619,7 @@ fn new_case(cases: &CasesArgs, case: &str, into: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
+fn coverage(suite: &Suite, format: Format, check: bool) -> ExitCode {
     let harness = match start(suite) {
         Ok(h) => h,
         Err(c) => return c,
@@ -504,8 +631,8 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     }
     let m = Matrix::build(suite, &results, &apiconform::recording::root_for(&suite.root));
     match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
-        _ => print!("{}", m.render()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+        Format::Table => print!("{}", m.render()),
     }
     if check && m.missing() > 0 {
         eprintln!("\ncoverage is incomplete: {} documented error(s) have neither a case nor a waiver", m.missing());

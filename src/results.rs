@@ -53,6 +53,10 @@ pub struct Trial {
     /// transcript differs from it.
     #[serde(default)]
     pub snapshot_diff: Option<String>,
+    /// Why the expectation is assumed rather than stated by the doc
+    /// (`assumed:` on the case's expectation), when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<String>,
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -111,6 +115,7 @@ fn trial(suite: &Suite, r: &TrialResult, snapshots: &Path) -> Trial {
         tags: case.map(|c| c.tags.clone()).unwrap_or_default(),
         file: case.map(|c| c.file.clone()).unwrap_or_default(),
         snapshot_diff,
+        assumed: None,
     }
 }
 

@@ -177,6 +177,7 @@ fn exit_codes_are_0_passed_1_failed_2_usage_or_case_file_error() {
     assert_eq!(code(&sb.run(&["--cases", "mine", "lint"])), 2);
     assert_eq!(code(&sb.run(&["run", "--target", "nowhere"])), 2);
     assert_eq!(code(&sb.run(&["run", "--no-such-flag"])), 2);
+    assert_eq!(code(&sb.run(&["coverage", "--format", "xml"])), 2);
     assert_eq!(code(&sb.run(&["--cases", "/nonexistent/apiconform", "lint"])), 2);
 }
 
