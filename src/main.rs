@@ -46,8 +46,8 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     recordings: Option<PathBuf>,
     /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
-    #[arg(long, value_name = "K/N")]
-    shard: Option<String>,
+    #[arg(long, value_name = "K/N", value_parser = Selection::parse_shard)]
+    shard: Option<(usize, usize)>,
     /// Write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -296,13 +296,6 @@ fn run_cmd(cases: &CasesArgs, args: RunArgs, paint: Painter) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let shard = match shard.as_deref().map(Selection::parse_shard).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: --shard {e}");
-            return ExitCode::from(2);
-        }
-    };
     let sel = Selection { filters, shard };
     let sdk_diff = match sdk_diff.as_deref().map(read_sdk_diff).transpose() {
         Ok(d) => d,

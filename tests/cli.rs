@@ -178,6 +178,9 @@ fn exit_codes_are_0_passed_1_failed_2_usage_or_case_file_error() {
     assert_eq!(code(&sb.run(&["run", "--target", "nowhere"])), 2);
     assert_eq!(code(&sb.run(&["run", "--no-such-flag"])), 2);
     assert_eq!(code(&sb.run(&["coverage", "--format", "xml"])), 2);
+    let shard = sb.run(&["run", "--shard", "3/2"]);
+    assert_eq!(code(&shard), 2);
+    assert!(text(&shard).contains("K must be between 1 and N"), "{}", text(&shard));
     assert_eq!(code(&sb.run(&["--cases", "/nonexistent/apiconform", "lint"])), 2);
 }
 
