@@ -146,6 +146,37 @@ fn write_layers(tmp: &Path, layers: &BTreeMap<PathBuf, Origin>) -> std::io::Resu
     Ok(())
 }
 
+/// Every file under `dir`, as (relative path with `/`, contents).
+pub fn read_tree(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(root: &Path, rel: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(root.join(rel))? {
+            let entry = entry?;
+            let child = rel.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                walk(root, &child, out)?;
+            } else {
+                let name = child.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                out.push((name, std::fs::read(root.join(&child))?));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, Path::new(""), &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Whether `dir` holds other file names than `embedded`: a file added or
+/// removed since the binary was built (`include_dir!` sees edits to the
+/// files it embedded, not new ones, on stable Rust).
+pub fn listing_differs(embedded: Files, dir: &Path) -> bool {
+    let on_disk: std::collections::BTreeSet<String> =
+        read_tree(dir).map(|t| t.into_iter().map(|(p, _)| p).collect()).unwrap_or_default();
+    let built: std::collections::BTreeSet<String> = embedded.iter().map(|(p, _)| p.to_string()).collect();
+    on_disk != built
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +186,17 @@ mod tests {
         assert!(safe_rel("aliyun/ecs/x.yaml").is_some());
         assert!(safe_rel("../x.yaml").is_none());
         assert!(safe_rel("/etc/passwd").is_none());
+    }
+
+    #[test]
+    fn a_new_file_makes_the_listing_differ() {
+        let dir = std::env::temp_dir().join(format!("apiconform-listing-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::write(dir.join("a/x.yaml"), "x").unwrap();
+        assert!(!listing_differs(&[("a/x.yaml", b"old")], &dir), "contents do not matter");
+        std::fs::write(dir.join("a/y.yaml"), "y").unwrap();
+        assert!(listing_differs(&[("a/x.yaml", b"x")], &dir));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
