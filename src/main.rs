@@ -188,9 +188,10 @@ enum Command {
     },
     /// Write the HTML report (or print a summary) from saved results (`run --results FILE`).
     Report {
-        /// The results document `run --results` saved.
-        #[arg(long, value_name = "FILE")]
-        results: PathBuf,
+        /// The results document `run --results` saved; repeat it to join runs
+        /// (one per target, say).
+        #[arg(long, value_name = "FILE", required = true)]
+        results: Vec<PathBuf>,
         /// Write the self-contained HTML report here.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
@@ -503,8 +504,12 @@ fn read_sdk_diff(path: &Path) -> Result<serde_json::Value, String> {
     Ok(v)
 }
 
-fn report_cmd(results: &Path, html: Option<PathBuf>, sdk_diff: Option<PathBuf>, format: Format) -> ExitCode {
-    let loaded = apiconform::results::read(results)
+fn report_cmd(results: &[PathBuf], html: Option<PathBuf>, sdk_diff: Option<PathBuf>, format: Format) -> ExitCode {
+    let loaded = results
+        .iter()
+        .map(|p| apiconform::results::read(p))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|docs| apiconform::results::merge(docs).ok_or_else(|| "no results file".to_string()))
         .and_then(|doc| Ok((doc, sdk_diff.as_deref().map(read_sdk_diff).transpose()?)));
     let (doc, sdk) = match loaded {
         Ok(x) => x,
@@ -526,7 +531,7 @@ fn report_cmd(results: &Path, html: Option<PathBuf>, sdk_diff: Option<PathBuf>, 
             let n = |v: &str| doc.trials.iter().filter(|t| t.verdict == v).count();
             println!(
                 "{} ({}): {} passed, {failed} failed, {} skipped",
-                results.display(),
+                doc.targets.join(", "),
                 doc.finished_at,
                 n("pass"),
                 n("skip")

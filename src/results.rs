@@ -145,6 +145,49 @@ pub fn read(path: &Path) -> Result<RunResults, String> {
     Ok(r)
 }
 
+/// Several saved runs as one (say, one per target): trials one after
+/// another, and each coverage row's verdicts and live verdict joined (a
+/// failure anywhere stays a failure).
+pub fn merge(mut runs: Vec<RunResults>) -> Option<RunResults> {
+    let mut out = runs.drain(..1.min(runs.len())).next()?;
+    for r in runs {
+        for t in r.targets {
+            if !out.targets.contains(&t) {
+                out.targets.push(t);
+            }
+        }
+        out.finished_at = out.finished_at.max(r.finished_at);
+        out.trials.extend(r.trials);
+        join_coverage(&mut out.coverage, &r.coverage);
+        if let (Some(a), Some(b)) = (out.parity.as_array_mut(), r.parity.as_array()) {
+            a.extend(b.iter().cloned());
+        } else if out.parity.is_null() {
+            out.parity = r.parity;
+        }
+    }
+    Some(out)
+}
+
+fn row_key(row: &serde_json::Value) -> String {
+    format!("{}|{}|{}|{}", row["api"], row["status"], row["code"], row["message"])
+}
+
+fn join_coverage(into: &mut serde_json::Value, from: &serde_json::Value) {
+    let Some(rows) = into["rows"].as_array_mut() else { return };
+    for other in from["rows"].as_array().into_iter().flatten() {
+        let Some(row) = rows.iter_mut().find(|r| row_key(r) == row_key(other)) else { continue };
+        for (target, v) in other["verdicts"].as_object().into_iter().flatten() {
+            let cur = &mut row["verdicts"][target];
+            if cur.is_null() || v == "fail" {
+                *cur = v.clone();
+            }
+        }
+        if row["live"].is_null() {
+            row["live"] = other["live"].clone();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +199,29 @@ mod tests {
         assert_eq!(diff("POST /\n200\n", "POST /\n200"), None);
         let d = diff("POST /\n200\n", "POST /\n403\n").unwrap();
         assert!(d.contains("-200") && d.contains("+403"), "{d}");
+    }
+
+    fn run_of(target: &str, verdict: &str) -> RunResults {
+        let row = serde_json::json!({"api": "a::b::C", "status": 403, "code": "X", "message": "m",
+            "cases": ["c"], "verdicts": {target: verdict}, "live": null});
+        RunResults {
+            format: FORMAT,
+            tool_version: "0".into(),
+            finished_at: format!("2026-01-0{}T00:00:00Z", if target == "mock" { 2 } else { 1 }),
+            targets: vec![target.into()],
+            trials: vec![],
+            coverage: serde_json::json!({"rows": [row]}),
+            parity: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn merged_runs_keep_every_target_and_every_failure() {
+        let m = merge(vec![run_of("emulator", "pass"), run_of("mock", "fail")]).unwrap();
+        assert_eq!(m.targets, ["emulator", "mock"]);
+        assert_eq!(m.coverage["rows"][0]["verdicts"], serde_json::json!({"emulator": "pass", "mock": "fail"}));
+        assert_eq!(m.finished_at, "2026-01-02T00:00:00Z");
+        assert!(merge(vec![]).is_none());
     }
 
     #[test]

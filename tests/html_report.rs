@@ -61,6 +61,28 @@ fn report_from_saved_results_is_the_same_self_contained_page() {
     for external in ["<link", " src=", "href=\"http", "url(", "@import"] {
         assert!(!first.contains(external), "the page refers to something outside itself: {external}");
     }
+    // A mock run joined to it: the matrix has both targets' verdicts.
+    let mock = Command::new(env!("CARGO_BIN_EXE_apiconform"))
+        .current_dir(&dir.0)
+        .args(["--cases", "mine", "run", "--target", "mock", "--results", "mock.json", "ReplaceSystemDisk::"])
+        .output()
+        .unwrap();
+    assert_eq!(mock.status.code(), Some(0), "{}", String::from_utf8_lossy(&mock.stdout));
+    let joined = Command::new(env!("CARGO_BIN_EXE_apiconform"))
+        .current_dir(&dir.0)
+        .args(["report", "--results", "results.json", "--results", "mock.json", "--format", "json"])
+        .output()
+        .unwrap();
+    let joined: serde_json::Value = serde_json::from_slice(&joined.stdout).unwrap();
+    assert_eq!(joined["targets"], serde_json::json!(["emulator", "mock"]));
+    let row = joined["coverage"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["api"] == "aliyun::ecs::ReplaceSystemDisk" && r["code"] == "IncorrectInstanceStatus")
+        .unwrap()
+        .clone();
+    assert_eq!(row["verdicts"], serde_json::json!({"emulator": "pass", "mock": "pass"}));
     let bad = Command::new(env!("CARGO_BIN_EXE_apiconform"))
         .current_dir(&dir.0)
         .args(["report", "--results", "sdk.json", "--html", "x.html"])
