@@ -13,7 +13,8 @@ use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
 use apiconform::suite::Suite;
-use clap::{Parser, Subcommand};
+use apiconform::term::{ColorChoice, Painter};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,50 +22,128 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "apiconform", version, about = "Conformance harness and emulator for cloud vendor APIs")]
 struct Cli {
-    /// The cases directory.
-    #[arg(long, global = true, default_value = "cases")]
-    cases: PathBuf,
+    #[command(flatten)]
+    cases: CasesArgs,
+    /// Colour: `auto` (a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `apiconform run`'s arguments.
+#[derive(Args)]
+struct RunArgs {
+    /// `emulator` (in-process, the default) or `mock` (wiremock).
+    #[arg(long, default_value = "emulator")]
+    target: String,
+    /// Run only trials whose name (`vendor::service::Action::case`) contains one of these.
+    filters: Vec<String>,
+    /// Print every trial, not only failures.
+    #[arg(long, short)]
+    verbose: bool,
+    /// With `--target live`: record every exchange under `snapshots/live/`.
+    #[arg(long)]
+    record: bool,
+    /// Where live recordings go (default: `snapshots/live` beside the cases).
+    #[arg(long, value_name = "DIR")]
+    recordings: Option<PathBuf>,
+    /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
+    #[arg(long, value_name = "K/N", value_parser = Selection::parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// `table` for people, `json` (the results document) for machines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Save the results document here (for `apiconform report`).
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// The SDK-upgrade diff (`apiconform sdk diff --format json`) for the HTML report.
+    #[arg(long, value_name = "FILE")]
+    sdk_diff: Option<PathBuf>,
+    #[command(flatten)]
+    timeouts: Timeouts,
+}
+
+/// Which cases to load: the shipped ones (embedded in the binary), with a
+/// directory of one's own laid over them, or that directory alone.
+#[derive(Args)]
+struct CasesArgs {
+    /// Your cases directory, laid over the shipped cases (same path
+    /// replaces, new files add).
+    #[arg(long = "cases", global = true, env = "APICONFORM_CASES", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Load only `--cases DIR`, without the shipped cases.
+    #[arg(long, global = true, requires = "dir")]
+    no_shipped: bool,
+}
+
+/// The shipped `cases/` tree, embedded at build time.
+static SHIPPED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/cases");
+
+/// The shipped tree. A debug build run beside its source tree reads that
+/// tree instead when a case file was added or removed since the build (so
+/// `cargo run -- lint` sees a new case); release builds use only what they
+/// embedded.
+fn shipped_files() -> Vec<(String, std::borrow::Cow<'static, [u8]>)> {
+    fn walk(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
+        for f in dir.files() {
+            if let Some(p) = f.path().to_str() {
+                out.push((p, f.contents()));
+            }
+        }
+        for d in dir.dirs() {
+            walk(d, out);
+        }
+    }
+    let mut embedded = Vec::new();
+    walk(&SHIPPED, &mut embedded);
+    #[cfg(debug_assertions)]
+    {
+        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+        if tree.is_dir() && apiconform::shipped::listing_differs(&embedded, &tree) {
+            if let Ok(files) = apiconform::shipped::read_tree(&tree) {
+                eprintln!(
+                    "note: case files were added or removed since this binary was built: reading {}",
+                    tree.display()
+                );
+                return files.into_iter().map(|(p, b)| (p, std::borrow::Cow::Owned(b))).collect();
+            }
+        }
+    }
+    embedded.into_iter().map(|(p, b)| (p.to_string(), std::borrow::Cow::Borrowed(b))).collect()
+}
+
+/// `--format table|json` of the reporting commands.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run cases against a target and print a summary per API.
-    Run {
-        /// `emulator` (in-process, the default) or `mock` (wiremock).
-        #[arg(long, default_value = "emulator")]
-        target: String,
-        /// Run only trials whose name (`vendor::service::Action::case`) contains one of these.
-        filters: Vec<String>,
-        /// Print every trial, not only failures.
-        #[arg(long, short)]
-        verbose: bool,
-        /// With `--target live`: record every exchange under `snapshots/live/`.
-        #[arg(long)]
-        record: bool,
-        /// Where live recordings go (default: `snapshots/live` beside the cases).
-        #[arg(long, value_name = "DIR")]
-        recordings: Option<PathBuf>,
-        /// Run only shard K of N (`--shard 2/4`), for a CI matrix.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Write JUnit XML here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`).
-        #[arg(long, value_name = "FILE")]
-        markdown: Option<PathBuf>,
-        #[command(flatten)]
-        timeouts: Timeouts,
-    },
+    Run(RunArgs),
     /// Check every case file and report all problems with file:line:column.
-    Lint,
+    Lint {
+        /// `table` for people, `json` for machines.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Show every documented error against the cases that produce it and each target's verdict.
     Coverage {
         /// `table` for people, `json` for machines.
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         /// Exit 1 when a documented error has neither a case nor a waiver.
         #[arg(long)]
         check: bool,
@@ -77,8 +156,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         recordings: Option<PathBuf>,
         /// `table` or `json`.
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Generate requests from each API's contract (boundaries, enums, types, conflicts) and judge the answers.
     Explore {
@@ -99,7 +178,7 @@ enum Command {
     /// The vendors' official SDKs: record what they do, diff an upgrade, accept it.
     Sdk {
         #[command(subcommand)]
-        command: SdkCommand,
+        command: apiconform::sdk::cli::SdkCommand,
     },
     /// Serve the emulator over HTTP for SDKs and applications.
     Serve {
@@ -122,50 +201,39 @@ enum Command {
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         max_connections: u32,
     },
-}
-
-#[derive(Subcommand)]
-enum SdkCommand {
-    /// Build the pinned environments (Python virtualenvs, node_modules) in the SDK cache.
-    Setup {
-        /// Only these flavours (default: all).
-        #[arg(long = "flavour", value_name = "FLAVOUR")]
-        flavours: Vec<String>,
+    /// Print a shell completion script (`apiconform completions bash > ~/.local/share/bash-completion/completions/apiconform`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
-    /// Run every case through the pinned flavours and write `snapshots/sdk/<flavour>/...`.
-    Record {
-        #[arg(long = "flavour", value_name = "FLAVOUR")]
-        flavours: Vec<String>,
-        /// Only cases whose name (`vendor::service::Action::case`) contains one of these.
-        filters: Vec<String>,
+    /// Scaffold a case repository of your own: README, JSON Schemas, one example case.
+    Init {
+        /// The directory to create (may exist, must not hold the files).
+        dir: PathBuf,
     },
-    /// Run every case through two versions of a flavour and class what changed.
-    Diff {
-        #[arg(long = "flavour", value_name = "FLAVOUR", required = true)]
-        flavours: Vec<String>,
-        /// The package that moves (default: the flavour's SDK package).
-        #[arg(long)]
-        package: Option<String>,
-        /// The old version (default: the locked set).
-        #[arg(long)]
-        from: Option<String>,
-        /// The new version, or `latest`.
-        #[arg(long)]
-        to: String,
-        /// `text`, `markdown` or `json`.
-        #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
-        format: String,
-        /// Write the report here instead of standard output.
+    /// Write a case from an API's contract, required parameters filled from its world.
+    New {
+        /// `vendor::service::Action::case`.
+        case: String,
+        /// The case repository to write into (default: `--cases`, else the current directory).
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+    },
+    /// Write the HTML report (or print a summary) from saved results (`run --results FILE`).
+    Report {
+        /// The results document `run --results` saved; repeat it to join runs
+        /// (one per target, say).
+        #[arg(long, value_name = "FILE", required = true)]
+        results: Vec<PathBuf>,
+        /// Write the self-contained HTML report here.
         #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        filters: Vec<String>,
-    },
-    /// Promote a reviewed version: its resolved set becomes the flavour's lock, and its snapshots are re-recorded.
-    Accept {
-        flavour: String,
-        version: String,
-        #[arg(long)]
-        package: Option<String>,
+        html: Option<PathBuf>,
+        /// The SDK-upgrade diff (`apiconform sdk diff --format json`).
+        #[arg(long, value_name = "FILE")]
+        sdk_diff: Option<PathBuf>,
+        /// `table` or `json` (the results document again).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -197,8 +265,8 @@ fn seconds(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
-fn load(cases: &Path) -> Result<Suite, ExitCode> {
-    Suite::load(cases).map_err(|d| {
+fn load(cases: &CasesArgs) -> Result<Suite, ExitCode> {
+    load_quiet(cases).map_err(|d| {
         eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
         ExitCode::from(2)
     })
@@ -206,43 +274,38 @@ fn load(cases: &Path) -> Result<Suite, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let paint = Painter {
+        on: apiconform::term::enabled(
+            cli.color,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::io::stdout().is_terminal(),
+        ),
+    };
     match cli.command {
-        Command::Lint => match load(&cli.cases) {
-            Ok(s) => {
-                println!("ok: {} cases in {} APIs", s.case_count(), s.apis.len());
-                ExitCode::SUCCESS
-            }
-            Err(c) => c,
-        },
-        Command::Run { target, filters, verbose, record, recordings, shard, junit, markdown, timeouts } => {
-            let Some(target) = Target::parse(&target) else {
-                eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
-                return ExitCode::from(2);
-            };
-            let suite = match load(&cli.cases) {
-                Ok(s) => s,
-                Err(c) => return c,
-            };
-            if record && target != Target::Live {
-                eprintln!("error: `--record` records live runs only (recordings are never written from the emulator or the mock)");
-                return ExitCode::from(2);
-            }
-            let shard = match shard.as_deref().map(Selection::parse_shard).transpose() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: --shard {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let sel = Selection { filters, shard };
-            let live = timeouts.apply(LiveConfig::from_process_env());
-            run(&suite, target, &sel, verbose, record, Outputs { junit, markdown, recordings, live: Some(live) })
-        }
+        Command::Lint { format } => lint(&cli.cases, format),
+        Command::Run(args) => run_cmd(&cli.cases, args, paint),
         Command::Serve { addr, no_flow_control, control_token, control_hosts, max_connections } => {
             let opts = ControlOpts::new(control_token, control_hosts, max_connections);
             serve(&cli.cases, &addr, !no_flow_control, opts)
         }
-        Command::Sdk { command } => sdk(&cli.cases, command),
+        Command::Sdk { command } => apiconform::sdk::cli::run(&repository_cases(&cli.cases), command),
+        Command::Explore { target, filters } => match load(&cli.cases).map(|s| explore::command(&s, &target, &filters))
+        {
+            Ok(Ok(true)) => ExitCode::SUCCESS,
+            Ok(Ok(false)) => ExitCode::FAILURE,
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(c) => c,
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "apiconform", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Init { dir } => init(&dir),
+        Command::New { case, into } => new_case(&cli.cases, &case, into),
+        Command::Report { results, html, sdk_diff, format } => report_cmd(&results, html, sdk_diff, format),
         Command::Parity { filters, recordings, format } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -254,9 +317,9 @@ fn main() -> ExitCode {
             };
             let root = recordings.unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
             let results = apiconform::parity::check(&suite, &harness, &root, &Selection { filters, shard: None });
-            match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
-                _ => print!("{}", apiconform::parity::render(&results)),
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
+                Format::Table => print!("{}", apiconform::parity::render(&results)),
             }
             if results.iter().any(|r| r.unaccepted() > 0) {
                 ExitCode::FAILURE
@@ -264,16 +327,6 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Command::Explore { target, filters } => match load(&cli.cases).map(|s| explore::command(&s, &target, &filters))
-        {
-            Ok(Ok(true)) => ExitCode::SUCCESS,
-            Ok(Ok(false)) => ExitCode::FAILURE,
-            Ok(Err(e)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-            Err(c) => c,
-        },
         Command::Sweep { dry_run, timeouts } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -301,16 +354,67 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            coverage(&suite, &format, check)
+            coverage(&suite, format, check)
         }
     }
 }
 
-/// Report files a run writes.
+/// `apiconform run`: checks the arguments, loads the cases, runs.
+fn run_cmd(cases: &CasesArgs, args: RunArgs, paint: Painter) -> ExitCode {
+    let RunArgs {
+        target,
+        filters,
+        verbose,
+        record,
+        recordings,
+        shard,
+        junit,
+        markdown,
+        format,
+        html,
+        results,
+        sdk_diff,
+        timeouts,
+    } = args;
+    let Some(target) = Target::parse(&target) else {
+        eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
+        return ExitCode::from(2);
+    };
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if record && target != Target::Live {
+        eprintln!(
+            "error: `--record` records live runs only (recordings are never written from the emulator or the mock)"
+        );
+        return ExitCode::from(2);
+    }
+    let sel = Selection { filters, shard };
+    let sdk_diff = match sdk_diff.as_deref().map(read_sdk_diff).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = format == Format::Json;
+    let live = Some(timeouts.apply(LiveConfig::from_process_env()));
+    let outputs = Outputs { junit, markdown, recordings, json, paint, html, results, sdk_diff, live };
+    run(&suite, target, &sel, verbose, record, outputs)
+}
+
+/// Report files a run writes, and how it prints.
 struct Outputs {
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
     recordings: Option<PathBuf>,
+    /// Print the results document instead of the table.
+    json: bool,
+    paint: Painter,
+    html: Option<PathBuf>,
+    results: Option<PathBuf>,
+    sdk_diff: Option<serde_json::Value>,
     /// The live configuration, timeouts from the command line applied.
     live: Option<LiveConfig>,
 }
@@ -349,12 +453,14 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     if !tty {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let paint = outputs.paint;
     let progress = |r: &TrialResult, done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         let line = match r.verdict {
-            Verdict::Fail => Some(format!("FAIL {}", r.name())),
-            _ if verbose => Some(format!("{:<4} {}", if r.verdict == Verdict::Pass { "ok" } else { "SKIP" }, r.name())),
+            Verdict::Fail => Some(format!("{} {}", paint.fail("FAIL"), r.name())),
+            Verdict::Pass if verbose => Some(format!("{}   {}", paint.pass("ok"), r.name())),
+            _ if verbose => Some(format!("{} {}", paint.skip("SKIP"), r.name())),
             _ => None,
         };
         if let Some(l) = line {
@@ -367,17 +473,52 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     let results = report::run(suite, &harness, &[target], sel, &progress);
     bar.finish_and_clear();
     for line in harness.cleanup_all() {
-        println!("cleanup: {line}");
+        eprintln!("cleanup: {line}");
     }
-    for r in &results {
+    if outputs.json || outputs.html.is_some() || outputs.results.is_some() {
+        let mut doc = apiconform::results::build(suite, &results, &[target.name()], &snapshots_root(suite));
+        let recordings = outputs.recordings.clone().unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
+        let parity = apiconform::parity::check(suite, &harness, &recordings, sel);
+        doc.parity = serde_json::to_value(parity).unwrap_or_default();
+        write_documents(&doc, &outputs);
+    }
+    if !outputs.json {
+        // On a terminal the passes were shown as they landed.
+        print_human(&results, target, verbose && !tty, verbose, paint);
+    }
+    write_reports(&results, target, &outputs);
+    let (_, total) = report::counts(&results);
+    if !outputs.json {
+        println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
+        let failed = format!("{} failed", total.failed);
+        let failed = if total.failed > 0 { paint.fail(&failed) } else { failed };
+        println!("{} passed, {failed}, {} skipped", total.passed, total.skipped);
+    }
+    if total.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `snapshots/` beside the cases directory.
+fn snapshots_root(suite: &Suite) -> PathBuf {
+    suite.root.parent().unwrap_or(Path::new(".")).join("snapshots")
+}
+
+/// Failures with their detail, skip reasons, and the table per API;
+/// `passes` lists the passed trials too.
+fn print_human(results: &[TrialResult], target: Target, passes: bool, verbose: bool, paint: Painter) {
+    for r in results {
         match r.verdict {
+            Verdict::Pass if passes => println!("{}   {}", paint.pass("ok"), r.name()),
             Verdict::Fail => {
-                println!("FAIL {}", r.name());
+                println!("{} {}", paint.fail("FAIL"), r.name());
                 for line in &r.detail {
                     println!("     {}", line.replace('\n', "\n     "));
                 }
             }
-            Verdict::Skip if verbose => println!("SKIP {} ({})", r.name(), r.detail.join("; ")),
+            Verdict::Skip if verbose => println!("{} {} ({})", paint.skip("SKIP"), r.name(), r.detail.join("; ")),
             _ => {}
         }
     }
@@ -389,18 +530,22 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
             *reasons.entry(r.detail.join("; ")).or_default() += 1;
         }
         for (reason, n) in reasons {
-            println!("SKIP {n} trial(s): {reason}");
+            println!("{} {n} trial(s): {reason}", paint.skip("SKIP"));
         }
     }
     println!("\ntarget: {}\n", target.name());
-    print!("{}", report::table(&results));
+    print!("{}", report::table(results));
+}
+
+/// The JUnit and Markdown files a run was asked for.
+fn write_reports(results: &[TrialResult], target: Target, outputs: &Outputs) {
     if let Some(p) = &outputs.junit {
-        if let Err(e) = std::fs::write(p, report::junit(&results)) {
+        if let Err(e) = std::fs::write(p, report::junit(results)) {
             eprintln!("error: cannot write {}: {e}", p.display());
         }
     }
     if let Some(p) = &outputs.markdown {
-        let md = report::markdown(&results, &format!("apiconform: {} target", target.name()));
+        let md = report::markdown(results, &format!("apiconform: {} target", target.name()));
         let written = std::fs::OpenOptions::new().create(true).append(true).open(p).and_then(|mut f| {
             use std::io::Write;
             f.write_all(md.as_bytes())
@@ -409,17 +554,167 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
             eprintln!("error: cannot write {}: {e}", p.display());
         }
     }
-    let (_, total) = report::counts(&results);
-    println!("\nfinished in {:.2}s", started.elapsed().as_secs_f64());
-    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
-    if total.failed > 0 {
+}
+
+/// The results document: printed (`--format json`), saved, rendered as HTML.
+fn write_documents(doc: &apiconform::results::RunResults, outputs: &Outputs) {
+    let text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    if outputs.json {
+        println!("{text}");
+    }
+    if let Some(p) = &outputs.results {
+        if let Err(e) = std::fs::write(p, &text) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
+    }
+    if let Some(p) = &outputs.html {
+        if let Err(e) = std::fs::write(p, apiconform::html::render(doc, outputs.sdk_diff.as_ref())) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+        }
+    }
+}
+
+fn read_sdk_diff(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    if !v.is_array() {
+        return Err(format!("{}: expected a list of flavours (`apiconform sdk diff --format json`)", path.display()));
+    }
+    Ok(v)
+}
+
+fn report_cmd(results: &[PathBuf], html: Option<PathBuf>, sdk_diff: Option<PathBuf>, format: Format) -> ExitCode {
+    let loaded = results
+        .iter()
+        .map(|p| apiconform::results::read(p))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|docs| apiconform::results::merge(docs).ok_or_else(|| "no results file".to_string()))
+        .and_then(|doc| Ok((doc, sdk_diff.as_deref().map(read_sdk_diff).transpose()?)));
+    let (doc, sdk) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(p) = &html {
+        if let Err(e) = std::fs::write(p, apiconform::html::render(&doc, sdk.as_ref())) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            return ExitCode::from(2);
+        }
+    }
+    let failed = doc.trials.iter().filter(|t| t.verdict == "fail").count();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+        Format::Table => {
+            let n = |v: &str| doc.trials.iter().filter(|t| t.verdict == v).count();
+            println!(
+                "{} ({}): {} passed, {failed} failed, {} skipped",
+                doc.targets.join(", "),
+                doc.finished_at,
+                n("pass"),
+                n("skip")
+            );
+        }
+    }
+    if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
+fn lint(cases: &CasesArgs, format: Format) -> ExitCode {
+    let (suite, problems) = match load_quiet(cases) {
+        Ok(s) => (Some(s), Vec::new()),
+        Err(d) => (None, d.0),
+    };
+    if format == Format::Json {
+        let problems: Vec<serde_json::Value> = problems
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "file": d.file, "line": d.pos.line, "column": d.pos.column,
+                    "message": d.message, "hint": d.hint,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "ok": suite.is_some(),
+            "cases": suite.as_ref().map(Suite::case_count),
+            "apis": suite.as_ref().map(|s| s.apis.len()),
+            "problems": problems,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else if let Some(s) = &suite {
+        println!("ok: {} cases in {} APIs", s.case_count(), s.apis.len());
+    } else {
+        eprintln!(
+            "{}\n\n{} problem(s) in the case files",
+            apiconform::diag::Diagnostics(problems.clone()),
+            problems.len()
+        );
+    }
+    if suite.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn load_quiet(cases: &CasesArgs) -> Result<Suite, apiconform::diag::Diagnostics> {
+    let owned = shipped_files();
+    let files: Vec<(&str, &[u8])> = owned.iter().map(|(p, b)| (p.as_str(), b.as_ref())).collect();
+    apiconform::shipped::load(&files, source_of(cases))
+}
+
+fn source_of(cases: &CasesArgs) -> apiconform::shipped::Source<'_> {
+    match (&cases.dir, cases.no_shipped) {
+        (None, _) => apiconform::shipped::Source::Shipped,
+        (Some(d), false) => apiconform::shipped::Source::Overlay(d),
+        (Some(d), true) => apiconform::shipped::Source::Only(d),
+    }
+}
+
+fn init(dir: &Path) -> ExitCode {
+    match apiconform::scaffold::init(dir) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            println!("\nnext: cd {} && apiconform --cases . lint && apiconform --cases . run my-", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn new_case(cases: &CasesArgs, case: &str, into: Option<PathBuf>) -> ExitCode {
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let root = into.or_else(|| cases.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
+    match apiconform::scaffold::new_case(&suite, &root, case) {
+        Ok(file) => {
+            println!("wrote {}", file.display());
+            println!(
+                "next: quote the doc's condition, adjust `expect:`, then `apiconform --cases {} lint`",
+                root.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn coverage(suite: &Suite, format: Format, check: bool) -> ExitCode {
     let harness = match start(suite) {
         Ok(h) => h,
         Err(c) => return c,
@@ -431,8 +726,8 @@ fn coverage(suite: &Suite, format: &str, check: bool) -> ExitCode {
     }
     let m = Matrix::build(suite, &results, &apiconform::recording::root_for(&suite.root));
     match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
-        _ => print!("{}", m.render()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+        Format::Table => print!("{}", m.render()),
     }
     if check && m.missing() > 0 {
         eprintln!("\ncoverage is incomplete: {} documented error(s) have neither a case nor a waiver", m.missing());
@@ -492,7 +787,7 @@ fn control_access(bound: std::net::SocketAddr, opts: ControlOpts) -> Result<(Acc
     Ok((Access { token: opts.token, hosts }, warning))
 }
 
-fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> ExitCode {
+fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts) -> ExitCode {
     let suite = match load(cases) {
         Ok(s) => s,
         Err(c) => return c,
@@ -558,118 +853,16 @@ fn serve(cases: &Path, addr: &str, flow_control: bool, control: ControlOpts) -> 
     })
 }
 
-fn sdk(cases: &Path, command: SdkCommand) -> ExitCode {
-    use apiconform::sdk::{self, commands};
-    let root = sdk::root_for(cases);
-    let snapshots = sdk::snapshots_for(cases);
-    let names = match &command {
-        SdkCommand::Setup { flavours } | SdkCommand::Record { flavours, .. } | SdkCommand::Diff { flavours, .. } => {
-            flavours.clone()
-        }
-        SdkCommand::Accept { flavour, .. } => vec![flavour.clone()],
-    };
-    let flavours = match commands::select(&names) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let SdkCommand::Setup { .. } = command {
-        return match commands::setup(&root, &flavours) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+/// The repository's `cases/` for `apiconform sdk`, whose drivers, lock
+/// files and snapshots sit beside it: `--cases DIR` when given, else the
+/// source tree this binary was built from, else `./cases`.
+fn repository_cases(cases: &CasesArgs) -> PathBuf {
+    if let Some(d) = &cases.dir {
+        return d.clone();
     }
-    let suite = match load(cases) {
-        Ok(s) => std::sync::Arc::new(s),
-        Err(c) => return c,
-    };
-    let h = match sdk::trial::SdkHarness::start(suite) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot start the emulator: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match command {
-        SdkCommand::Setup { .. } => unreachable!("handled above"),
-        SdkCommand::Record { filters, .. } => sdk_record(&h, &root, &snapshots, &flavours, &filters),
-        SdkCommand::Diff { package, from, to, format, output, filters, .. } => {
-            let mut diffs = Vec::new();
-            for f in &flavours {
-                let req = commands::DiffRequest {
-                    flavour: f,
-                    package: package.as_deref(),
-                    from: from.as_deref(),
-                    to: &to,
-                    filters: &filters,
-                };
-                match commands::diff(&h, &root, &req) {
-                    Ok(d) => diffs.push(d),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", f.name);
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            let text = match format.as_str() {
-                "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
-                "markdown" => sdk::diff::markdown(&diffs),
-                _ => sdk::diff::text(&diffs),
-            };
-            match output {
-                Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
-                None => {
-                    println!("{text}");
-                    Ok(())
-                }
-            }
-            .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
-        }
-        SdkCommand::Accept { flavour, version, package } => {
-            commands::accept(&root, flavours[0], package.as_deref(), &version).and_then(|()| {
-                println!("{flavour}: the lock now holds {version}; re-recording its snapshots");
-                sdk_record(&h, &root, &snapshots, &flavours, &[])
-            })
-        }
-    };
-    match result {
-        Ok(false) => ExitCode::SUCCESS,
-        Ok(true) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if built.join("sdk").is_dir() {
+        return built.join("cases");
     }
-}
-
-/// Records every flavour; true when a case failed.
-fn sdk_record(
-    h: &apiconform::sdk::trial::SdkHarness,
-    root: &Path,
-    snapshots: &Path,
-    flavours: &[&'static apiconform::sdk::Flavour],
-    filters: &[String],
-) -> Result<bool, String> {
-    let mut failed = false;
-    for f in flavours {
-        let r = apiconform::sdk::commands::record(h, root, snapshots, f, filters)?;
-        println!(
-            "{:<20} {} passed, {} failed, {} unsupported, {} listed divergences",
-            f.name,
-            r.passed,
-            r.failed.len(),
-            r.unsupported,
-            r.divergences
-        );
-        for line in &r.failed {
-            println!("  FAILED {line}");
-        }
-        failed |= !r.failed.is_empty();
-    }
-    Ok(failed)
+    PathBuf::from("cases")
 }

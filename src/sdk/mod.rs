@@ -26,6 +26,7 @@
 //! are slow; a driver that hangs longer than the SDK's own timeout is
 //! waited for.
 
+pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod driver;

@@ -1,0 +1,240 @@
+//! The binary as people install and script it: a copy of the built binary,
+//! run from an empty temporary directory (so nothing of the source tree is
+//! in reach), must find its shipped cases; exit codes, `--format json`,
+//! colour, completions, `init` and `new` behave as the README says.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A fresh directory with a copy of the binary in `bin/` and an empty `work/`.
+struct Sandbox {
+    root: PathBuf,
+}
+
+impl Sandbox {
+    fn new(tag: &str) -> Sandbox {
+        let root = std::env::temp_dir().join(format!("apiconform-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("work")).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_apiconform"), root.join("bin/apiconform")).unwrap();
+        Sandbox { root }
+    }
+    fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(self.root.join("bin/apiconform"));
+        c.current_dir(self.work()).env_remove("APICONFORM_CASES").env_remove("NO_COLOR").env_remove("CI");
+        c.stdin(Stdio::null());
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        output(self.cmd().args(args))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Runs `cmd`, retrying while the copied binary is busy: another test's
+/// fork may briefly hold the copy's write descriptor (ETXTBSY).
+fn output(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            r => return r.unwrap(),
+        }
+    }
+    panic!("the binary stayed busy")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn shipped_case_count() -> usize {
+    fn walk(dir: &Path, n: &mut usize) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                walk(&p, n);
+            } else if name.ends_with(".yaml") && !["api.yaml", "world.yaml", "common-errors.yaml"].contains(&&*name) {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"), &mut n);
+    n
+}
+
+#[test]
+fn the_installed_binary_lints_runs_and_reports_from_an_empty_directory() {
+    let sb = Sandbox::new("anywhere");
+    let lint = sb.run(&["lint", "--format", "json"]);
+    assert_eq!(code(&lint), 0, "{}", text(&lint));
+    let doc: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+    assert_eq!(doc["cases"].as_u64(), Some(shipped_case_count() as u64), "every shipped case is embedded");
+    let run = sb.run(&["run", "aliyun::ecs::ReplaceSystemDisk::instance-not-found"]);
+    assert_eq!(code(&run), 0, "{}", text(&run));
+    assert!(text(&run).contains("1 passed, 0 failed"), "{}", text(&run));
+    let cov = sb.run(&["coverage", "--format", "json"]);
+    assert_eq!(code(&cov), 0, "{}", text(&cov));
+    let cov: serde_json::Value = serde_json::from_slice(&cov.stdout).unwrap();
+    assert!(!cov["rows"].as_array().unwrap().is_empty());
+    // Nothing was written into the working directory.
+    assert_eq!(std::fs::read_dir(sb.work()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_installed_binary_serves_from_an_empty_directory() {
+    let sb = Sandbox::new("serve");
+    let mut cmd = sb.cmd();
+    cmd.args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped());
+    let mut child = (0..100)
+        .find_map(|_| match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+            r => Some(r.unwrap()),
+        })
+        .expect("the binary stayed busy");
+    let mut first = String::new();
+    let out = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut first).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+}
+
+#[test]
+fn init_and_new_write_cases_that_lint_and_run_over_the_shipped_ones() {
+    let sb = Sandbox::new("init");
+    let init = sb.run(&["init", "mine"]);
+    assert_eq!(code(&init), 0, "{}", text(&init));
+    let example = sb.work().join("mine/aliyun/ecs/ReplaceSystemDisk/my-instance-not-found.yaml");
+    let first = std::fs::read_to_string(&example).unwrap();
+    assert!(first.starts_with("# yaml-language-server: $schema=../../../.schema/case.schema.json"), "{first}");
+    assert!(sb.work().join("mine/.schema/case.schema.json").exists());
+    // Refuses to overwrite.
+    assert_eq!(code(&sb.run(&["init", "mine"])), 2);
+
+    let new = sb.run(&["--cases", "mine", "new", "aliyun::ecs::ResetDisk::my-rollback"]);
+    assert_eq!(code(&new), 0, "{}", text(&new));
+    let written = std::fs::read_to_string(sb.work().join("mine/aliyun/ecs/ResetDisk/my-rollback.yaml")).unwrap();
+    assert!(written.contains("DiskId: ${") && written.contains("SnapshotId: ${"), "{written}");
+    assert_eq!(code(&sb.run(&["--cases", "mine", "new", "aliyun::ecs::NoSuchAction::x"])), 2);
+
+    // Added to the shipped cases, not instead of them.
+    let lint = sb.run(&["--cases", "mine", "lint", "--format", "json"]);
+    assert_eq!(code(&lint), 0, "{}", text(&lint));
+    let doc: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+    assert_eq!(doc["cases"].as_u64(), Some(shipped_case_count() as u64 + 2));
+    let run = sb.run(&["--cases", "mine", "run", "-v", "::my-"]);
+    assert!(code(&run) == 0 || code(&run) == 1, "the cases run: {}", text(&run));
+    assert!(text(&run).contains("my-instance-not-found"), "{}", text(&run));
+    let run = sb.run(&["--cases", "mine", "run", "::my-instance-not-found"]);
+    assert_eq!(code(&run), 0, "{}", text(&run));
+
+    // A file at a shipped path replaces the shipped one.
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/aliyun/ecs/ReplaceSystemDisk/instance-not-found.yaml");
+    let replaced = std::fs::read_to_string(shipped).unwrap().replace("status: 404", "status: 400");
+    std::fs::write(sb.work().join("mine/aliyun/ecs/ReplaceSystemDisk/instance-not-found.yaml"), replaced).unwrap();
+    let lint = sb.run(&["--cases", "mine", "lint"]);
+    assert_eq!(code(&lint), 2, "a documented code with the wrong status: {}", text(&lint));
+    assert!(text(&lint).contains("mine/aliyun/ecs/ReplaceSystemDisk/instance-not-found.yaml"), "{}", text(&lint));
+    // Alone, the user's directory lacks the contracts.
+    assert_eq!(code(&sb.run(&["--cases", "mine", "--no-shipped", "lint"])), 2);
+}
+
+#[test]
+fn exit_codes_are_0_passed_1_failed_2_usage_or_case_file_error() {
+    let sb = Sandbox::new("exit");
+    assert_eq!(code(&sb.run(&["run", "ResetDisk::success"])), 0);
+    let mine = sb.work().join("mine/aliyun/ecs/ReplaceSystemDisk");
+    std::fs::create_dir_all(&mine).unwrap();
+    // A case that loads but whose expectation the emulator does not meet.
+    std::fs::write(
+        mine.join("wrong-expectation.yaml"),
+        "name: wrong-expectation\ncondition: \"x\"\nrequest:\n  InstanceId: ${instance.id}\n  ImageId: ${other_image.id}\nexpect:\n  status: 404\n  code: InvalidInstanceId.NotFound\n",
+    )
+    .unwrap();
+    let failed = sb.run(&["--cases", "mine", "run", "::wrong-expectation"]);
+    assert_eq!(code(&failed), 1, "{}", text(&failed));
+    std::fs::write(mine.join("broken.yaml"), "name: broken\nrequets: {}\n").unwrap();
+    assert_eq!(code(&sb.run(&["--cases", "mine", "run"])), 2);
+    assert_eq!(code(&sb.run(&["--cases", "mine", "lint"])), 2);
+    assert_eq!(code(&sb.run(&["run", "--target", "nowhere"])), 2);
+    assert_eq!(code(&sb.run(&["run", "--no-such-flag"])), 2);
+    assert_eq!(code(&sb.run(&["coverage", "--format", "xml"])), 2);
+    let shard = sb.run(&["run", "--shard", "3/2"]);
+    assert_eq!(code(&shard), 2);
+    assert!(text(&shard).contains("K must be between 1 and N"), "{}", text(&shard));
+    assert_eq!(code(&sb.run(&["--cases", "/nonexistent/apiconform", "lint"])), 2);
+}
+
+#[test]
+fn every_reporting_command_has_a_json_format() {
+    let sb = Sandbox::new("json");
+    for args in [
+        &["lint", "--format", "json"][..],
+        &["run", "--format", "json", "ResetDisk::success"],
+        &["coverage", "--format", "json"],
+        &["parity", "--format", "json"],
+    ] {
+        let o = sb.run(args);
+        assert!(code(&o) == 0, "{args:?}: {}", text(&o));
+        let v: Result<serde_json::Value, _> = serde_json::from_slice(&o.stdout);
+        assert!(v.is_ok(), "{args:?} prints JSON only on stdout: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    let run: serde_json::Value =
+        serde_json::from_slice(&sb.run(&["run", "--format", "json", "ResetDisk::success"]).stdout).unwrap();
+    assert_eq!(run["trials"][0]["verdict"], "pass");
+    assert!(run["trials"][0]["condition"].as_str().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn colour_follows_the_flag_no_color_and_the_terminal() {
+    let sb = Sandbox::new("color");
+    let mine = sb.work().join("mine/aliyun/ecs/ResetDisk");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(
+        mine.join("wrong.yaml"),
+        "name: wrong\ncondition: \"x\"\nrequest:\n  DiskId: ${absent.disk}\n  SnapshotId: ${absent.snapshot}\nexpect:\n  status: 403\n  code: IncorrectDiskStatus\n",
+    )
+    .unwrap();
+    let esc = |o: &Output| o.stdout.contains(&0x1b) || o.stderr.contains(&0x1b);
+    let always = sb.run(&["--cases", "mine", "--color", "always", "run", "::wrong"]);
+    assert_eq!(code(&always), 1, "{}", text(&always));
+    assert!(esc(&always), "--color always colours a pipe: {}", text(&always));
+    // Not a terminal: plain, and no progress bar either.
+    assert!(!esc(&sb.run(&["--cases", "mine", "run", "::wrong"])));
+    assert!(!esc(&sb.run(&["--cases", "mine", "--color", "never", "run", "::wrong"])));
+    let no_color = output(sb.cmd().args(["--cases", "mine", "run", "::wrong"]).env("NO_COLOR", "1"));
+    assert!(!esc(&no_color) && !no_color.stderr.contains(&b'\r'));
+}
+
+#[test]
+fn completions_come_from_clap_for_bash_zsh_and_fish() {
+    let sb = Sandbox::new("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let o = sb.run(&["completions", shell]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        let s = String::from_utf8_lossy(&o.stdout);
+        for word in ["apiconform", "coverage", "format", "cases", "no-shipped"] {
+            assert!(s.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    assert_eq!(code(&sb.run(&["completions", "tcsh"])), 2);
+}
