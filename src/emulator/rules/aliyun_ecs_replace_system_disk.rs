@@ -228,8 +228,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     // mismatch error (no IdempotentParameterMismatch in the contract), so the
     // first result is replayed (case client-token-reused-other-parameters).
     if let Some(t) = token {
-        if let Some((_, result)) = s.client_tokens.get(&format!("ReplaceSystemDisk/{t}")) {
-            return Ok(result.clone());
+        if let Some((_, result)) = s.client_token(&format!("ReplaceSystemDisk/{t}")) {
+            return Ok(result);
         }
     }
     // 3. Existence.
@@ -483,7 +483,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {
-        s.client_tokens.insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
+        s.remember_client_token(format!("ReplaceSystemDisk/{t}"), r.fingerprint(&[]), out.clone());
     }
     Ok(out)
 }

@@ -86,15 +86,15 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     // 3. Idempotency.
     let fingerprint = r.fingerprint(&["ClientToken", "DryRun"]);
     if let Some(t) = token {
-        if let Some((fp, result)) = s.client_tokens.get(&format!("ReplaceSystemVolume/{t}")) {
-            if *fp != fingerprint {
+        if let Some((fp, result)) = s.client_token(&format!("ReplaceSystemVolume/{t}")) {
+            if fp != fingerprint {
                 return Err(fail("IdempotentParameterMismatch"));
             }
             let busy = s.instances.get(instance_id).is_some_and(|i| i.operation_lock.is_some());
             if busy {
                 return Err(fail("IdempotentProcessing"));
             }
-            return Ok(result.clone());
+            return Ok(result);
         }
     }
     // 4. Existence.
@@ -183,7 +183,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id) });
     let out = Map::new();
     if let Some(t) = token {
-        s.client_tokens.insert(format!("ReplaceSystemVolume/{t}"), (fingerprint, out.clone()));
+        s.remember_client_token(format!("ReplaceSystemVolume/{t}"), fingerprint, out.clone());
     }
     Ok(out)
 }
