@@ -191,6 +191,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
         }
     }
+    // 20..=500 from here on: no conversion can truncate.
+    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
     let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
     if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
         return Err(invalid("ClientToken"));
@@ -366,10 +368,10 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("OperationDenied").status(403));
     }
     if let Some(sz) = size {
-        if (sz as u32) < image.size_gib {
+        if sz < image.size_gib {
             return Err(fail("InvalidSystemDiskSize.LessThanImageSize"));
         }
-        if sz as u32 > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
+        if sz > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
             return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
         }
     }
@@ -442,7 +444,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.expired {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
-    let size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
+    let size = size.unwrap_or_else(|| image.size_gib.max(40));
     if inst.charge_type == "PrePaid" && size > old_disk.size_gib && s.account.has("sync_payment_unsupported") {
         return Err(fail("InvalidPayMethod.SyncPaymentNotSupport"));
     }

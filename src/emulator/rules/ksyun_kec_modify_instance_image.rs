@@ -115,6 +115,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
+    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
     if r.get(&["SystemDisk.ResizeType"]).is_some_and(|v| !["offline", "online"].contains(&v)) {
         return Err(fail("InvalidParameterValue").common().arg("SystemDisk.ResizeType"));
     }
@@ -195,7 +196,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("invalid_hostname") {
         return Err(fail("HostNameInvalidParameterValue"));
     }
-    if size.is_some_and(|v| (v as u32) < image.size_gib) {
+    if size.is_some_and(|v| v < image.size_gib) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
     // 6. Capacity and upstream availability.
@@ -212,7 +213,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             new_id.clone(),
             Disk {
                 id: new_id.clone(),
-                size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib),
+                size_gib: size.unwrap_or(old.size_gib),
                 category: r
                     .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
                     .map(str::to_string)

@@ -130,7 +130,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old.category.is_empty() {
         return Err(fail("MissingParameter.VolumeType"));
     }
-    if size.is_some_and(|v| v < 1 || v as u32 > inst.max_system_disk_gib) {
+    if size.is_some_and(|v| v < 1 || v > i64::from(inst.max_system_disk_gib)) {
         return Err(fail("LimitExceeded.SystemVolumeSize"));
     }
     // 6. Billing.
@@ -153,7 +153,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("hostname_mismatch") {
         return Err(fail("InvalidImage.HostnameMismatch"));
     }
-    if size.is_some_and(|v| (v as u32) < image.size_gib) {
+    if size.is_some_and(|v| v < i64::from(image.size_gib)) {
         return Err(fail("InvalidVolumeSize.ImageSizeMismatch"));
     }
     if dry_run {
@@ -169,7 +169,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             id: new_id.clone(),
             status: status.into(),
             settled_status: "attached".into(),
-            size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib.max(image.size_gib)),
+            // 1..=max_system_disk_gib (checked above): the conversion is exact.
+            size_gib: size.and_then(|v| u32::try_from(v).ok()).unwrap_or(old.size_gib.max(image.size_gib)),
             content: format!("image:{}", image.id),
             ..old
         },
