@@ -206,7 +206,7 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
         Ok(h) if target == Target::Live => h
             .with_live(LiveConfig::from_process_env())
             .recording(record)
-            .rate_share(sel.shard.map_or(1, |(_, n)| n as u32)),
+            .rate_share(sel.shard.map_or(1, |(_, n)| u32::try_from(n).unwrap_or(u32::MAX))),
         Ok(h) => h,
         Err(c) => return c,
     };
