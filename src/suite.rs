@@ -496,13 +496,15 @@ impl Checker<'_> {
     fn case(&mut self, cf: CaseFile) -> Option<Case> {
         let name_pos = yaml::pos_of(&cf.name);
         let name = cf.name.value.clone();
-        if name.is_empty()
+        if !name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
             || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
+            // A name must start with a letter: YAML reads `name: 007` as the
+            // number 7 and `name: 1e3` as 1000, not as what was written.
             self.err(
                 name_pos,
-                format!("case name `{name}` must be lowercase letters, digits, `-` and `_`"),
-                Some(format!("try `{}`", slug(&name))),
+                format!("case name `{name}` must start with a lowercase letter, then lowercase letters, digits, `-` and `_`"),
+                Some(format!("try `{}`", name_suggestion(&name))),
             );
         }
         if cf.condition.trim().is_empty() {
@@ -608,6 +610,7 @@ impl Checker<'_> {
             );
         }
         self.params(&s.request, contract, world, saved);
+        self.save_paths(&s.save, contract);
         let expect = self.expect(s.expect, contract, world, saved);
         for var in s.save.keys() {
             saved.insert(var.clone());
@@ -641,6 +644,7 @@ impl Checker<'_> {
                 );
             }
             self.template(&e.value, At::Pos(e.value_pos), world, saved);
+            self.integer_range(contract, &e.name, &e.value, e.value_pos);
             // IDs differ per target (a tenant, a mock, a live account), so a
             // case names fixtures; only template text is checked, not the
             // `${...}` references themselves.
@@ -663,6 +667,49 @@ impl Checker<'_> {
         }
     }
 
+    /// A `save:` path must start at a documented response field, when the
+    /// contract documents the response (the support actions' contracts do
+    /// not: their paths are checked when the step runs).
+    fn save_paths(&mut self, save: &BTreeMap<String, String>, contract: &Contract) {
+        if contract.response.is_empty() {
+            return;
+        }
+        for (var, path) in save {
+            let head = path.split('.').next().unwrap_or(path);
+            if contract.response.contains_key(head) {
+                continue;
+            }
+            let fields: Vec<&str> = contract.response.keys().map(String::as_str).collect();
+            let hint = did_you_mean(head, fields.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("{} documents: {}", contract.action, fields.join(", ")));
+            self.err_at(
+                At::Text(path),
+                format!("`save: {{ {var}: {path} }}`: {} has no response field `{head}`", contract.action),
+                Some(hint),
+            );
+        }
+    }
+
+    /// An integer parameter written as a number must fit the 32 bits the
+    /// vendors' SDKs send (`Integer`/`int32`): past that no doc says what the
+    /// cloud answers, so no case can state it. Text that is not a number
+    /// stays allowed (cases test malformed values).
+    fn integer_range(&mut self, contract: &Contract, name: &str, value: &str, pos: Pos) {
+        let integer =
+            contract.param_for_wire_name(name).is_some_and(|(_, p)| p.ty == crate::contract::ParamType::Integer);
+        let digits = value.trim().strip_prefix(['-', '+']).unwrap_or(value.trim());
+        let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if integer && number && value.trim().parse::<i32>().is_err() {
+            let shown: String = value.chars().take(40).collect();
+            self.err(
+                pos,
+                format!("`{name}` is an integer parameter; `{shown}` is outside the 32-bit range the vendor SDKs send"),
+                Some(format!("use a value from {} to {}", i32::MIN, i32::MAX)),
+            );
+        }
+    }
+
     fn template(&mut self, text: &str, pos: At, world: &WorldSpec, saved: &BTreeSet<String>) {
         let tokens = match template::parse(text) {
             Ok(t) => t,
@@ -678,6 +725,22 @@ impl Checker<'_> {
                 return;
             }
         };
+        let adjacent =
+            tokens.windows(2).any(|w| !matches!(w[0], Token::Literal(_)) && !matches!(w[1], Token::Literal(_)));
+        if adjacent {
+            self.err_at(
+                pos,
+                format!("`{text}` runs two references together, which makes one value no target has"),
+                Some("give each reference its own parameter, or put text between them".into()),
+            );
+        }
+        if tokens.iter().any(|t| matches!(t, Token::Literal(l) if l.contains("${"))) {
+            self.err_at(
+                pos,
+                format!("`{text}` sends the text `${{` itself: `$$` is a literal `$`"),
+                Some("write `${fixture.id}` for the reference".into()),
+            );
+        }
         for t in tokens {
             match t {
                 Token::Literal(_) => {}
@@ -805,7 +868,7 @@ impl Checker<'_> {
                 self.template(v, At::Text(v), world, saved);
             }
             if let Some(re) = &check.matches {
-                if let Err(err) = regex::Regex::new(re) {
+                if let Err(err) = crate::case::body_regex(re) {
                     self.err_at(
                         At::Text(re),
                         format!("body.{path}.matches is not a valid regular expression: {err}"),
@@ -823,6 +886,15 @@ impl Checker<'_> {
             body: e.body,
             documented,
         }
+    }
+}
+
+/// A valid case name close to `name`.
+fn name_suggestion(name: &str) -> String {
+    let s = slug(name);
+    match s.bytes().next() {
+        Some(b) if b.is_ascii_lowercase() => s,
+        _ => format!("case-{s}").trim_end_matches('-').to_string(),
     }
 }
 
