@@ -113,9 +113,9 @@ impl Suite {
             for sdir in subdirs(&vdir, "a service directory", &["common-errors.yaml"], &mut diags) {
                 for adir in subdirs(&sdir, "an action directory", &[], &mut diags) {
                     match load_api_files(&adir, &common) {
-                        Ok((api, files, d)) => {
+                        Ok((raw, d)) => {
                             diags.extend(d);
-                            raw_apis.push((api, files));
+                            raw_apis.push(raw);
                         }
                         Err(d) => diags.extend(d),
                     }
@@ -137,13 +137,13 @@ impl Suite {
 }
 
 /// Parses and checks the case files of each API.
-fn check_cases(raw_apis: Vec<(Api, CaseTexts)>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
+fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
     // Contracts of sibling APIs, so that a step may call another action
     // of the same vendor and service.
     let contracts: Vec<(String, String, Contract)> =
-        raw_apis.iter().map(|(a, _)| (a.vendor.clone(), a.service.clone(), a.contract.clone())).collect();
+        raw_apis.iter().map(|r| (r.api.vendor.clone(), r.api.service.clone(), r.api.contract.clone())).collect();
     let mut apis = Vec::new();
-    for (mut api, files) in raw_apis {
+    for RawApi { mut api, files, .. } in raw_apis {
         let siblings: Vec<&Contract> =
             contracts.iter().filter(|(v, s, _)| *v == api.vendor && *s == api.service).map(|(_, _, c)| c).collect();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -189,12 +189,12 @@ fn check_cases(raw_apis: Vec<(Api, CaseTexts)>, diags: &mut Vec<Diagnostic>) -> 
 
 /// An API's version is its vendor's and service's: every `api.yaml` of one
 /// vendor and service must name the same one (the most common one wins).
-fn check_versions(apis: &[(Api, CaseTexts)], diags: &mut Vec<Diagnostic>) {
+fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
     let mut counts: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-    for (a, _) in apis {
+    for a in apis.iter().map(|r| &r.api) {
         *counts.entry((&a.vendor, &a.service, &a.contract.version)).or_default() += 1;
     }
-    for (a, _) in apis {
+    for RawApi { api: a, api_text: text, .. } in apis {
         let usual = counts
             .iter()
             .filter(|((v, s, _), _)| *v == a.vendor && *s == a.service)
@@ -204,17 +204,16 @@ fn check_versions(apis: &[(Api, CaseTexts)], diags: &mut Vec<Diagnostic>) {
         let mine = counts.get(&(a.vendor.as_str(), a.service.as_str(), a.contract.version.as_str())).copied();
         if a.contract.version != usual && mine.is_some_and(|m| m < n) {
             let path = a.dir.join("api.yaml");
-            let text = read(&path).unwrap_or_default();
             diags.push(
                 Diagnostic::new(
                     &path,
-                    find_pos(&text, "version:"),
+                    find_pos(text, "version:"),
                     format!(
                         "version `{}` disagrees with {}/{}: its other APIs use `{usual}`",
                         a.contract.version, a.vendor, a.service
                     ),
                 )
-                .with_source(&text)
+                .with_source(text)
                 .hint(format!("one vendor service has one API version; set `version: \"{usual}\"`")),
             );
         }
@@ -320,15 +319,21 @@ fn subdirs(dir: &Path, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>
 
 type CaseTexts = Vec<(PathBuf, String)>;
 
+/// An API as read, before its cases are checked.
+struct RawApi {
+    api: Api,
+    files: CaseTexts,
+    /// The text of `api.yaml`, for diagnostics about the contract.
+    api_text: String,
+}
+
 /// An API's contract, world and case texts, and the problems of the case
 /// files that could not be read (the others still load). Errors in
 /// `api.yaml` or `world.yaml` fail the whole API.
-fn load_api_files(
-    dir: &Path,
-    common: &Arc<CommonErrors>,
-) -> Result<(Api, CaseTexts, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(RawApi, Vec<Diagnostic>), Vec<Diagnostic>> {
     let api_path = dir.join("api.yaml");
-    let contract: Contract = read(&api_path).and_then(|t| yaml::parse(&api_path, &t)).map_err(|d| vec![d])?;
+    let api_text = read(&api_path).map_err(|d| vec![d])?;
+    let contract: Contract = yaml::parse(&api_path, &api_text).map_err(|d| vec![d])?;
     let world_path = dir.join("world.yaml");
     let world_text = read(&world_path).map_err(|d| vec![d])?;
     let world: WorldSpec = yaml::parse(&world_path, &world_text).map_err(|d| vec![d])?;
@@ -362,7 +367,7 @@ fn load_api_files(
         world,
         cases: Vec::new(),
     };
-    Ok((api, files, diags))
+    Ok((RawApi { api, files, api_text }, diags))
 }
 
 /// The texts of an API directory's case files, and a diagnostic for each one
