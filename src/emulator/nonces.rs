@@ -48,17 +48,13 @@ impl Shard {
         let w = protocol::TIME_WINDOW;
         let age = now.saturating_sub(self.started);
         if self.current.len() >= generation {
-            self.previous = std::mem::take(&mut self.current);
+            self.turn_over(false);
             self.started = now;
         } else if age > w {
             // `current` only took nonces up to `started + w` (this is the
             // first request after), and `previous` only up to `started`:
             // `previous` is all expired, and `current` too after two windows.
-            self.previous = match age > 2 * w {
-                true => HashMap::new(),
-                false => std::mem::take(&mut self.current),
-            };
-            self.current = HashMap::new();
+            self.turn_over(age > 2 * w);
             self.started = now;
         }
         let recent = |seen: Option<&i64>| seen.is_some_and(|s| now.saturating_sub(*s) <= w);
@@ -68,6 +64,19 @@ impl Shard {
         self.previous.remove(&key);
         self.current.insert(key, now);
         true
+    }
+
+    /// `previous` is forgotten and `current` becomes it (or is forgotten
+    /// too). The emptied map keeps its allocation and takes the next
+    /// generation, so a busy server does not reallocate (or grow and shrink
+    /// its memory) at every turn.
+    fn turn_over(&mut self, both: bool) {
+        let mut spare = std::mem::take(&mut self.previous);
+        spare.clear();
+        if both {
+            self.current.clear();
+        }
+        self.previous = std::mem::replace(&mut self.current, spare);
     }
 
     fn len(&self) -> usize {
