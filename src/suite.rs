@@ -498,9 +498,7 @@ impl Checker<'_> {
         self.diags.push(d);
     }
 
-    fn case(&mut self, cf: CaseFile) -> Option<Case> {
-        let name_pos = yaml::pos_of(&cf.name);
-        let name = cf.name.value.clone();
+    fn check_name(&mut self, name: &str, name_pos: Pos) {
         if !name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
             || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
@@ -509,9 +507,15 @@ impl Checker<'_> {
             self.err(
                 name_pos,
                 format!("case name `{name}` must start with a lowercase letter, then lowercase letters, digits, `-` and `_`"),
-                Some(format!("try `{}`", name_suggestion(&name))),
+                Some(format!("try `{}`", name_suggestion(name))),
             );
         }
+    }
+
+    fn case(&mut self, cf: CaseFile) -> Option<Case> {
+        let name_pos = yaml::pos_of(&cf.name);
+        let name = cf.name.value.clone();
+        self.check_name(&name, name_pos);
         if cf.condition.trim().is_empty() {
             self.err(
                 name_pos,
@@ -794,6 +798,32 @@ impl Checker<'_> {
         }
     }
 
+    fn undocumented_code(&mut self, code: &str, pos: Pos, contract: &Contract) {
+        let mut all: Vec<&str> = contract.errors.iter().map(|x| x.code.as_str()).collect();
+        all.extend(self.api.common.errors.iter().map(|x| x.code.as_str()));
+        let hint = did_you_mean(code, all.iter().copied())
+            .map(|s| format!("did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"))
+            .unwrap_or_else(|| "add `undocumented: <reason>` to expect, if the vendor really returns it".into());
+        self.err(pos, format!("`{}` is not a documented error of {}", code, contract.action), Some(hint));
+    }
+
+    fn body_checks(&mut self, body: &BTreeMap<String, BodyCheck>, world: &WorldSpec, saved: &BTreeSet<String>) {
+        for (path, check) in body {
+            for v in [&check.equals, &check.not_equals].into_iter().flatten() {
+                self.template(v, At::Text(v), world, saved);
+            }
+            if let Some(re) = &check.matches {
+                if let Err(err) = crate::case::body_regex(re) {
+                    self.err_at(
+                        At::Text(re),
+                        format!("body.{path}.matches is not a valid regular expression: {err}"),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
     fn expect(&mut self, e: Expect, contract: &Contract, world: &WorldSpec, saved: &BTreeSet<String>) -> CheckedExpect {
         let mut documented = Vec::new();
         if let Some(code) = &e.code {
@@ -804,24 +834,7 @@ impl Checker<'_> {
                 .cloned()
                 .collect();
             match (&e.undocumented, entries.is_empty()) {
-                (None, true) => {
-                    let mut all: Vec<&str> = contract.errors.iter().map(|x| x.code.as_str()).collect();
-                    all.extend(self.api.common.errors.iter().map(|x| x.code.as_str()));
-                    let hint = did_you_mean(&code.value, all.iter().copied())
-                        .map(|s| {
-                            format!(
-                                "did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"
-                            )
-                        })
-                        .unwrap_or_else(|| {
-                            "add `undocumented: <reason>` to expect, if the vendor really returns it".into()
-                        });
-                    self.err(
-                        pos,
-                        format!("`{}` is not a documented error of {}", code.value, contract.action),
-                        Some(hint),
-                    );
-                }
+                (None, true) => self.undocumented_code(&code.value, pos, contract),
                 (Some(_), false) => {
                     self.err(
                         pos,
@@ -868,20 +881,7 @@ impl Checker<'_> {
                 Some("add the expected `code:`".into()),
             );
         }
-        for (path, check) in &e.body {
-            for v in [&check.equals, &check.not_equals].into_iter().flatten() {
-                self.template(v, At::Text(v), world, saved);
-            }
-            if let Some(re) = &check.matches {
-                if let Err(err) = crate::case::body_regex(re) {
-                    self.err_at(
-                        At::Text(re),
-                        format!("body.{path}.matches is not a valid regular expression: {err}"),
-                        None,
-                    );
-                }
-            }
-        }
+        self.body_checks(&e.body, world, saved);
         CheckedExpect {
             status: e.status,
             code: e.code.map(|c| c.value),
