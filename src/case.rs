@@ -213,6 +213,21 @@ pub struct BodyCheck {
     pub matches: Option<String>,
 }
 
+/// The most a `matches:` pattern may be: its source length and its compiled
+/// size. A larger one is refused by `lint`, and the runner compiles with the
+/// same limits, so the two never disagree.
+pub const MAX_REGEX_SOURCE: usize = 1024;
+pub const MAX_REGEX_COMPILED: usize = 1 << 20;
+
+/// Compiles a `matches:` pattern within [`MAX_REGEX_SOURCE`] and
+/// [`MAX_REGEX_COMPILED`].
+pub fn body_regex(re: &str) -> Result<regex::Regex, String> {
+    if re.len() > MAX_REGEX_SOURCE {
+        return Err(format!("the pattern is {} bytes; the limit is {MAX_REGEX_SOURCE}", re.len()));
+    }
+    regex::RegexBuilder::new(re).size_limit(MAX_REGEX_COMPILED).build().map_err(|e| e.to_string())
+}
+
 /// Per-target applicability.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

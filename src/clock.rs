@@ -65,9 +65,20 @@ fn from_fields(y: &str, mo: &str, d: &str, h: &str, mi: &str, s: &str) -> Option
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + s)
 }
 
+// Both parsers slice by byte offsets: a value that is not all ASCII (a
+// multibyte character, or a raw byte the HTTP layer turned into U+FFFD) is
+// refused first, so no offset can fall inside a character.
+
 pub fn parse_iso8601(t: &str) -> Option<i64> {
     let b = t.as_bytes();
-    if t.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    if !t.is_ascii()
+        || t.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
     {
         return None;
     }
@@ -76,7 +87,7 @@ pub fn parse_iso8601(t: &str) -> Option<i64> {
 
 pub fn parse_compact(t: &str) -> Option<i64> {
     let b = t.as_bytes();
-    if t.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    if !t.is_ascii() || t.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
     from_fields(&t[0..4], &t[4..6], &t[6..8], &t[9..11], &t[11..13], &t[13..15])
@@ -96,5 +107,15 @@ mod tests {
         assert_eq!(parse_iso8601("2016-02-23T12:46:24Z").map(iso8601).as_deref(), Some("2016-02-23T12:46:24Z"));
         assert_eq!(parse_compact("2026-11-24"), None);
         assert_eq!(parse_iso8601("2026-13-24T21:36:24Z"), None);
+    }
+
+    #[test]
+    fn non_ascii_is_refused_not_sliced() {
+        // 16 bytes with `T` and `Z` in place, a character across a field edge:
+        // `é` (2 bytes), and U+FFFD (3 bytes, what a raw 0xFF becomes).
+        assert_eq!(parse_compact("202\u{e9}112T213624Z"), None);
+        assert_eq!(parse_compact("20261\u{e9}2T213624Z"), None);
+        assert_eq!(parse_compact("2026\u{fffd}2T213624Z"), None);
+        assert_eq!(parse_iso8601("2026-11-24T21:36:\u{e9}Z"), None);
     }
 }

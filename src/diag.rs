@@ -28,7 +28,8 @@ impl Pos {
         Pos { line, column }
     }
     pub fn of(loc: &serde_saphyr::Location) -> Pos {
-        Pos::new(loc.line() as u32, loc.column() as u32)
+        let clamp = |n| u32::try_from(n).unwrap_or(u32::MAX);
+        Pos::new(clamp(loc.line()), clamp(loc.column()))
     }
 }
 
@@ -44,9 +45,10 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A diagnostic without a snippet: the file is never read here (the
+    /// loader reads each file once and adds the line with [`Self::with_source`]).
     pub fn new(file: &Path, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        let source_line = std::fs::read_to_string(file).ok().and_then(|t| line_of(&t, pos.line));
-        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), hint: None, source_line }
+        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), hint: None, source_line: None }
     }
 
     pub fn with_source(mut self, text: &str) -> Diagnostic {
@@ -77,11 +79,17 @@ impl Diagnostic {
     }
 }
 
+/// A snippet line longer than this is cut (a 50 MB one-line value would
+/// otherwise be copied into every diagnostic).
+const MAX_SNIPPET: usize = 200;
+
 fn line_of(text: &str, line: u32) -> Option<String> {
-    if line == 0 {
-        return None;
-    }
-    text.lines().nth(line as usize - 1).map(str::to_string)
+    let n = usize::try_from(line).ok()?.checked_sub(1)?;
+    let l = text.lines().nth(n)?;
+    Some(match l.char_indices().nth(MAX_SNIPPET) {
+        Some((at, _)) => format!("{}…", &l[..at]),
+        None => l.to_string(),
+    })
 }
 
 impl fmt::Display for Diagnostic {
@@ -91,7 +99,7 @@ impl fmt::Display for Diagnostic {
         if let Some(src) = &self.source_line {
             let n = self.pos.line.to_string();
             let pad = " ".repeat(n.len());
-            let caret_at = (self.pos.column.max(1) - 1) as usize;
+            let caret_at = usize::try_from(self.pos.column.max(1) - 1).unwrap_or(0);
             let lead: String = src.chars().take(caret_at).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             write!(f, "\n {pad} |\n {n} | {src}\n {pad} | {lead}^")?;
         }
@@ -105,6 +113,56 @@ impl fmt::Display for Diagnostic {
 /// All the problems found while loading, in file order.
 #[derive(Debug, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
+
+/// The most diagnostics shown for one file; past it, one "and N more" line.
+pub const MAX_PER_FILE: usize = 20;
+
+/// Collects the diagnostics of one file, at most [`MAX_PER_FILE`], and
+/// counts the rest without building them (so that a file with 40,000
+/// problems costs no more than one with 20).
+#[derive(Debug)]
+pub struct FileDiagnostics {
+    pub file: std::path::PathBuf,
+    pub list: Vec<Diagnostic>,
+    pub more: usize,
+}
+
+impl FileDiagnostics {
+    pub fn new(file: &Path) -> FileDiagnostics {
+        FileDiagnostics { file: file.to_path_buf(), list: Vec::new(), more: 0 }
+    }
+
+    /// False when the file is full: the caller may skip building the
+    /// diagnostic (call [`Self::skip`] instead).
+    pub fn has_room(&self) -> bool {
+        self.list.len() < MAX_PER_FILE
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        match self.has_room() {
+            true => self.list.push(d),
+            false => self.more += 1,
+        }
+    }
+
+    pub fn skip(&mut self) {
+        self.more += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The diagnostics, then "and N more" when some were left out.
+    pub fn finish(self) -> Vec<Diagnostic> {
+        let mut v = self.list;
+        if self.more > 0 {
+            let msg = format!("and {} more problem{} in this file", self.more, if self.more == 1 { "" } else { "s" });
+            v.push(Diagnostic::new(&self.file, Pos::default(), msg).hint("fix the ones above and run `lint` again"));
+        }
+        v
+    }
+}
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -431,9 +431,10 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
     let harness = match start(suite) {
         // Shards of one vendor may run at once on one account, whose rate
         // limit they share: each keeps to its share.
-        Ok(h) if target == Target::Live => {
-            h.with_live(live).recording(record).rate_share(sel.shard.map_or(1, |(_, n)| n as u32))
-        }
+        Ok(h) if target == Target::Live => h
+            .with_live(live)
+            .recording(record)
+            .rate_share(sel.shard.map_or(1, |(_, n)| u32::try_from(n).unwrap_or(u32::MAX))),
         Ok(h) => h,
         Err(c) => return c,
     };

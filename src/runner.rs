@@ -1088,7 +1088,7 @@ pub fn check(step: &str, e: &CheckedExpect, n: &Normalized, b: &Bindings, failur
             }
         }
         if let Some(re) = &c.matches {
-            let ok = regex::Regex::new(re).is_ok_and(|r| txt.as_deref().is_some_and(|t| r.is_match(t)));
+            let ok = crate::case::body_regex(re).is_ok_and(|r| txt.as_deref().is_some_and(|t| r.is_match(t)));
             if !ok {
                 failures.push(format!("{step}: body.{path}: {txt:?} does not match /{re}/"));
             }

@@ -10,7 +10,7 @@
 
 use crate::case::{Auth, BodyCheck, CaseFile, Expect, Params, Step, Targets, Wire};
 use crate::contract::{Authority, CommonErrors, Contract, DocumentedError};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, FileDiagnostics, Pos};
 use crate::template::{self, Token};
 use crate::world::{Kind, WorldSpec};
 use crate::yaml::{self, Spanned};
@@ -96,9 +96,8 @@ impl Suite {
     /// Loads and checks every case under `root`.
     pub fn load(root: &Path) -> Result<Suite, Diagnostics> {
         let mut diags = Vec::new();
-        let mut apis = Vec::new();
-        let vendors = match sorted_dirs(root) {
-            Ok(v) => v,
+        let vendors = match entries(root) {
+            Ok(v) => dirs_only(v, "a vendor directory", &[], &mut diags),
             Err(e) => {
                 return Err(Diagnostics(vec![Diagnostic::new(
                     root,
@@ -117,55 +116,20 @@ impl Suite {
                     continue;
                 }
             };
-            for sdir in sorted_dirs(&vdir).unwrap_or_default() {
-                for adir in sorted_dirs(&sdir).unwrap_or_default() {
+            for sdir in subdirs(&vdir, "a service directory", &["common-errors.yaml"], &mut diags) {
+                for adir in subdirs(&sdir, "an action directory", &[], &mut diags) {
                     match load_api_files(&adir, &common) {
-                        Ok(a) => raw_apis.push(a),
-                        Err(d) => diags.push(d),
+                        Ok((raw, d)) => {
+                            diags.extend(d);
+                            raw_apis.push(raw);
+                        }
+                        Err(d) => diags.extend(d),
                     }
                 }
             }
         }
-        // Contracts of sibling APIs, so that a step may call another action
-        // of the same vendor and service.
-        let contracts: Vec<(String, String, Contract)> =
-            raw_apis.iter().map(|(a, _)| (a.vendor.clone(), a.service.clone(), a.contract.clone())).collect();
-        for (mut api, files) in raw_apis {
-            let siblings: Vec<&Contract> =
-                contracts.iter().filter(|(v, s, _)| *v == api.vendor && *s == api.service).map(|(_, _, c)| c).collect();
-            let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-            let mut cases = Vec::new();
-            for (file, text) in files {
-                let cf = match yaml::parse::<CaseFile>(&file, &text) {
-                    Ok(cf) => cf,
-                    Err(d) => {
-                        diags.push(d);
-                        continue;
-                    }
-                };
-                let mut ck = Checker { file: &file, text: &text, api: &api, siblings: &siblings, diags: Vec::new() };
-                let name_pos = yaml::pos_of(&cf.name);
-                if let Some(prev) = seen.get(&cf.name.value) {
-                    ck.err(
-                        name_pos,
-                        format!("duplicate case name `{}`", cf.name.value),
-                        Some(format!("`{}` already uses this name; case names must be unique per API", prev.display())),
-                    );
-                } else {
-                    seen.insert(cf.name.value.clone(), file.clone());
-                }
-                let case = ck.case(cf);
-                if ck.diags.is_empty() {
-                    if let Some(c) = case {
-                        cases.push(c);
-                    }
-                }
-                diags.extend(ck.diags);
-            }
-            api.cases = cases;
-            check_prose(&api, &mut diags);
-            apis.push(api);
-        }
+        check_versions(&raw_apis, &mut diags);
+        let apis = check_cases(raw_apis, &mut diags);
         if diags.is_empty() {
             Ok(Suite { root: root.to_path_buf(), apis })
         } else {
@@ -178,15 +142,186 @@ impl Suite {
     }
 }
 
-fn read(path: &Path) -> Result<String, Diagnostic> {
-    std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, Pos::default(), format!("cannot read file: {e}")))
+/// Parses and checks the case files of each API.
+fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
+    // Contracts of sibling APIs, so that a step may call another action
+    // of the same vendor and service.
+    let contracts: Vec<(String, String, Contract)> =
+        raw_apis.iter().map(|r| (r.api.vendor.clone(), r.api.service.clone(), r.api.contract.clone())).collect();
+    let mut apis = Vec::new();
+    for RawApi { mut api, files, .. } in raw_apis {
+        let siblings: Vec<&Contract> =
+            contracts.iter().filter(|(v, s, _)| *v == api.vendor && *s == api.service).map(|(_, _, c)| c).collect();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut cases = Vec::new();
+        for (file, text) in files {
+            let cf = match yaml::parse::<CaseFile>(&file, &text) {
+                Ok(cf) => cf,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            let mut ck = Checker {
+                file: &file,
+                text: &text,
+                api: &api,
+                siblings: &siblings,
+                diags: FileDiagnostics::new(&file),
+            };
+            let name_pos = yaml::pos_of(&cf.name);
+            if let Some(prev) = seen.get(&cf.name.value) {
+                ck.err(
+                    name_pos,
+                    format!("duplicate case name `{}`", cf.name.value),
+                    Some(format!("`{}` already uses this name; case names must be unique per API", prev.display())),
+                );
+            } else {
+                seen.insert(cf.name.value.clone(), file.clone());
+            }
+            let case = ck.case(cf);
+            if ck.diags.is_empty() {
+                if let Some(c) = case {
+                    cases.push(c);
+                }
+            }
+            diags.extend(ck.diags.finish());
+        }
+        api.cases = cases;
+        check_prose(&api, diags);
+        apis.push(api);
+    }
+    apis
 }
 
-fn sorted_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> =
-        std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+/// An API's version is its vendor's and service's: every `api.yaml` of one
+/// vendor and service must name the same one (the most common one wins).
+fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
+    let mut counts: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    for a in apis.iter().map(|r| &r.api) {
+        *counts.entry((&a.vendor, &a.service, &a.contract.version)).or_default() += 1;
+    }
+    for RawApi { api: a, api_text: text, .. } in apis {
+        let usual = counts
+            .iter()
+            .filter(|((v, s, _), _)| *v == a.vendor && *s == a.service)
+            .max_by_key(|(_, n)| **n)
+            .map(|((_, _, ver), n)| (*ver, *n));
+        let Some((usual, n)) = usual else { continue };
+        let mine = counts.get(&(a.vendor.as_str(), a.service.as_str(), a.contract.version.as_str())).copied();
+        if a.contract.version != usual && mine.is_some_and(|m| m < n) {
+            let path = a.dir.join("api.yaml");
+            diags.push(
+                Diagnostic::new(
+                    &path,
+                    find_pos(text, "version:"),
+                    format!(
+                        "version `{}` disagrees with {}/{}: its other APIs use `{usual}`",
+                        a.contract.version, a.vendor, a.service
+                    ),
+                )
+                .with_source(text)
+                .hint(format!("one vendor service has one API version; set `version: \"{usual}\"`")),
+            );
+        }
+    }
+}
+
+/// The largest file the loader reads (1 MiB; the largest `api.yaml` today is
+/// 17 KB). Larger files are refused with a diagnostic, unread.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads one file the user wrote, once: only a regular file (a FIFO would
+/// block, `/dev/zero` never ends), at most [`MAX_FILE_BYTES`], UTF-8.
+fn read(path: &Path) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    let err = |msg: String| Diagnostic::new(path, Pos::default(), msg);
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+    if !meta.is_file() {
+        return Err(err(format!("not a regular file ({}); only regular files are read", file_kind(&meta)))
+            .hint("replace it with a plain file, or remove it"));
+    }
+    let too_big = |n: u64| err(format!("the file is {n} bytes; the limit is {MAX_FILE_BYTES} (1 MiB)"));
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()).hint("split it; a case file tests one condition"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| err(format!("cannot read file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let valid = String::from_utf8_lossy(&bytes[..at]).into_owned();
+        let pos = pos_at(&valid, at);
+        Diagnostic::new(
+            path,
+            pos,
+            format!("the file is not UTF-8: byte 0x{:02X} cannot start a character here", bytes[at]),
+        )
+        .with_source(&String::from_utf8_lossy(&bytes))
+        .hint("save the file as UTF-8")
+    })
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// The entries of `dir`, sorted.
+fn entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     v.sort();
     Ok(v)
+}
+
+/// Notes, hidden files and the files named in `allowed` may sit among the
+/// directories of the layout; any other file there is a mistake.
+fn dirs_only(entries: Vec<PathBuf>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for p in entries {
+        let name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        if p.is_dir() {
+            dirs.push(p);
+        } else if !(name.starts_with('.') || name.ends_with(".md") || allowed.contains(&name.as_str())) {
+            diags.push(
+                Diagnostic::new(&p, Pos::default(), format!("`{name}` is not a directory, but {what} belongs here"))
+                    .hint("the layout is cases/<vendor>/<service>/<Action>/; move or remove this file"),
+            );
+        }
+    }
+    dirs
+}
+
+fn subdirs(dir: &Path, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    match entries(dir) {
+        Ok(v) => dirs_only(v, what, allowed, diags),
+        Err(e) => {
+            diags.push(Diagnostic::new(dir, Pos::default(), format!("cannot read directory: {e}")));
+            Vec::new()
+        }
+    }
 }
 
 type CaseTexts = Vec<(PathBuf, String)>;
@@ -210,17 +345,29 @@ fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTexts), Diagnostic> {
+/// An API as read, before its cases are checked.
+struct RawApi {
+    api: Api,
+    files: CaseTexts,
+    /// The text of `api.yaml`, for diagnostics about the contract.
+    api_text: String,
+}
+
+/// An API's contract, world and case texts, and the problems of the case
+/// files that could not be read (the others still load). Errors in
+/// `api.yaml` or `world.yaml` fail the whole API.
+fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(RawApi, Vec<Diagnostic>), Vec<Diagnostic>> {
     let api_path = dir.join("api.yaml");
-    let contract: Contract = yaml::parse(&api_path, &read(&api_path)?)?;
+    let api_text = read(&api_path).map_err(|d| vec![d])?;
+    let contract: Contract = yaml::parse(&api_path, &api_text).map_err(|d| vec![d])?;
     let world_path = dir.join("world.yaml");
-    let world_text = read(&world_path)?;
-    let world: WorldSpec = yaml::parse(&world_path, &world_text)?;
+    let world_text = read(&world_path).map_err(|d| vec![d])?;
+    let world: WorldSpec = yaml::parse(&world_path, &world_text).map_err(|d| vec![d])?;
     let rel: Vec<String> =
         dir.components().rev().take(3).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     let (action, service, vendor) = (&rel[0], &rel[1], &rel[2]);
     if (&contract.vendor, &contract.service, &contract.action) != (vendor, service, action) {
-        return Err(Diagnostic::new(
+        return Err(vec![Diagnostic::new(
             &api_path,
             Pos::new(1, 1),
             format!(
@@ -228,28 +375,14 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
                 contract.vendor, contract.service, contract.action, vendor, service, action
             ),
         )
-        .hint("the directory path and the vendor, service and action fields must agree"));
+        .hint("the directory path and the vendor, service and action fields must agree")]);
     }
-    let mut files = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Diagnostic::new(dir, Pos::default(), format!("cannot read directory: {e}")))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        if fname == "api.yaml" || fname == "world.yaml" {
-            continue;
-        }
-        if fname.ends_with(".yml") {
-            return Err(Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`")
-                .hint(format!("rename it to `{}`", fname.trim_end_matches(".yml").to_string() + ".yaml")));
-        }
-        if fname.ends_with(".yaml") {
-            files.push((p.clone(), read(&p)?));
-        }
+    let mut d = FileDiagnostics::new(&world_path);
+    check_world_refs(&world, &world_path, &world_text, &mut d);
+    if !d.is_empty() {
+        return Err(d.finish());
     }
+    let (files, diags) = case_files(dir)?;
     let api = Api {
         vendor: vendor.clone(),
         service: service.clone(),
@@ -260,28 +393,62 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(Api, CaseTe
         world,
         cases: Vec::new(),
     };
-    let mut d = Vec::new();
-    check_world_refs(&api.world, &world_path, &world_text, &mut d);
-    if let Some(first) = d.into_iter().next() {
-        return Err(first);
+    Ok((RawApi { api, files, api_text }, diags))
+}
+
+/// The texts of an API directory's case files, and a diagnostic for each one
+/// that cannot be read.
+fn case_files(dir: &Path) -> Result<(CaseTexts, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let entries =
+        entries(dir).map_err(|e| vec![Diagnostic::new(dir, Pos::default(), format!("cannot read directory: {e}"))])?;
+    let (mut files, mut diags) = (Vec::new(), Vec::new());
+    for p in entries {
+        let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        if fname == "api.yaml" || fname == "world.yaml" {
+            continue;
+        }
+        if fname.ends_with(".yml") {
+            diags.push(
+                Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`")
+                    .hint(format!("rename it to `{}`", fname.trim_end_matches(".yml").to_string() + ".yaml")),
+            );
+        } else if fname.ends_with(".yaml") {
+            match read(&p) {
+                Ok(t) => files.push((p, t)),
+                Err(d) => diags.push(d),
+            }
+        }
     }
-    Ok((api, files))
+    Ok((files, diags))
 }
 
 /// Where `needle` first appears in `text`, as a position (the world types
 /// carry no spans; the text search finds the line the user wrote).
 fn find_pos(text: &str, needle: &str) -> Pos {
-    let Some(at) = text.find(needle) else {
-        return Pos::default();
-    };
-    let line = text[..at].matches('\n').count() as u32 + 1;
-    let col = text[..at].rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
-    Pos::new(line, col)
+    match text.find(needle) {
+        Some(at) => pos_at(text, at),
+        None => Pos::default(),
+    }
 }
 
-fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagnostic>) {
+/// The position of byte offset `at` of `text` (a character boundary).
+fn pos_at(text: &str, at: usize) -> Pos {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Pos::new(clamp(line), clamp(col))
+}
+
+fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagnostics) {
     let names: Vec<&str> = w.fixtures().into_iter().map(|(n, _)| n).collect();
     for (owner, field, target, kind) in w.references() {
+        if !out.has_room() {
+            if w.kind_of(&target) != Some(kind) {
+                out.skip();
+            }
+            continue;
+        }
         let pos = find_pos(text, &target);
         match w.kind_of(&target) {
             Some(k) if k == kind => {}
@@ -307,18 +474,24 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut Vec<Diagno
         }
     }
     for (owner, kind, flag) in w.flags() {
+        let mut known = crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name);
+        if known.any(|f| f == flag) {
+            continue;
+        }
+        if !out.has_room() {
+            out.skip();
+            continue;
+        }
         let known: Vec<&str> =
             crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
-        if !known.contains(&flag.as_str()) {
-            let hint = did_you_mean(&flag, known.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
-            out.push(
-                Diagnostic::new(file, find_pos(text, &flag), format!("`{owner}` has an unknown {kind} flag `{flag}`"))
-                    .with_source(text)
-                    .hint(hint),
-            );
-        }
+        let hint = did_you_mean(&flag, known.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
+        out.push(
+            Diagnostic::new(file, find_pos(text, &flag), format!("`{owner}` has an unknown {kind} flag `{flag}`"))
+                .with_source(text)
+                .hint(hint),
+        );
     }
 }
 
@@ -327,28 +500,54 @@ struct Checker<'a> {
     text: &'a str,
     api: &'a Api,
     siblings: &'a [&'a Contract],
-    diags: Vec<Diagnostic>,
+    diags: FileDiagnostics,
+}
+
+/// Where a problem is: a known position, or the first place a text appears
+/// (searched only when the diagnostic is built).
+#[derive(Clone, Copy)]
+enum At<'s> {
+    Pos(Pos),
+    Text(&'s str),
 }
 
 impl Checker<'_> {
     fn err(&mut self, pos: Pos, msg: impl Into<String>, hint: Option<String>) {
+        self.err_at(At::Pos(pos), msg, hint);
+    }
+
+    fn err_at(&mut self, at: At, msg: impl Into<String>, hint: Option<String>) {
+        if !self.diags.has_room() {
+            self.diags.skip();
+            return;
+        }
+        let pos = match at {
+            At::Pos(p) => p,
+            At::Text(t) => find_pos(self.text, t),
+        };
         let mut d = Diagnostic::new(self.file, pos, msg).with_source(self.text);
         d.hint = hint;
         self.diags.push(d);
     }
 
+    fn check_name(&mut self, name: &str, name_pos: Pos) {
+        if !name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            // A name must start with a letter: YAML reads `name: 007` as the
+            // number 7 and `name: 1e3` as 1000, not as what was written.
+            self.err(
+                name_pos,
+                format!("case name `{name}` must start with a lowercase letter, then lowercase letters, digits, `-` and `_`"),
+                Some(format!("try `{}`", name_suggestion(name))),
+            );
+        }
+    }
+
     fn case(&mut self, cf: CaseFile) -> Option<Case> {
         let name_pos = yaml::pos_of(&cf.name);
         let name = cf.name.value.clone();
-        if name.is_empty()
-            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            self.err(
-                name_pos,
-                format!("case name `{name}` must be lowercase letters, digits, `-` and `_`"),
-                Some(format!("try `{}`", slug(&name))),
-            );
-        }
+        self.check_name(&name, name_pos);
         if cf.condition.trim().is_empty() {
             self.err(
                 name_pos,
@@ -358,11 +557,8 @@ impl Checker<'_> {
         }
         let world = self.api.world.patched(&cf.given);
         let given = cf.given.clone();
-        let mut d = Vec::new();
-        check_world_refs(&world, self.file, self.text, &mut d);
-        for x in d {
-            self.err(x.pos, x.message, x.hint);
-        }
+        let (file, text) = (self.file, self.text);
+        check_world_refs(&world, file, text, &mut self.diags);
         let raw_steps: Vec<Step> = match (cf.request, cf.expect, cf.steps) {
             (Some(request), Some(expect), None) => vec![Step {
                 name: None,
@@ -451,13 +647,14 @@ impl Checker<'_> {
         };
         let contract = contract?;
         if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
-            self.err(
-                find_pos(self.text, "signature:"),
+            self.err_at(
+                At::Text("signature:"),
                 "`wire.signature` only applies to Alibaba Cloud",
                 Some("remove it; this vendor has one signature scheme".into()),
             );
         }
         self.params(&s.request, contract, world, saved);
+        self.save_paths(&s.save, contract);
         let expect = self.expect(s.expect, contract, world, saved);
         let repeat = s.repeat.unwrap_or(1);
         if !(1..=1000).contains(&repeat) {
@@ -499,7 +696,8 @@ impl Checker<'_> {
                     Some(hint),
                 );
             }
-            self.template(&e.value, e.value_pos, world, saved);
+            self.template(&e.value, At::Pos(e.value_pos), world, saved);
+            self.integer_range(contract, &e.name, &e.value, e.value_pos);
             // IDs differ per target (a tenant, a mock, a live account), so a
             // case names fixtures; only template text is checked, not the
             // `${...}` references themselves.
@@ -522,11 +720,54 @@ impl Checker<'_> {
         }
     }
 
-    fn template(&mut self, text: &str, pos: Pos, world: &WorldSpec, saved: &BTreeSet<String>) {
+    /// A `save:` path must start at a documented response field, when the
+    /// contract documents the response (the support actions' contracts do
+    /// not: their paths are checked when the step runs).
+    fn save_paths(&mut self, save: &BTreeMap<String, String>, contract: &Contract) {
+        if contract.response.is_empty() {
+            return;
+        }
+        for (var, path) in save {
+            let head = path.split('.').next().unwrap_or(path);
+            if contract.response.contains_key(head) {
+                continue;
+            }
+            let fields: Vec<&str> = contract.response.keys().map(String::as_str).collect();
+            let hint = did_you_mean(head, fields.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("{} documents: {}", contract.action, fields.join(", ")));
+            self.err_at(
+                At::Text(path),
+                format!("`save: {{ {var}: {path} }}`: {} has no response field `{head}`", contract.action),
+                Some(hint),
+            );
+        }
+    }
+
+    /// An integer parameter written as a number must fit the 32 bits the
+    /// vendors' SDKs send (`Integer`/`int32`): past that no doc says what the
+    /// cloud answers, so no case can state it. Text that is not a number
+    /// stays allowed (cases test malformed values).
+    fn integer_range(&mut self, contract: &Contract, name: &str, value: &str, pos: Pos) {
+        let integer =
+            contract.param_for_wire_name(name).is_some_and(|(_, p)| p.ty == crate::contract::ParamType::Integer);
+        let digits = value.trim().strip_prefix(['-', '+']).unwrap_or(value.trim());
+        let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if integer && number && value.trim().parse::<i32>().is_err() {
+            let shown: String = value.chars().take(40).collect();
+            self.err(
+                pos,
+                format!("`{name}` is an integer parameter; `{shown}` is outside the 32-bit range the vendor SDKs send"),
+                Some(format!("use a value from {} to {}", i32::MIN, i32::MAX)),
+            );
+        }
+    }
+
+    fn template(&mut self, text: &str, pos: At, world: &WorldSpec, saved: &BTreeSet<String>) {
         let tokens = match template::parse(text) {
             Ok(t) => t,
             Err(msg) => {
-                self.err(
+                self.err_at(
                     pos,
                     msg,
                     Some(
@@ -537,6 +778,22 @@ impl Checker<'_> {
                 return;
             }
         };
+        let adjacent =
+            tokens.windows(2).any(|w| !matches!(w[0], Token::Literal(_)) && !matches!(w[1], Token::Literal(_)));
+        if adjacent {
+            self.err_at(
+                pos,
+                format!("`{text}` runs two references together, which makes one value no target has"),
+                Some("give each reference its own parameter, or put text between them".into()),
+            );
+        }
+        if tokens.iter().any(|t| matches!(t, Token::Literal(l) if l.contains("${"))) {
+            self.err_at(
+                pos,
+                format!("`{text}` sends the text `${{` itself: `$$` is a literal `$`"),
+                Some("write `${fixture.id}` for the reference".into()),
+            );
+        }
         for t in tokens {
             match t {
                 Token::Literal(_) => {}
@@ -546,7 +803,7 @@ impl Checker<'_> {
                         let hint = did_you_mean(&name, names.iter().copied())
                             .map(|s| format!("did you mean `{s}`?"))
                             .unwrap_or_else(|| format!("fixtures in this world: {}", names.join(", ")));
-                        self.err(
+                        self.err_at(
                             pos,
                             format!("`${{{name}.{attr}}}` names a fixture `{name}` that is not in the world"),
                             Some(hint),
@@ -554,7 +811,7 @@ impl Checker<'_> {
                     }
                     Some(kind) => {
                         if attr == "name" && kind != Kind::KeyPair {
-                            self.err(
+                            self.err_at(
                                 pos,
                                 format!("only key pairs have a `.name`; `{name}` is a {kind:?}"),
                                 Some(format!("use `${{{name}.id}}`")),
@@ -565,7 +822,7 @@ impl Checker<'_> {
                 Token::Absent(kind) => {
                     if Kind::from_word(&kind).is_none() {
                         let words: Vec<&str> = Kind::ALL.iter().map(|k| k.word()).collect();
-                        self.err(
+                        self.err_at(
                             pos,
                             format!("`${{absent.{kind}}}`: unknown kind `{kind}`"),
                             Some(format!("kinds: {}", words.join(", "))),
@@ -574,12 +831,38 @@ impl Checker<'_> {
                 }
                 Token::Saved(var) => {
                     if !saved.contains(&var) {
-                        self.err(
+                        self.err_at(
                             pos,
                             format!("`${{saved.{var}}}` is not saved by an earlier step"),
                             Some("add `save: {{ {var}: <BodyField> }}` to an earlier step".into()),
                         );
                     }
+                }
+            }
+        }
+    }
+
+    fn undocumented_code(&mut self, code: &str, pos: Pos, contract: &Contract) {
+        let mut all: Vec<&str> = contract.errors.iter().map(|x| x.code.as_str()).collect();
+        all.extend(self.api.common.errors.iter().map(|x| x.code.as_str()));
+        let hint = did_you_mean(code, all.iter().copied())
+            .map(|s| format!("did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"))
+            .unwrap_or_else(|| "add `undocumented: <reason>` to expect, if the vendor really returns it".into());
+        self.err(pos, format!("`{}` is not a documented error of {}", code, contract.action), Some(hint));
+    }
+
+    fn body_checks(&mut self, body: &BTreeMap<String, BodyCheck>, world: &WorldSpec, saved: &BTreeSet<String>) {
+        for (path, check) in body {
+            for v in [&check.equals, &check.not_equals].into_iter().flatten() {
+                self.template(v, At::Text(v), world, saved);
+            }
+            if let Some(re) = &check.matches {
+                if let Err(err) = crate::case::body_regex(re) {
+                    self.err_at(
+                        At::Text(re),
+                        format!("body.{path}.matches is not a valid regular expression: {err}"),
+                        None,
+                    );
                 }
             }
         }
@@ -595,24 +878,7 @@ impl Checker<'_> {
                 .cloned()
                 .collect();
             match (&e.undocumented, entries.is_empty()) {
-                (None, true) => {
-                    let mut all: Vec<&str> = contract.errors.iter().map(|x| x.code.as_str()).collect();
-                    all.extend(self.api.common.errors.iter().map(|x| x.code.as_str()));
-                    let hint = did_you_mean(&code.value, all.iter().copied())
-                        .map(|s| {
-                            format!(
-                                "did you mean `{s}`? (or add `undocumented: <reason>` if the vendor really returns it)"
-                            )
-                        })
-                        .unwrap_or_else(|| {
-                            "add `undocumented: <reason>` to expect, if the vendor really returns it".into()
-                        });
-                    self.err(
-                        pos,
-                        format!("`{}` is not a documented error of {}", code.value, contract.action),
-                        Some(hint),
-                    );
-                }
+                (None, true) => self.undocumented_code(&code.value, pos, contract),
                 (Some(_), false) => {
                     self.err(
                         pos,
@@ -654,26 +920,14 @@ impl Checker<'_> {
                 (Some(_), true) => {}
             }
         } else if e.status >= 300 {
-            self.err(
-                find_pos(self.text, &format!("status: {}", e.status)),
+            let needle = format!("status: {}", e.status);
+            self.err_at(
+                At::Text(&needle),
                 format!("expect.status {} is an error, but no `code` is given", e.status),
                 Some("add the expected `code:`".into()),
             );
         }
-        for (path, check) in &e.body {
-            for v in [&check.equals, &check.not_equals].into_iter().flatten() {
-                self.template(v, find_pos(self.text, v), world, saved);
-            }
-            if let Some(re) = &check.matches {
-                if let Err(err) = regex::Regex::new(re) {
-                    self.err(
-                        find_pos(self.text, re),
-                        format!("body.{path}.matches is not a valid regular expression: {err}"),
-                        None,
-                    );
-                }
-            }
-        }
+        self.body_checks(&e.body, world, saved);
         CheckedExpect {
             status: e.status,
             code: e.code.map(|c| c.value),
@@ -728,6 +982,15 @@ impl Checker<'_> {
             );
         }
         kept
+    }
+}
+
+/// A valid case name close to `name`.
+fn name_suggestion(name: &str) -> String {
+    let s = slug(name);
+    match s.bytes().next() {
+        Some(b) if b.is_ascii_lowercase() => s,
+        _ => format!("case-{s}").trim_end_matches('-').to_string(),
     }
 }
 

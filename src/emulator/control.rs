@@ -4,7 +4,7 @@
 //!
 //! | request | effect |
 //! |---|---|
-//! | `GET /_apiconform/state?vendor=V` | the tenant's state as JSON |
+//! | `GET /_apiconform/state?vendor=V[&limit=N&after=K]` | the tenant's state as JSON, idempotency records a page at a time |
 //! | `GET /_apiconform/requests?vendor=V` | the requests signed with the default keys, as they arrived (method, raw query, headers, body, status; the last 1000 per key) |
 //! | `POST /_apiconform/reset[?vendor=V]` | back to the vendor's default world and default keys; faults cleared |
 //! | `POST /_apiconform/seed?vendor=V` + JSON world patch | default world with the patch applied; returns the fixture IDs |
@@ -203,10 +203,23 @@ pub fn handle(emu: &Emulator, req: &HttpRequest) -> HttpResponse {
     };
     let q = |k: &str| query(req, k);
     match (req.method.as_str(), op) {
-        ("GET", "state") => match emu.with_default_state(&vendors[0], |s| serde_json::to_value(&*s)) {
-            Some(Ok(v)) => HttpResponse::json(200, &v),
-            _ => bad(500, "state is not available"),
-        },
+        ("GET", "state") => {
+            // Idempotency records come a page at a time: `&limit=N` (at most
+            // 1000, default 100) after `&after=<key>` from `client_tokens_next`.
+            let limit = match q("limit").map(str::parse::<usize>) {
+                None => 100,
+                Some(Ok(n)) if (1..=1000).contains(&n) => n,
+                Some(_) => return bad(400, "`limit` must be an integer from 1 to 1000"),
+            };
+            match emu.with_default_state(&vendors[0], |s| s.dump(q("after"), limit)) {
+                Some(Ok(body)) => HttpResponse {
+                    status: 200,
+                    headers: vec![("content-type".into(), "application/json;charset=utf-8".into())],
+                    body,
+                },
+                _ => bad(500, "state is not available"),
+            }
+        }
         ("GET", "requests") => HttpResponse::json(200, &json!({ "requests": emu.default_wire(&vendors[0]) })),
         ("POST", "reset") => {
             for v in &vendors {

@@ -17,9 +17,11 @@
 //! hyper on a TCP listener, with resource limits.
 
 pub mod control;
+pub mod nonces;
 pub mod rules;
 pub mod server;
 pub mod state;
+pub mod tokens;
 pub mod wiretap;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
@@ -56,8 +58,8 @@ struct Inner {
     /// vendor → access key id → key.
     keys: Mutex<HashMap<String, HashMap<String, Key>>>,
     tenants: Mutex<HashMap<u64, State>>,
-    /// (vendor/access key, nonce) → when it was first seen (seconds).
-    nonces: Mutex<HashMap<(String, String), i64>>,
+    /// Signature nonces seen within the timestamp window.
+    nonces: nonces::NonceStore,
     seq: AtomicU64,
     /// Documented flow control, per (tenant, action): recent request times.
     flow: Mutex<HashMap<(u64, String), SlidingWindow>>,
@@ -104,25 +106,7 @@ impl KeyStore for Inner {
         keys.get(vendor).and_then(|v| v.get(ak)).map(|k| k.secret.clone())
     }
     fn fresh_nonce(&self, vendor: &str, ak: &str, nonce: &str, now: i64) -> bool {
-        let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        // A nonce only has to be unique within the timestamp window
-        // (`vendor-protocols.md` §2.4 step 6): one seen longer ago is
-        // accepted again, and forgotten so a long-running server does not
-        // grow without bound.
-        if n.len() > 100_000 {
-            n.retain(|_, seen| now - *seen <= protocol::TIME_WINDOW);
-        }
-        match n.entry((format!("{vendor}/{ak}"), nonce.to_string())) {
-            std::collections::hash_map::Entry::Occupied(mut o) if now - *o.get() > protocol::TIME_WINDOW => {
-                o.insert(now);
-                true
-            }
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(now);
-                true
-            }
-        }
+        self.nonces.fresh(vendor, ak, nonce, now)
     }
 }
 

@@ -2,6 +2,7 @@
 //! bytes. Built from a [`WorldSpec`] with defaults filled in; business rules
 //! read and change it; protocol modules never see it.
 
+use super::tokens::ClientTokens;
 use crate::protocol::hex_id;
 use crate::world::{Kind, RamStatement, UnpaidOrder, WorldSpec};
 use std::collections::{BTreeMap, HashMap};
@@ -196,8 +197,11 @@ pub struct State {
     pub key_pairs: BTreeMap<String, KeyPair>,
     pub kms_keys: BTreeMap<String, KmsKey>,
     pub account: Account,
-    /// Idempotency records: `Action/ClientToken` → (request fingerprint, result).
-    pub client_tokens: BTreeMap<String, (String, serde_json::Map<String, serde_json::Value>)>,
+    /// Idempotency records: `Action/ClientToken` → (request fingerprint,
+    /// result), bounded ([`ClientTokens`]); dumped a page at a time
+    /// ([`State::dump`]).
+    #[serde(skip)]
+    pub client_tokens: ClientTokens,
     /// How long-running work completes: at once (the default), or when the
     /// control API advances time.
     pub manual_time: bool,
@@ -271,7 +275,7 @@ impl State {
                 storage_clusters: w.account.storage_clusters.clone().unwrap_or_default(),
                 flags: w.account.flags.clone().unwrap_or_default(),
             },
-            client_tokens: BTreeMap::new(),
+            client_tokens: ClientTokens::default(),
             manual_time: w.account.flags.iter().flatten().any(|f| f == "manual_time"),
             clock: 0,
             pending: Vec::new(),
@@ -440,6 +444,51 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The tenant's clock for idempotency records: wall time plus the
+    /// seconds the control API advanced.
+    fn token_clock(&self) -> i64 {
+        crate::clock::now_secs().saturating_add(self.clock)
+    }
+
+    /// The live idempotency record of `Action/token`: (fingerprint, result).
+    pub fn client_token(&self, key: &str) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        self.client_tokens.get(key, self.token_clock()).map(|(f, r)| (f.to_string(), r.clone()))
+    }
+
+    /// Records the result of a request made with `Action/token`.
+    pub fn remember_client_token(
+        &mut self,
+        key: String,
+        fingerprint: String,
+        result: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let now = self.token_clock();
+        self.client_tokens.insert(key, fingerprint, result, now);
+    }
+
+    /// The state as JSON, with at most `limit` idempotency records after the
+    /// key `after` (in key order), their total, and the key to ask the next
+    /// page with (`client_tokens_next`, null on the last page). Written
+    /// straight to bytes, without a JSON tree in between.
+    pub fn dump(&self, after: Option<&str>, limit: usize) -> serde_json::Result<Vec<u8>> {
+        #[derive(serde::Serialize)]
+        struct Dump<'a> {
+            #[serde(flatten)]
+            state: &'a State,
+            client_tokens: super::tokens::Page<'a>,
+            client_tokens_total: usize,
+            client_tokens_next: Option<&'a str>,
+        }
+        let (page, next) = self.client_tokens.page(after, limit);
+        let total = self.client_tokens.len();
+        serde_json::to_vec(&Dump {
+            state: self,
+            client_tokens: page,
+            client_tokens_total: total,
+            client_tokens_next: next,
+        })
     }
 
     /// The key pair with this name.

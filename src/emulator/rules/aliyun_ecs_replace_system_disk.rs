@@ -156,6 +156,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
         }
     }
+    // 20..=500 from here on: no conversion can truncate.
+    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
     let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
     if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
         return Err(invalid("ClientToken"));
@@ -193,8 +195,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     // mismatch error (no IdempotentParameterMismatch in the contract), so the
     // first result is replayed (case client-token-reused-other-parameters).
     if let Some(t) = token {
-        if let Some((_, result)) = s.client_tokens.get(&format!("ReplaceSystemDisk/{t}")) {
-            return Ok(result.clone());
+        if let Some((_, result)) = s.client_token(&format!("ReplaceSystemDisk/{t}")) {
+            return Ok(result);
         }
     }
     // 3. Existence.
@@ -340,10 +342,10 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("OperationDenied").status(403));
     }
     if let Some(sz) = size {
-        if (sz as u32) < image.size_gib {
+        if sz < image.size_gib {
             return Err(fail("InvalidSystemDiskSize.LessThanImageSize"));
         }
-        if sz as u32 > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
+        if sz > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
             return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
         }
     }
@@ -390,7 +392,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.account.has("disk_sold_out") {
         return Err(fail("OperationDenied.DiskNoStock"));
     }
-    let new_size = size.map(|v| v as u32).unwrap_or_else(|| image.size_gib.max(40));
+    let new_size = size.unwrap_or_else(|| image.size_gib.max(40));
     capacity(s, &inst, &old_disk, new_size)?;
     if image.owner == "marketplace" && inst.charge_type != "PostPaid" {
         // "The commodity must be officially operated by Aliyun and in
@@ -456,7 +458,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
     if let Some(t) = token {
-        s.client_tokens.insert(format!("ReplaceSystemDisk/{t}"), (r.fingerprint(&[]), out.clone()));
+        s.remember_client_token(format!("ReplaceSystemDisk/{t}"), r.fingerprint(&[]), out.clone());
     }
     Ok(out)
 }

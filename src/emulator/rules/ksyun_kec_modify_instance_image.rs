@@ -124,6 +124,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
+    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
     if r.get(&["SystemDisk.ResizeType"]).is_some_and(|v| !["offline", "online"].contains(&v)) {
         return Err(fail("InvalidParameterValue").common().arg("SystemDisk.ResizeType"));
     }
@@ -205,7 +206,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("invalid_hostname") {
         return Err(fail("HostNameInvalidParameterValue"));
     }
-    if size.is_some_and(|v| (v as u32) < image.size_gib) {
+    if size.is_some_and(|v| v < image.size_gib) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
     // 6. Capacity and upstream availability.
@@ -224,7 +225,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
                 id: new_id.clone(),
                 // "若不指定该参数,则按照系统默认值进行分配": the image's size
                 // is taken as the system default (the doc gives no number).
-                size_gib: size.map(|v| v as u32).unwrap_or(image.size_gib),
+                size_gib: size.unwrap_or(image.size_gib),
                 // "不传默认按价格体系配置systemDisk属性中第一个创建": the first
                 // type of the instance type's price list (the old disk's
                 // type when a world gives no price list).

@@ -91,15 +91,15 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     // 3. Idempotency.
     let fingerprint = r.fingerprint(&["ClientToken", "DryRun"]);
     if let Some(t) = token {
-        if let Some((fp, result)) = s.client_tokens.get(&format!("ReplaceSystemVolume/{t}")) {
-            if *fp != fingerprint {
+        if let Some((fp, result)) = s.client_token(&format!("ReplaceSystemVolume/{t}")) {
+            if fp != fingerprint {
                 return Err(fail("IdempotentParameterMismatch"));
             }
             let busy = s.instances.get(instance_id).is_some_and(|i| i.operation_lock.is_some());
             if busy {
                 return Err(fail("IdempotentProcessing"));
             }
-            return Ok(result.clone());
+            return Ok(result);
         }
     }
     // 4. Existence.
@@ -135,7 +135,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old.category.is_empty() {
         return Err(fail("MissingParameter.VolumeType"));
     }
-    if size.is_some_and(|v| v < 1 || v as u32 > inst.max_system_disk_gib) {
+    if size.is_some_and(|v| v < 1 || v > i64::from(inst.max_system_disk_gib)) {
         return Err(fail("LimitExceeded.SystemVolumeSize"));
     }
     // 6. Billing.
@@ -158,7 +158,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("hostname_mismatch") {
         return Err(fail("InvalidImage.HostnameMismatch"));
     }
-    if size.is_some_and(|v| (v as u32) < image.size_gib) {
+    if size.is_some_and(|v| v < i64::from(image.size_gib)) {
         return Err(fail("InvalidVolumeSize.ImageSizeMismatch"));
     }
     if dry_run {
@@ -174,7 +174,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             id: new_id.clone(),
             status: status.into(),
             settled_status: "attached".into(),
-            size_gib: size.map(|v| v as u32).unwrap_or(old.size_gib.max(image.size_gib)),
+            // 1..=max_system_disk_gib (checked above): the conversion is exact.
+            size_gib: size.and_then(|v| u32::try_from(v).ok()).unwrap_or(old.size_gib.max(image.size_gib)),
             content: format!("image:{}", image.id),
             ..old
         },
@@ -188,7 +189,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id) });
     let out = Map::new();
     if let Some(t) = token {
-        s.client_tokens.insert(format!("ReplaceSystemVolume/{t}"), (fingerprint, out.clone()));
+        s.remember_client_token(format!("ReplaceSystemVolume/{t}"), fingerprint, out.clone());
     }
     Ok(out)
 }
