@@ -11,8 +11,9 @@
 //! trigger the doc never names), so a reader sees how much awaits a live
 //! verdict.
 
+use crate::contract::message_matches;
 use crate::contract::DocumentedError;
-use crate::runner::{message_matches, Observed, Target};
+use crate::runner::{Observed, Target};
 use crate::suite::Suite;
 use serde::Serialize;
 use std::collections::BTreeMap;

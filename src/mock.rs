@@ -71,22 +71,28 @@ impl Match for SignedCall {
     }
 }
 
-/// Mounts the response for one step; `params` are resolved values.
-#[allow(clippy::too_many_arguments)]
-pub async fn mount_step(
-    server: &MockServer,
-    api: &Api,
-    p: &'static dyn Protocol,
-    step: &CaseStep,
-    params: Vec<(String, String)>,
-    bindings: &Bindings,
-    replay: Option<&RecordedStep>,
-    seq: u64,
-) {
+/// One step to mount: what the runner resolved for it.
+pub struct MockStep<'a> {
+    pub api: &'a Api,
+    pub protocol: &'static dyn Protocol,
+    pub step: &'a CaseStep,
+    /// Resolved values, in the order written.
+    pub params: Vec<(String, String)>,
+    pub bindings: &'a Bindings,
+    /// The region the trial signs for (the response echoes it).
+    pub region: &'a str,
+    /// The live recording to replay, when one passed.
+    pub replay: Option<&'a RecordedStep>,
+    pub seq: u64,
+}
+
+/// Mounts the response for one step.
+pub async fn mount_step(server: &MockServer, m: MockStep<'_>) {
+    let MockStep { api, protocol: p, step, params, bindings, region, replay, seq } = m;
     let ctx = ReplyCtx {
         action: step.action.clone(),
         version: step.version.clone(),
-        region: crate::runner::region(p.vendor()).to_string(),
+        region: region.to_string(),
         request_id: p.request_id(seq),
         xml: false,
     };
@@ -133,7 +139,7 @@ fn documented(
             // message only chooses among documented entries and fills their
             // `%s`; an undocumented code has only the case's words.
             let doc = match &e.message {
-                Some(m) => e.documented.iter().find(|d| crate::runner::message_matches(&d.message, m)),
+                Some(m) => e.documented.iter().find(|d| crate::contract::message_matches(&d.message, m)),
                 None => e.documented.first(),
             };
             let message = match (doc, &e.message) {

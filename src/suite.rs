@@ -900,7 +900,7 @@ impl Checker<'_> {
                     documented = self.entries_of_page(same_status, e.message_source, code);
                     if let Some(m) = &e.message {
                         if !documented.is_empty()
-                            && !documented.iter().any(|d| crate::runner::message_matches(&d.message, &m.value))
+                            && !documented.iter().any(|d| crate::contract::message_matches(&d.message, &m.value))
                         {
                             let listed: Vec<String> = documented.iter().map(|d| format!("{:?}", d.message)).collect();
                             self.err(

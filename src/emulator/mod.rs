@@ -26,7 +26,6 @@ pub mod wiretap;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
 use crate::protocol::{self, Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
-use crate::suite::Suite;
 use crate::template::Bindings;
 use crate::window::SlidingWindow;
 use crate::world::{Kind, WorldSpec};
@@ -150,23 +149,41 @@ pub fn fill_message(template: &str, args: &[String]) -> String {
     out
 }
 
+/// What the emulator needs of one API: its contract, the vendor's common
+/// errors and the API's default world. The emulator takes these, not the
+/// loaded suite, so it depends on the contract and not on the loader.
+pub struct ApiSpec<'a> {
+    pub vendor: &'a str,
+    pub action: &'a str,
+    pub contract: &'a Contract,
+    pub common: &'a CommonErrors,
+    pub world: &'a WorldSpec,
+}
+
+/// A set of APIs to emulate (the loaded suite is one).
+pub trait Catalog {
+    fn api_specs(&self) -> Vec<ApiSpec<'_>>;
+}
+
 impl Emulator {
-    /// An emulator that knows every contract of the suite, with one default
-    /// tenant per vendor (the union of that vendor's worlds) behind
+    /// An emulator that knows every contract of the catalog, with one
+    /// default tenant per vendor (the union of that vendor's worlds) behind
     /// [`DEFAULT_CREDENTIALS`].
-    pub fn from_suite(suite: &Suite) -> Emulator {
+    pub fn from_suite(suite: &impl Catalog) -> Emulator {
+        let specs = suite.api_specs();
         let mut inner = Inner::default();
-        for api in &suite.apis {
-            inner.contracts.entry(api.vendor.clone()).or_default().insert(api.action.clone(), api.contract.clone());
-            inner.common.entry(api.vendor.clone()).or_insert_with(|| (*api.common).clone());
+        for api in &specs {
+            inner
+                .contracts
+                .entry(api.vendor.to_string())
+                .or_default()
+                .insert(api.action.to_string(), api.contract.clone());
+            inner.common.entry(api.vendor.to_string()).or_insert_with(|| api.common.clone());
         }
         let emu = Emulator { inner: Arc::new(inner) };
         for (vendor, ak, sk) in DEFAULT_CREDENTIALS {
-            let world = suite
-                .apis
-                .iter()
-                .filter(|a| a.vendor == *vendor)
-                .fold(WorldSpec::default(), |w, a| w.patched(&a.world));
+            let world =
+                specs.iter().filter(|a| a.vendor == *vendor).fold(WorldSpec::default(), |w, a| w.patched(a.world));
             let tenant = emu.add_tenant(vendor, &world).0;
             emu.add_key(vendor, ak, sk, tenant);
             emu.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).insert(vendor.to_string(), (world, tenant));

@@ -62,7 +62,7 @@ impl SdkHarness {
     /// Starts the emulator on `127.0.0.1:<ephemeral>`.
     pub fn start(suite: Arc<Suite>) -> std::io::Result<SdkHarness> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let emulator = Emulator::from_suite(&suite);
+        let emulator = Emulator::from_suite(&*suite);
         let addr = rt.block_on(emulator.clone().spawn("127.0.0.1:0"))?;
         Ok(SdkHarness { _rt: rt, emulator, addr, suite, seq: AtomicU64::new(1) })
     }
