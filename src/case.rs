@@ -51,7 +51,7 @@ pub struct CaseFile {
     #[serde(default)]
     pub auth: Option<Auth>,
     #[serde(default)]
-    pub expect: Option<Expect>,
+    pub expect: Option<Spanned<Expect>>,
     #[serde(default)]
     pub steps: Option<Vec<Step>>,
     #[serde(default)]
@@ -95,7 +95,7 @@ pub struct Step {
     pub wire: Option<Wire>,
     #[serde(default)]
     pub auth: Option<Auth>,
-    pub expect: Expect,
+    pub expect: Spanned<Expect>,
     /// Sends the same request this many times (1 to 1000), each answer
     /// checked against `expect`: a burst for the documented flow control.
     #[serde(default)]

@@ -18,14 +18,7 @@ use crate::suite::Suite;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// What happened to one case on one target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Skip,
-}
+pub use crate::runner::Verdict;
 
 /// One trial's result, keyed by (API path, case name, target).
 pub type Results = BTreeMap<(String, String, &'static str), (Verdict, Vec<Observed>)>;

@@ -6,13 +6,12 @@
 //! transcripts the normalizer already redacted: no report can carry an
 //! access key, secret, token or signature.
 
-use crate::coverage::Verdict;
-use crate::runner::{Harness, Observed, Target};
+pub use crate::runner::TrialResult;
+use crate::runner::{Harness, Skips, Target, Verdict};
 use crate::suite::{Api, Case, Suite};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// Which trials to run.
 #[derive(Debug, Clone, Default)]
@@ -49,27 +48,6 @@ impl Selection {
     }
 }
 
-/// One trial's result.
-#[derive(Debug, Clone)]
-pub struct TrialResult {
-    pub api: String,
-    pub case: String,
-    pub target: Target,
-    pub verdict: Verdict,
-    /// Failure lines, or the skip reason.
-    pub detail: Vec<String>,
-    pub transcript: String,
-    pub observed: Vec<Observed>,
-    pub retries: Vec<String>,
-    pub duration: Duration,
-}
-
-impl TrialResult {
-    pub fn name(&self) -> String {
-        format!("{}::{}::{}", self.api, self.case, self.target.name())
-    }
-}
-
 /// Runs every selected case on every target, in parallel; `progress` sees
 /// each result as it lands. Results come back in suite order.
 pub fn run(
@@ -96,36 +74,7 @@ pub fn run(
                 };
                 let Some(&(i, target)) = work.get(w) else { break };
                 let (api, case) = cases[i];
-                let started = Instant::now();
-                let mut r = TrialResult {
-                    api: api.path(),
-                    case: case.name.clone(),
-                    target,
-                    verdict: Verdict::Skip,
-                    detail: Vec::new(),
-                    transcript: String::new(),
-                    observed: Vec::new(),
-                    retries: Vec::new(),
-                    duration: Duration::ZERO,
-                };
-                match case.targets.skip_reason(target.name()) {
-                    Some(reason) => r.detail.push(reason.to_string()),
-                    None => {
-                        let out = harness.run(api, case, target);
-                        r.transcript = out.transcript;
-                        r.observed = out.observed;
-                        r.retries = out.retries;
-                        match out.skipped {
-                            Some(reason) => r.detail.push(reason),
-                            None if out.failures.is_empty() => r.verdict = Verdict::Pass,
-                            None => {
-                                r.verdict = Verdict::Fail;
-                                r.detail = out.failures;
-                            }
-                        }
-                    }
-                }
-                r.duration = started.elapsed();
+                let r = harness.execute(api, case, target, Skips::Honour);
                 let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
                 all.push((w, r));
                 progress(&all.last().expect("just pushed").1, all.len(), total);

@@ -77,12 +77,27 @@ pub struct CheckedExpect {
     pub code: Option<String>,
     pub message: Option<String>,
     pub message_contains: Option<String>,
-    pub undocumented: Option<String>,
     /// Why this expectation rests on an assumption, when it does.
     pub assumed: Option<String>,
     pub body: BTreeMap<String, BodyCheck>,
     /// The documented entries for `code` (empty when undocumented or success).
     pub documented: Vec<DocumentedError>,
+    /// Where the expectation is written, for failure lines (none for the
+    /// harness's own set-up calls).
+    pub at: Option<Location>,
+}
+
+/// Where something is written in a case file: `file:line:column`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub pos: Pos,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.pos.line, self.pos.column)
+    }
 }
 
 impl Api {
@@ -655,7 +670,8 @@ impl Checker<'_> {
         }
         self.params(&s.request, contract, world, saved);
         self.save_paths(&s.save, contract);
-        let expect = self.expect(s.expect, contract, world, saved);
+        let at = Location { file: self.file.to_path_buf(), pos: yaml::pos_of(&s.expect) };
+        let expect = CheckedExpect { at: Some(at), ..self.expect(s.expect.value, contract, world, saved) };
         let repeat = s.repeat.unwrap_or(1);
         if !(1..=1000).contains(&repeat) {
             self.err(
@@ -933,10 +949,10 @@ impl Checker<'_> {
             code: e.code.map(|c| c.value),
             message: e.message.map(|m| m.value),
             message_contains: e.message_contains,
-            undocumented: e.undocumented,
             assumed: e.assumed,
             body: e.body,
             documented,
+            at: None,
         }
     }
 }

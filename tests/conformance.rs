@@ -9,7 +9,7 @@
 //! filters), which is also what `cargo nextest run` needs.
 
 use apiconform::live::{self, LiveConfig};
-use apiconform::runner::{Harness, Target};
+use apiconform::runner::{Harness, Skips, Target, TrialResult, Verdict};
 use apiconform::suite::Suite;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeMap;
@@ -58,16 +58,8 @@ fn main() {
                     Trial::test(name, move || {
                         let api = &suite.apis[ai];
                         let case = &api.cases[ci];
-                        let outcome = harness.run(api, case, target);
-                        if !outcome.failures.is_empty() {
-                            return Err(Failed::from(format!(
-                                "{}\n  case file: {}\n\ntranscript:\n{}",
-                                outcome.failures.join("\n"),
-                                case.file.display(),
-                                outcome.transcript
-                            )));
-                        }
-                        snapshot(&snap_dir, &case.name, &outcome.transcript)
+                        let r = harness.execute(api, case, target, Skips::Overridden);
+                        judge(r, &case.file, Some((&snap_dir, &case.name)))
                     })
                     .with_ignored_flag(skip),
                 );
@@ -83,17 +75,7 @@ fn main() {
                 Trial::test(format!("{}::{}::live", api.path(), case.name), move || {
                     let api = &suite.apis[ai];
                     let case = &api.cases[ci];
-                    let out = harness.run(api, case, Target::Live);
-                    match (out.skipped, out.failures.is_empty()) {
-                        (Some(reason), _) => Err(Failed::from(format!("not run: {reason}"))),
-                        (None, true) => Ok(()),
-                        (None, false) => Err(Failed::from(format!(
-                            "{}\n  case file: {}\n\ntranscript:\n{}",
-                            out.failures.join("\n"),
-                            case.file.display(),
-                            out.transcript
-                        ))),
-                    }
+                    judge(harness.execute(api, case, Target::Live, Skips::Overridden), &case.file, None)
                 })
                 .with_ignored_flag(plan.is_err()),
             );
@@ -114,4 +96,20 @@ fn main() {
         eprintln!("cleanup: {line}");
     }
     conclusion.exit();
+}
+
+/// The executor's verdict as a libtest result; a passing offline trial is
+/// then held to its snapshot.
+fn judge(r: TrialResult, case_file: &Path, snap: Option<(&Path, &str)>) -> Result<(), Failed> {
+    match (r.verdict, snap) {
+        (Verdict::Pass, Some((dir, name))) => snapshot(dir, name, &r.transcript),
+        (Verdict::Pass, None) => Ok(()),
+        (Verdict::Skip, _) => Err(Failed::from(format!("not run: {}", r.detail.join("; ")))),
+        (Verdict::Fail, _) => Err(Failed::from(format!(
+            "{}\n  case file: {}\n\ntranscript:\n{}",
+            r.detail.join("\n"),
+            case_file.display(),
+            r.transcript
+        ))),
+    }
 }
