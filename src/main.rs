@@ -289,16 +289,7 @@ fn main() -> ExitCode {
             serve(&cli.cases, &addr, !no_flow_control, opts)
         }
         Command::Sdk { command } => apiconform::sdk::cli::run(&repository_cases(&cli.cases), command),
-        Command::Explore { target, filters } => match load(&cli.cases).map(|s| explore::command(&s, &target, &filters))
-        {
-            Ok(Ok(true)) => ExitCode::SUCCESS,
-            Ok(Ok(false)) => ExitCode::FAILURE,
-            Ok(Err(e)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-            Err(c) => c,
-        },
+        Command::Explore { target, filters } => explore_cmd(&cli.cases, &target, &filters),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apiconform", &mut std::io::stdout());
             ExitCode::SUCCESS
@@ -306,49 +297,8 @@ fn main() -> ExitCode {
         Command::Init { dir } => init(&dir),
         Command::New { case, into } => new_case(&cli.cases, &case, into),
         Command::Report { results, html, sdk_diff, format } => report_cmd(&results, html, sdk_diff, format),
-        Command::Parity { filters, recordings, format } => {
-            let suite = match load(&cli.cases) {
-                Ok(s) => s,
-                Err(c) => return c,
-            };
-            let harness = match start(&suite) {
-                Ok(h) => h,
-                Err(c) => return c,
-            };
-            let root = recordings.unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
-            let results = apiconform::parity::check(&suite, &harness, &root, &Selection { filters, shard: None });
-            match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
-                Format::Table => print!("{}", apiconform::parity::render(&results)),
-            }
-            if results.iter().any(|r| r.unaccepted() > 0) {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Command::Sweep { dry_run, timeouts } => {
-            let suite = match load(&cli.cases) {
-                Ok(s) => s,
-                Err(c) => return c,
-            };
-            let cfg = timeouts.apply(LiveConfig::from_process_env());
-            if !cfg.enabled {
-                eprintln!("error: sweeping touches real accounts: set {}=1", apiconform::live::OPT_IN);
-                return ExitCode::from(2);
-            }
-            let harness = match Harness::start(&suite) {
-                Ok(h) => h.with_live(cfg),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            for line in harness.sweep(dry_run) {
-                println!("{line}");
-            }
-            ExitCode::SUCCESS
-        }
+        Command::Parity { filters, recordings, format } => parity_cmd(&cli.cases, filters, recordings, format),
+        Command::Sweep { dry_run, timeouts } => sweep_cmd(&cli.cases, dry_run, timeouts),
         Command::Coverage { format, check } => {
             let suite = match load(&cli.cases) {
                 Ok(s) => s,
@@ -357,6 +307,66 @@ fn main() -> ExitCode {
             coverage(&suite, format, check)
         }
     }
+}
+
+/// `apiconform explore`.
+fn explore_cmd(cases: &CasesArgs, target: &str, filters: &[String]) -> ExitCode {
+    match load(cases).map(|s| explore::command(&s, target, filters)) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::FAILURE,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(c) => c,
+    }
+}
+
+/// `apiconform parity`: the emulator against the live recordings.
+fn parity_cmd(cases: &CasesArgs, filters: Vec<String>, recordings: Option<PathBuf>, format: Format) -> ExitCode {
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let harness = match start(&suite) {
+        Ok(h) => h,
+        Err(c) => return c,
+    };
+    let root = recordings.unwrap_or_else(|| apiconform::recording::root_for(&suite.root));
+    let results = apiconform::parity::check(&suite, &harness, &root, &Selection { filters, shard: None });
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default()),
+        Format::Table => print!("{}", apiconform::parity::render(&results)),
+    }
+    if results.iter().any(|r| r.unaccepted() > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `apiconform sweep`: deletes what earlier runs left on live accounts.
+fn sweep_cmd(cases: &CasesArgs, dry_run: bool, timeouts: Timeouts) -> ExitCode {
+    let suite = match load(cases) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let cfg = timeouts.apply(LiveConfig::from_process_env());
+    if !cfg.enabled {
+        eprintln!("error: sweeping touches real accounts: set {}=1", apiconform::live::OPT_IN);
+        return ExitCode::from(2);
+    }
+    let harness = match Harness::start(&suite) {
+        Ok(h) => h.with_live(cfg),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for line in harness.sweep(dry_run) {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
 }
 
 /// `apiconform run`: checks the arguments, loads the cases, runs.

@@ -200,7 +200,6 @@ fn measured() -> Vec<(String, String)> {
 }
 
 #[test]
-#[ignore = "until the runner is split (this branch, next commits)"]
 fn no_function_over_80_lines() {
     let long: Vec<_> = measured().iter().flat_map(|(rel, text)| long_functions(rel, text)).collect();
     assert!(long.is_empty(), "functions over {MAX_FUNCTION_LINES} lines (file, line, name, lines): {long:#?}");
@@ -214,7 +213,6 @@ fn the_length_measure_counts_bodies() {
 }
 
 #[test]
-#[ignore = "until the runner is split (this branch, next commits)"]
 fn no_too_many_arguments_allowance() {
     let found: Vec<_> = measured()
         .iter()

@@ -24,26 +24,7 @@ pub enum SdkCommand {
         filters: Vec<String>,
     },
     /// Run every case through two versions of a flavour and class what changed.
-    Diff {
-        #[arg(long = "flavour", value_name = "FLAVOUR", required = true)]
-        flavours: Vec<String>,
-        /// The package that moves (default: the flavour's SDK package).
-        #[arg(long)]
-        package: Option<String>,
-        /// The old version (default: the locked set).
-        #[arg(long)]
-        from: Option<String>,
-        /// The new version, or `latest`.
-        #[arg(long)]
-        to: String,
-        /// `text`, `markdown` or `json`.
-        #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
-        format: String,
-        /// Write the report here instead of standard output.
-        #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        filters: Vec<String>,
-    },
+    Diff(DiffArgs),
     /// Promote a reviewed version: its resolved set becomes the flavour's lock, and its snapshots are re-recorded.
     Accept {
         flavour: String,
@@ -53,15 +34,37 @@ pub enum SdkCommand {
     },
 }
 
+// The arguments of `apiconform sdk diff` (its help is the variant's).
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    #[arg(long = "flavour", value_name = "FLAVOUR", required = true)]
+    flavours: Vec<String>,
+    /// The package that moves (default: the flavour's SDK package).
+    #[arg(long)]
+    package: Option<String>,
+    /// The old version (default: the locked set).
+    #[arg(long)]
+    from: Option<String>,
+    /// The new version, or `latest`.
+    #[arg(long)]
+    to: String,
+    /// `text`, `markdown` or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    format: String,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    filters: Vec<String>,
+}
+
 /// Runs one `apiconform sdk` command. `cases` is the repository's cases
 /// directory: the drivers, lock files and snapshots sit beside it.
 pub fn run(cases: &Path, command: SdkCommand) -> ExitCode {
     let root = super::root_for(cases);
     let snapshots = super::snapshots_for(cases);
     let names = match &command {
-        SdkCommand::Setup { flavours } | SdkCommand::Record { flavours, .. } | SdkCommand::Diff { flavours, .. } => {
-            flavours.clone()
-        }
+        SdkCommand::Setup { flavours } | SdkCommand::Record { flavours, .. } => flavours.clone(),
+        SdkCommand::Diff(d) => d.flavours.clone(),
         SdkCommand::Accept { flavour, .. } => vec![flavour.clone()],
     };
     let flavours = match commands::select(&names) {
@@ -97,38 +100,7 @@ pub fn run(cases: &Path, command: SdkCommand) -> ExitCode {
     let result = match command {
         SdkCommand::Setup { .. } => unreachable!("handled above"),
         SdkCommand::Record { filters, .. } => sdk_record(&h, &root, &snapshots, &flavours, &filters),
-        SdkCommand::Diff { package, from, to, format, output, filters, .. } => {
-            let mut diffs = Vec::new();
-            for f in &flavours {
-                let req = commands::DiffRequest {
-                    flavour: f,
-                    package: package.as_deref(),
-                    from: from.as_deref(),
-                    to: &to,
-                    filters: &filters,
-                };
-                match commands::diff(&h, &root, &req) {
-                    Ok(d) => diffs.push(d),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", f.name);
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            let text = match format.as_str() {
-                "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
-                "markdown" => super::diff::markdown(&diffs),
-                _ => super::diff::text(&diffs),
-            };
-            match output {
-                Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
-                None => {
-                    println!("{text}");
-                    Ok(())
-                }
-            }
-            .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
-        }
+        SdkCommand::Diff(args) => sdk_diff(&h, &root, &flavours, args),
         SdkCommand::Accept { flavour, version, package } => {
             commands::accept(&root, flavours[0], package.as_deref(), &version).and_then(|()| {
                 println!("{flavour}: the lock now holds {version}; re-recording its snapshots");
@@ -171,4 +143,33 @@ fn sdk_record(
         failed |= !r.failed.is_empty();
     }
     Ok(failed)
+}
+
+/// Diffs every flavour; true when an unaccepted breaking change was found.
+fn sdk_diff(h: &SdkHarness, root: &Path, flavours: &[&'static Flavour], args: DiffArgs) -> Result<bool, String> {
+    let DiffArgs { package, from, to, format, output, filters, .. } = args;
+    let mut diffs = Vec::new();
+    for f in flavours {
+        let req = commands::DiffRequest {
+            flavour: f,
+            package: package.as_deref(),
+            from: from.as_deref(),
+            to: &to,
+            filters: &filters,
+        };
+        diffs.push(commands::diff(h, root, &req).map_err(|e| format!("{}: {e}", f.name))?);
+    }
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
+        "markdown" => super::diff::markdown(&diffs),
+        _ => super::diff::text(&diffs),
+    };
+    match output {
+        Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+    .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
 }

@@ -20,6 +20,7 @@ use crate::emulator::Emulator;
 use crate::normalize::Redactor;
 use crate::protocol::{Credentials, Normalized};
 use crate::suite::{Api, Case, CaseStep, Suite};
+use crate::template::Bindings;
 use serde_json::{json, Value};
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -92,17 +93,7 @@ impl SdkHarness {
                 return out;
             }
         };
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let (creds, mut bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
-        let unknown = format!("APICONFORMUNKNOWN{seq:06}");
-        let ak = creds.access_key_id.clone();
-        let keys = [ak.as_str(), unknown.as_str()];
-        self.emulator.watch(&keys);
-        let mut redactor = Redactor::new(&bindings);
-        redactor.add_credentials(&creds);
-        redactor.add(&unknown, "[unknown-access-key]");
-        redactor.add(&format!("apiconform-sts-{seq}"), "[security-token]");
-        let tenant = Tenant { creds, unknown: unknown.clone(), seq };
+        let (tenant, mut bindings, mut redactor) = self.open_tenant(api, case);
         let mut healthy = true;
         'steps: for step in &case.steps {
             let params: Vec<(String, String)> =
@@ -123,16 +114,12 @@ impl SdkHarness {
                 let last = k >= step.repeat.max(1);
                 if last || !matches!(verdict, Judged::Decoded(_)) {
                     let reply = redact_reply(reply, &mut redactor);
-                    let record = StepRecord { name: step.name.clone(), action: step.action.clone(), wire, reply };
-                    if step.repeat > 1 {
-                        let _ = writeln!(
-                            out.transcript,
-                            "\n({} sent {k} of {} times; this one is shown)",
-                            step.name, step.repeat
-                        );
-                    }
-                    render_step(&record, &mut out.transcript);
-                    out.steps.push(record);
+                    keep_step(
+                        &mut out,
+                        step,
+                        k,
+                        StepRecord { name: step.name.clone(), action: step.action.clone(), wire, reply },
+                    );
                 }
                 let n = match verdict {
                     Judged::Unsupported(reason) => {
@@ -157,7 +144,7 @@ impl SdkHarness {
                 }
             }
         }
-        self.emulator.unwatch(&keys);
+        self.emulator.unwatch(&[tenant.creds.access_key_id.as_str(), tenant.unknown.as_str()]);
         if healthy {
             pool.give(driver);
         }
@@ -165,6 +152,20 @@ impl SdkHarness {
             *line = redactor.text(line);
         }
         out
+    }
+
+    /// A fresh tenant for one trial, its access keys watched, and a
+    /// redactor that knows its secrets.
+    fn open_tenant(&self, api: &Api, case: &Case) -> (Tenant, Bindings, Redactor) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let (creds, bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
+        let unknown = format!("APICONFORMUNKNOWN{seq:06}");
+        self.emulator.watch(&[creds.access_key_id.as_str(), unknown.as_str()]);
+        let mut redactor = Redactor::new(&bindings);
+        redactor.add_credentials(&creds);
+        redactor.add(&unknown, "[unknown-access-key]");
+        redactor.add(&format!("apiconform-sts-{seq}"), "[security-token]");
+        (Tenant { creds, unknown, seq }, bindings, redactor)
     }
 
     /// One call of a step through the driver, and what the SDK sent for it.
@@ -390,4 +391,14 @@ fn render_step(r: &StepRecord, out: &mut String) {
     if !d.dropped.is_empty() {
         let _ = writeln!(out, "  dropped: {}", d.dropped.join(", "));
     }
+}
+
+/// Keeps one exchange of a step in the transcript and the record (of a
+/// `repeat: N` burst, the one shown).
+fn keep_step(out: &mut SdkOutcome, step: &CaseStep, k: u32, record: StepRecord) {
+    if step.repeat > 1 {
+        let _ = writeln!(out.transcript, "\n({} sent {k} of {} times; this one is shown)", step.name, step.repeat);
+    }
+    render_step(&record, &mut out.transcript);
+    out.steps.push(record);
 }

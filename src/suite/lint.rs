@@ -1,164 +1,21 @@
-//! Discovery and checking: `cases/` on disk to a [`Suite`] the runner trusts.
-//!
-//! Layout: `cases/<vendor>/common-errors.yaml`, and per API
-//! `cases/<vendor>/<service>/<Action>/{api.yaml, world.yaml, *.yaml}`.
-//! Every problem found is collected as a [`Diagnostic`] with a position, so
-//! `apiconform lint` can report them all at once. Nothing here panics on user
-//! input, and nothing the user wrote is ignored: unknown fields, duplicate
-//! case names, unknown parameters, missing fixtures and undocumented codes
-//! are all errors.
+//! The lint rules: every check a case must pass before the runner sees it
+//! (unknown parameters, fixtures, undocumented codes, duplicates, prose
+//! conditions, one API version per vendor service). Each problem is a
+//! diagnostic with a position; none stops the others from being found.
 
-use crate::case::{Auth, BodyCheck, CaseFile, Expect, Params, Step, Targets, Wire};
-use crate::contract::{Authority, CommonErrors, Contract, DocumentedError};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, FileDiagnostics, Pos};
+use super::loader::RawApi;
+use super::model::{Api, Case, CaseStep, CheckedExpect, Location};
+use crate::case::{BodyCheck, CaseFile, Expect, Params, Step};
+use crate::contract::{Authority, Contract, DocumentedError};
+use crate::diag::{did_you_mean, Diagnostic, FileDiagnostics, Pos};
 use crate::template::{self, Token};
 use crate::world::{Kind, WorldSpec};
 use crate::yaml::{self, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// Everything under `cases/`, checked.
-#[derive(Debug)]
-pub struct Suite {
-    pub root: PathBuf,
-    pub apis: Vec<Api>,
-}
-
-/// One API directory.
-#[derive(Debug)]
-pub struct Api {
-    pub vendor: String,
-    pub service: String,
-    pub action: String,
-    pub dir: PathBuf,
-    pub contract: Contract,
-    pub common: Arc<CommonErrors>,
-    pub world: WorldSpec,
-    pub cases: Vec<Case>,
-}
-
-/// One checked case, ready to run.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub name: String,
-    pub file: PathBuf,
-    pub condition: String,
-    pub tags: Vec<String>,
-    /// Why the whole case rests on an assumption, when it does.
-    pub assumed: Option<String>,
-    /// The API's default world with the case's `given:` applied.
-    pub world: WorldSpec,
-    /// The case's `given:` as written (what a live run must stage).
-    pub given: WorldSpec,
-    pub steps: Vec<CaseStep>,
-    pub targets: Targets,
-    pub parity: crate::case::Parity,
-}
-
-#[derive(Debug, Clone)]
-pub struct CaseStep {
-    pub name: String,
-    pub action: String,
-    pub version: String,
-    /// Wire name and templated value, in the order written.
-    pub params: Vec<(String, String)>,
-    pub wire: Wire,
-    pub auth: Auth,
-    pub expect: CheckedExpect,
-    pub save: BTreeMap<String, String>,
-    /// How many times the request is sent (a burst); 1 for most steps.
-    pub repeat: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct CheckedExpect {
-    pub status: u16,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub message_contains: Option<String>,
-    /// Why this expectation rests on an assumption, when it does.
-    pub assumed: Option<String>,
-    pub body: BTreeMap<String, BodyCheck>,
-    /// The documented entries for `code` (empty when undocumented or success).
-    pub documented: Vec<DocumentedError>,
-    /// Where the expectation is written, for failure lines (none for the
-    /// harness's own set-up calls).
-    pub at: Option<Location>,
-}
-
-/// Where something is written in a case file: `file:line:column`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: PathBuf,
-    pub pos: Pos,
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.pos.line, self.pos.column)
-    }
-}
-
-impl Api {
-    /// `vendor::service::Action`.
-    pub fn path(&self) -> String {
-        format!("{}::{}::{}", self.vendor, self.service, self.action)
-    }
-}
-
-impl Suite {
-    /// Loads and checks every case under `root`.
-    pub fn load(root: &Path) -> Result<Suite, Diagnostics> {
-        let mut diags = Vec::new();
-        let vendors = match entries(root) {
-            Ok(v) => dirs_only(v, "a vendor directory", &[], &mut diags),
-            Err(e) => {
-                return Err(Diagnostics(vec![Diagnostic::new(
-                    root,
-                    Pos::default(),
-                    format!("cannot read the cases directory: {e}"),
-                )]))
-            }
-        };
-        let mut raw_apis = Vec::new();
-        for vdir in vendors {
-            let common_path = vdir.join("common-errors.yaml");
-            let common = match read(&common_path).and_then(|t| yaml::parse::<CommonErrors>(&common_path, &t)) {
-                Ok(c) => Arc::new(c),
-                Err(d) => {
-                    diags.push(d);
-                    continue;
-                }
-            };
-            for sdir in subdirs(&vdir, "a service directory", &["common-errors.yaml"], &mut diags) {
-                for adir in subdirs(&sdir, "an action directory", &[], &mut diags) {
-                    match load_api_files(&adir, &common) {
-                        Ok((raw, d)) => {
-                            diags.extend(d);
-                            raw_apis.push(raw);
-                        }
-                        Err(d) => diags.extend(d),
-                    }
-                }
-            }
-        }
-        check_versions(&raw_apis, &mut diags);
-        let apis = check_cases(raw_apis, &mut diags);
-        if diags.is_empty() {
-            Ok(Suite { root: root.to_path_buf(), apis })
-        } else {
-            Err(Diagnostics(diags))
-        }
-    }
-
-    pub fn case_count(&self) -> usize {
-        self.apis.iter().map(|a| a.cases.len()).sum()
-    }
-}
 
 /// Parses and checks the case files of each API.
-fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
+pub(super) fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
     // Contracts of sibling APIs, so that a step may call another action
     // of the same vendor and service.
     let contracts: Vec<(String, String, Contract)> =
@@ -211,7 +68,7 @@ fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
 
 /// An API's version is its vendor's and service's: every `api.yaml` of one
 /// vendor and service must name the same one (the most common one wins).
-fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
+pub(super) fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
     let mut counts: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     for a in apis.iter().map(|r| &r.api) {
         *counts.entry((&a.vendor, &a.service, &a.contract.version)).or_default() += 1;
@@ -242,105 +99,6 @@ fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The largest file the loader reads (1 MiB; the largest `api.yaml` today is
-/// 17 KB). Larger files are refused with a diagnostic, unread.
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
-
-/// Reads one file the user wrote, once: only a regular file (a FIFO would
-/// block, `/dev/zero` never ends), at most [`MAX_FILE_BYTES`], UTF-8.
-fn read(path: &Path) -> Result<String, Diagnostic> {
-    use std::io::Read;
-    let err = |msg: String| Diagnostic::new(path, Pos::default(), msg);
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read file: {e}")))?;
-    if !meta.is_file() {
-        return Err(err(format!("not a regular file ({}); only regular files are read", file_kind(&meta)))
-            .hint("replace it with a plain file, or remove it"));
-    }
-    let too_big = |n: u64| err(format!("the file is {n} bytes; the limit is {MAX_FILE_BYTES} (1 MiB)"));
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_big(meta.len()).hint("split it; a case file tests one condition"));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| err(format!("cannot read file: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big(bytes.len() as u64));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let bytes = e.into_bytes();
-        let valid = String::from_utf8_lossy(&bytes[..at]).into_owned();
-        let pos = pos_at(&valid, at);
-        Diagnostic::new(
-            path,
-            pos,
-            format!("the file is not UTF-8: byte 0x{:02X} cannot start a character here", bytes[at]),
-        )
-        .with_source(&String::from_utf8_lossy(&bytes))
-        .hint("save the file as UTF-8")
-    })
-}
-
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if meta.is_dir() {
-        "a directory"
-    } else {
-        "not a file"
-    }
-}
-
-/// The entries of `dir`, sorted.
-fn entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    v.sort();
-    Ok(v)
-}
-
-/// Notes, hidden files and the files named in `allowed` may sit among the
-/// directories of the layout; any other file there is a mistake.
-fn dirs_only(entries: Vec<PathBuf>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    for p in entries {
-        let name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        if p.is_dir() {
-            dirs.push(p);
-        } else if !(name.starts_with('.') || name.ends_with(".md") || allowed.contains(&name.as_str())) {
-            diags.push(
-                Diagnostic::new(&p, Pos::default(), format!("`{name}` is not a directory, but {what} belongs here"))
-                    .hint("the layout is cases/<vendor>/<service>/<Action>/; move or remove this file"),
-            );
-        }
-    }
-    dirs
-}
-
-fn subdirs(dir: &Path, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    match entries(dir) {
-        Ok(v) => dirs_only(v, what, allowed, diags),
-        Err(e) => {
-            diags.push(Diagnostic::new(dir, Pos::default(), format!("cannot read directory: {e}")));
-            Vec::new()
-        }
-    }
-}
-
-type CaseTexts = Vec<(PathBuf, String)>;
-
 /// Every prose condition of `api.yaml` has a case that exists, or a waiver.
 fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
     let names: Vec<&str> = api.cases.iter().map(|c| c.name.as_str()).collect();
@@ -360,86 +118,9 @@ fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// An API as read, before its cases are checked.
-struct RawApi {
-    api: Api,
-    files: CaseTexts,
-    /// The text of `api.yaml`, for diagnostics about the contract.
-    api_text: String,
-}
-
-/// An API's contract, world and case texts, and the problems of the case
-/// files that could not be read (the others still load). Errors in
-/// `api.yaml` or `world.yaml` fail the whole API.
-fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(RawApi, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let api_path = dir.join("api.yaml");
-    let api_text = read(&api_path).map_err(|d| vec![d])?;
-    let contract: Contract = yaml::parse(&api_path, &api_text).map_err(|d| vec![d])?;
-    let world_path = dir.join("world.yaml");
-    let world_text = read(&world_path).map_err(|d| vec![d])?;
-    let world: WorldSpec = yaml::parse(&world_path, &world_text).map_err(|d| vec![d])?;
-    let rel: Vec<String> =
-        dir.components().rev().take(3).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    let (action, service, vendor) = (&rel[0], &rel[1], &rel[2]);
-    if (&contract.vendor, &contract.service, &contract.action) != (vendor, service, action) {
-        return Err(vec![Diagnostic::new(
-            &api_path,
-            Pos::new(1, 1),
-            format!(
-                "api.yaml names {}/{}/{} but lives in {}/{}/{}",
-                contract.vendor, contract.service, contract.action, vendor, service, action
-            ),
-        )
-        .hint("the directory path and the vendor, service and action fields must agree")]);
-    }
-    let mut d = FileDiagnostics::new(&world_path);
-    check_world_refs(&world, &world_path, &world_text, &mut d);
-    if !d.is_empty() {
-        return Err(d.finish());
-    }
-    let (files, diags) = case_files(dir)?;
-    let api = Api {
-        vendor: vendor.clone(),
-        service: service.clone(),
-        action: action.clone(),
-        dir: dir.to_path_buf(),
-        contract,
-        common: common.clone(),
-        world,
-        cases: Vec::new(),
-    };
-    Ok((RawApi { api, files, api_text }, diags))
-}
-
-/// The texts of an API directory's case files, and a diagnostic for each one
-/// that cannot be read.
-fn case_files(dir: &Path) -> Result<(CaseTexts, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let entries =
-        entries(dir).map_err(|e| vec![Diagnostic::new(dir, Pos::default(), format!("cannot read directory: {e}"))])?;
-    let (mut files, mut diags) = (Vec::new(), Vec::new());
-    for p in entries {
-        let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        if fname == "api.yaml" || fname == "world.yaml" {
-            continue;
-        }
-        if fname.ends_with(".yml") {
-            diags.push(
-                Diagnostic::new(&p, Pos::default(), "case files must end in `.yaml`")
-                    .hint(format!("rename it to `{}`", fname.trim_end_matches(".yml").to_string() + ".yaml")),
-            );
-        } else if fname.ends_with(".yaml") {
-            match read(&p) {
-                Ok(t) => files.push((p, t)),
-                Err(d) => diags.push(d),
-            }
-        }
-    }
-    Ok((files, diags))
-}
-
 /// Where `needle` first appears in `text`, as a position (the world types
 /// carry no spans; the text search finds the line the user wrote).
-fn find_pos(text: &str, needle: &str) -> Pos {
+pub(super) fn find_pos(text: &str, needle: &str) -> Pos {
     match text.find(needle) {
         Some(at) => pos_at(text, at),
         None => Pos::default(),
@@ -447,7 +128,7 @@ fn find_pos(text: &str, needle: &str) -> Pos {
 }
 
 /// The position of byte offset `at` of `text` (a character boundary).
-fn pos_at(text: &str, at: usize) -> Pos {
+pub(super) fn pos_at(text: &str, at: usize) -> Pos {
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
@@ -455,7 +136,7 @@ fn pos_at(text: &str, at: usize) -> Pos {
     Pos::new(clamp(line), clamp(col))
 }
 
-fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagnostics) {
+pub(super) fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagnostics) {
     let names: Vec<&str> = w.fixtures().into_iter().map(|(n, _)| n).collect();
     for (owner, field, target, kind) in w.references() {
         if !out.has_room() {
@@ -559,7 +240,7 @@ impl Checker<'_> {
         }
     }
 
-    fn case(&mut self, cf: CaseFile) -> Option<Case> {
+    fn case(&mut self, mut cf: CaseFile) -> Option<Case> {
         let name_pos = yaml::pos_of(&cf.name);
         let name = cf.name.value.clone();
         self.check_name(&name, name_pos);
@@ -574,13 +255,45 @@ impl Checker<'_> {
         let given = cf.given.clone();
         let (file, text) = (self.file, self.text);
         check_world_refs(&world, file, text, &mut self.diags);
-        let raw_steps: Vec<Step> = match (cf.request, cf.expect, cf.steps) {
+        let raw_steps = self.raw_steps(&mut cf, name_pos)?;
+        if cf.targets.live_dry_run() && !self.api.contract.params.contains_key("DryRun") {
+            self.err(
+                name_pos,
+                format!("`targets.live.dry_run` is set, but {} has no DryRun parameter", self.api.action),
+                Some("remove `dry_run`; this API cannot be called without effect".into()),
+            );
+        }
+        let mut saved: BTreeSet<String> = BTreeSet::new();
+        let mut steps = Vec::new();
+        for (i, s) in raw_steps.into_iter().enumerate() {
+            if let Some(st) = self.step(i, s, &world, &mut saved) {
+                steps.push(st);
+            }
+        }
+        self.assumptions(&cf.assumed, &cf.tags, &steps, name_pos);
+        Some(Case {
+            name,
+            file: self.file.to_path_buf(),
+            condition: cf.condition,
+            tags: cf.tags,
+            assumed: cf.assumed,
+            world,
+            given,
+            steps,
+            targets: cf.targets,
+            parity: cf.parity,
+        })
+    }
+
+    /// The case's steps as written: `request` and `expect` are one step.
+    fn raw_steps(&mut self, cf: &mut CaseFile, name_pos: Pos) -> Option<Vec<Step>> {
+        Some(match (cf.request.take(), cf.expect.take(), cf.steps.take()) {
             (Some(request), Some(expect), None) => vec![Step {
                 name: None,
                 action: None,
                 request,
-                wire: cf.wire,
-                auth: cf.auth,
+                wire: cf.wire.take(),
+                auth: cf.auth.take(),
                 expect,
                 repeat: None,
                 save: BTreeMap::new(),
@@ -611,33 +324,6 @@ impl Checker<'_> {
                 self.err(name_pos, "the case has no request", Some("add `request:` and `expect:`, or `steps:`".into()));
                 return None;
             }
-        };
-        if cf.targets.live_dry_run() && !self.api.contract.params.contains_key("DryRun") {
-            self.err(
-                name_pos,
-                format!("`targets.live.dry_run` is set, but {} has no DryRun parameter", self.api.action),
-                Some("remove `dry_run`; this API cannot be called without effect".into()),
-            );
-        }
-        let mut saved: BTreeSet<String> = BTreeSet::new();
-        let mut steps = Vec::new();
-        for (i, s) in raw_steps.into_iter().enumerate() {
-            if let Some(st) = self.step(i, s, &world, &mut saved) {
-                steps.push(st);
-            }
-        }
-        self.assumptions(&cf.assumed, &cf.tags, &steps, name_pos);
-        Some(Case {
-            name,
-            file: self.file.to_path_buf(),
-            condition: cf.condition,
-            tags: cf.tags,
-            assumed: cf.assumed,
-            world,
-            given,
-            steps,
-            targets: cf.targets,
-            parity: cf.parity,
         })
     }
 
