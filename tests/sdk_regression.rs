@@ -4,10 +4,11 @@
 //! `snapshots/sdk/<flavour>/<vendor>/<service>/<Action>/<case>.snap`
 //! (`cargo insta review` accepts changes).
 //!
-//! The environments are built from `sdk/flavours/*` into the SDK cache
-//! (`apiconform sdk setup` builds them ahead; `.ci/run` does). A flavour
-//! whose environment cannot be built is skipped with a note, unless
-//! `APICONFORM_REQUIRE_SDKS=1` (CI), which makes it a failure.
+//! The environments are built from `sdk/flavours/*` into the SDK cache by
+//! `apiconform sdk setup` (`.ci/run` does). Without them a flavour is
+//! skipped with a note, so a plain `cargo test` stays offline; with
+//! `APICONFORM_REQUIRE_SDKS=1` (CI) a missing one is built, and one that
+//! cannot be built is a failure.
 //! `APICONFORM_SDK_FLAVOURS=a,b` limits the run to some flavours.
 
 use apiconform::sdk::driver::Pool;
@@ -42,20 +43,24 @@ fn main() {
             continue;
         }
         // Listing must not build environments.
+        // Listing must not build environments; nor must a plain `cargo
+        // test` (offline, seconds): it uses what `apiconform sdk setup` built.
         let pool = if args.list {
             None
-        } else {
+        } else if required {
             match env::build(&sdk_root, f, &env::Pin::Locked) {
                 Ok(e) => Some(Arc::new(Pool::new(&sdk_root, f, e))),
-                Err(e) if required => {
+                Err(e) => {
                     eprintln!("the {} environment is required here (APICONFORM_REQUIRE_SDKS) and failed: {e}", f.name);
                     std::process::exit(101);
                 }
-                Err(e) => {
-                    eprintln!("note: {} skipped: its environment cannot be built ({e})", f.name);
-                    None
-                }
             }
+        } else {
+            let cached = env::cached(&sdk_root, f, &env::Pin::Locked);
+            if cached.is_none() {
+                eprintln!("note: {} skipped: its environment is not built (`cargo run -- sdk setup`)", f.name);
+            }
+            cached.map(|e| Arc::new(Pool::new(&sdk_root, f, e)))
         };
         for (ai, api) in suite.apis.iter().enumerate() {
             if api.vendor != f.vendor {

@@ -95,8 +95,30 @@ fn pinned_set(sdk: &Path, f: &Flavour, label: &str) -> Option<Vec<(String, Strin
     }
 }
 
+/// The environment of `f` pinned by `pin` if the cache already holds it
+/// (nothing is installed).
+pub fn cached(sdk: &Path, f: &Flavour, pin: &Pin) -> Option<Env> {
+    let dir = plan(sdk, f, pin).ok()?.dir;
+    let resolved = std::fs::read_to_string(dir.join(READY)).ok()?;
+    Some(Env { dir, language: f.language, resolved })
+}
+
 /// Builds (or finds in the cache) the environment of `f` pinned by `pin`.
 pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
+    let p = plan(sdk, f, pin)?;
+    build_at(f, p.dir, &p.files, p.upgrade.as_ref())
+}
+
+/// What to install, and the cache directory it goes in.
+struct Plan {
+    /// Lock files as (name, contents).
+    files: Vec<(String, String)>,
+    /// A package to move after installing the lock: (package, version).
+    upgrade: Option<(String, String)>,
+    dir: PathBuf,
+}
+
+fn plan(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Plan, String> {
     let mut files = lock_files(sdk, f)?;
     let mut upgrade = None;
     if let Pin::Version { package, version } = pin {
@@ -116,10 +138,20 @@ pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
     let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     let lang = if f.language == Language::Python { "py" } else { "node" };
     let dir = cache_root().join(format!("{lang}-{key}"));
+    Ok(Plan { files, upgrade, dir })
+}
+
+fn build_at(
+    f: &Flavour,
+    dir: PathBuf,
+    files: &[(String, String)],
+    upgrade: Option<&(String, String)>,
+) -> Result<Env, String> {
+    let key = dir.file_name().and_then(|n| n.to_str()).unwrap_or("env").to_string();
     std::fs::create_dir_all(cache_root()).map_err(|e| format!("cannot create {}: {e}", cache_root().display()))?;
     // One builder per environment, across threads and processes (parallel
     // tests, a CLI run beside `cargo test`): the others wait, then find it.
-    let lock_path = cache_root().join(format!("{lang}-{key}.lock"));
+    let lock_path = cache_root().join(format!("{key}.lock"));
     let lock = std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     if let Ok(resolved) = std::fs::read_to_string(dir.join(READY)) {
@@ -130,8 +162,8 @@ pub fn build(sdk: &Path, f: &Flavour, pin: &Pin) -> Result<Env, String> {
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let resolved = match f.language {
-        Language::Python => build_python(&dir, &files, upgrade.as_ref())?,
-        Language::Node => build_node(&dir, &files, upgrade.as_ref())?,
+        Language::Python => build_python(&dir, files, upgrade)?,
+        Language::Node => build_node(&dir, files, upgrade)?,
     };
     std::fs::write(dir.join(READY), &resolved).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(Env { dir, language: f.language, resolved })
