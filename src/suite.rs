@@ -646,10 +646,12 @@ impl Checker<'_> {
             },
         };
         let contract = contract?;
-        if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
+        if s.wire.as_ref().and_then(|w| w.signature).is_some()
+            && !crate::vendor::get(&self.api.vendor).is_some_and(|v| v.signature_variants)
+        {
             self.err_at(
                 At::Text("signature:"),
-                "`wire.signature` only applies to Alibaba Cloud",
+                crate::vendor::signature_variants_message(),
                 Some("remove it; this vendor has one signature scheme".into()),
             );
         }
