@@ -381,7 +381,7 @@ impl Emulator {
             return control::handle(self, req);
         }
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(p) = protocol::all().into_iter().find(|p| p.recognizes(req)) else {
+        let Some(p) = protocol::all().find(|p| p.recognizes(req)) else {
             return HttpResponse::json(
                 400,
                 &serde_json::json!({"Code": "MissingAuthentication", "Message": "apiconform emulator: the request is not signed in any known vendor's scheme"}),

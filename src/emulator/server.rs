@@ -274,7 +274,7 @@ impl Emulator {
     /// still be on the wire.
     fn limit_error(&self, req: &HttpRequest, status: u16, code: &str, message: String) -> HttpResponse {
         let message = format!("apiconform emulator: {message}");
-        let mut resp = match protocol::all().into_iter().find(|p| p.recognizes(req)) {
+        let mut resp = match protocol::all().find(|p| p.recognizes(req)) {
             Some(p) => {
                 let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                 // Alibaba's V1 answers in XML unless the call asks for JSON.

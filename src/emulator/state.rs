@@ -2,6 +2,7 @@
 //! bytes. Built from a [`WorldSpec`] with defaults filled in; business rules
 //! read and change it; protocol modules never see it.
 
+use super::rules::{flag, FlagDoc};
 use super::tokens::ClientTokens;
 use crate::protocol::hex_id;
 use crate::world::{Kind, RamStatement, UnpaidOrder, WorldSpec};
@@ -185,6 +186,14 @@ macro_rules! impl_flags {
     ($($t:ty),*) => { $( impl Flags for $t { fn flags(&self) -> &[String] { &self.flags } } )* };
 }
 impl_flags!(Instance, Disk, Image, Snapshot, Account);
+
+/// The flags the state model itself reads, for every vendor and API.
+pub const FLAGS: &[FlagDoc] = &[flag(
+    "account",
+    "manual_time",
+    "long-running work (a replacement, a reset) completes only when the control API advances time",
+    "not a cloud condition: it switches the emulator's clock to the control API",
+)];
 
 /// One tenant's resources, by ID.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

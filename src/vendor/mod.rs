@@ -11,6 +11,8 @@ pub mod aliyun;
 pub mod ksyun;
 pub mod volcengine;
 
+use crate::emulator::rules::{FlagDoc, Outcome, Req};
+use crate::emulator::state::State;
 use crate::protocol::Protocol;
 
 /// What the harness needs to know about one vendor.
@@ -33,6 +35,18 @@ pub struct Vendor {
     pub sweep: Option<Sweep>,
     /// Encoding, signing, parsing and rendering of the vendor's wire format.
     pub protocol: &'static dyn Protocol,
+    /// The APIs under test, each with its emulator rule.
+    pub apis: &'static [ApiRules],
+    /// The emulator's verification and set-up actions (Describe*, Stop/Start,
+    /// snapshots); `None` for an action the emulator does not implement.
+    pub support: fn(&str, &mut State, &Req) -> Option<Outcome>,
+}
+
+/// One API under test: its action, its rule, and the flags its rule reads.
+pub struct ApiRules {
+    pub action: &'static str,
+    pub run: fn(&mut State, &Req) -> Outcome,
+    pub flags: &'static [FlagDoc],
 }
 
 /// The calls that list and delete what earlier live runs left behind:
@@ -66,6 +80,14 @@ pub fn get(name: &str) -> Option<&'static Vendor> {
 /// for a name no vendor has, as before the descriptor existed).
 pub fn region(name: &str) -> &'static str {
     get(name).map_or(aliyun::VENDOR.region, |v| v.region)
+}
+
+/// The flags a world of `vendor`'s `action` may set: those its rule reads
+/// and those the state model reads for every API. The loader refuses any
+/// other.
+pub fn flags_of(vendor: &str, action: &str) -> impl Iterator<Item = &'static FlagDoc> {
+    let api = get(vendor).and_then(|v| v.apis.iter().find(|a| a.action == action));
+    api.map_or(&[][..], |a| a.flags).iter().chain(crate::emulator::state::FLAGS)
 }
 
 /// Whether any vendor means "throttled, retry later" by this code.

@@ -1,7 +1,12 @@
 //! Alibaba Cloud ECS (`shared/vendor-docs/`, wire facts in
 //! `shared/reference/vendor-protocols.md`).
 
-use super::{Sweep, Vendor};
+pub mod protocol;
+pub mod replace_system_disk;
+pub mod reset_disk;
+pub mod support;
+
+use super::{ApiRules, Sweep, Vendor};
 
 pub static VENDOR: Vendor = Vendor {
     name: "aliyun",
@@ -22,5 +27,10 @@ pub static VENDOR: Vendor = Vendor {
         delete_action: "DeleteSnapshot",
         id_param: "SnapshotId",
     }),
-    protocol: &crate::protocol::aliyun::Aliyun,
+    protocol: &protocol::Aliyun,
+    apis: &[
+        ApiRules { action: "ReplaceSystemDisk", run: replace_system_disk::run, flags: replace_system_disk::FLAGS },
+        ApiRules { action: "ResetDisk", run: reset_disk::run, flags: reset_disk::FLAGS },
+    ],
+    support: support::dispatch,
 };

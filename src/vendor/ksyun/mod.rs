@@ -1,7 +1,11 @@
 //! Kingsoft Cloud (Ksyun) KEC (`shared/vendor-docs/`, wire facts in
 //! `shared/reference/vendor-protocols.md`).
 
-use super::Vendor;
+pub mod modify_instance_image;
+pub mod protocol;
+pub mod support;
+
+use super::{ApiRules, Vendor};
 
 pub static VENDOR: Vendor = Vendor {
     name: "ksyun",
@@ -11,5 +15,11 @@ pub static VENDOR: Vendor = Vendor {
     throttling_codes: &["RequestLimitExceeded", "ThrottlingException"],
     signature_variants: false,
     sweep: None,
-    protocol: &crate::protocol::ksyun::Ksyun,
+    protocol: &protocol::Ksyun,
+    apis: &[ApiRules {
+        action: "ModifyInstanceImage",
+        run: modify_instance_image::run,
+        flags: modify_instance_image::FLAGS,
+    }],
+    support: support::dispatch,
 };

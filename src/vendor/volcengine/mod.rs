@@ -1,7 +1,11 @@
 //! Volcengine ECS (`shared/vendor-docs/`, wire facts in
 //! `shared/reference/vendor-protocols.md`).
 
-use super::Vendor;
+pub mod protocol;
+pub mod replace_system_volume;
+pub mod support;
+
+use super::{ApiRules, Vendor};
 
 pub static VENDOR: Vendor = Vendor {
     name: "volcengine",
@@ -11,5 +15,11 @@ pub static VENDOR: Vendor = Vendor {
     throttling_codes: &["AccountFlowLimitExceeded"],
     signature_variants: false,
     sweep: None,
-    protocol: &crate::protocol::volcengine::Volcengine,
+    protocol: &protocol::Volcengine,
+    apis: &[ApiRules {
+        action: "ReplaceSystemVolume",
+        run: replace_system_volume::run,
+        flags: replace_system_volume::FLAGS,
+    }],
+    support: support::dispatch,
 };

@@ -16,7 +16,7 @@
 //!    non-root login, host name, OS type changes, sizes;
 //! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
 
-use super::{fail, flag, password_classes, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::rules::{fail, flag, password_classes, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, Instance, State, Work};
 use crate::world::{Kind, UnpaidOrder};
 use serde_json::{json, Map};
@@ -226,7 +226,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     // its disk and the image.
     let disk_arn = inst.system_disk_id.as_deref().unwrap_or("*");
     let arns = [format!("instance/{}", inst.id), format!("disk/{disk_arn}"), format!("image/{}", image.id)];
-    super::ram_allows(s, r, "ecs:ReplaceSystemDisk", &arns)?;
+    crate::emulator::rules::ram_allows(s, r, "ecs:ReplaceSystemDisk", &arns)?;
     // 4. Locks and instance state.
     if inst.lock_reason.as_deref() == Some("security") {
         return Err(fail("InstanceLockedForSecurity"));

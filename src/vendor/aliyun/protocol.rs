@@ -11,10 +11,10 @@
 //! Errors are `{"RequestId","HostId","Code","Message","Recommend"}` with a
 //! 4xx/5xx status; V1 requests without `Format=JSON` get XML, as documented.
 
-use super::*;
 use crate::case::{Method, ParamsIn, Signature};
+use crate::protocol::*;
 use crate::{clock, signing};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 pub struct Aliyun;
 
