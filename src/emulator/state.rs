@@ -295,7 +295,7 @@ impl State {
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (name, kind) in w.fixtures() {
             let id = match kind {
-                Kind::KeyPair if vendor == "aliyun" => {
+                Kind::KeyPair if crate::vendor::get(vendor).is_some_and(|v| v.key_pair_ids_are_names) => {
                     w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
                 }
                 _ => make_id(vendor, kind, alloc.named(tenant, name)),
@@ -506,33 +506,8 @@ impl State {
     }
 }
 
-/// IDs in each vendor's format: Alibaba `i-bp1…`, Volcengine `i-…`/`image-…`,
-/// Ksyun UUIDs.
+/// An ID in the vendor's format (`Vendor::id_format`), from a counter.
 fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
-    let h = hex_id(seed);
-    match vendor {
-        "ksyun" => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
-        "volcengine" => {
-            let prefix = match kind {
-                Kind::Instance => "i-",
-                Kind::Disk => "vol-",
-                Kind::Image => "image-",
-                Kind::Snapshot => "snap-",
-                Kind::KeyPair => "kp-",
-                Kind::KmsKey => "key-",
-            };
-            format!("{prefix}{}", &h[..20])
-        }
-        _ => {
-            let prefix = match kind {
-                Kind::Instance => "i-",
-                Kind::Disk => "d-",
-                Kind::Image => "m-",
-                Kind::Snapshot => "s-",
-                Kind::KeyPair => "kp-",
-                Kind::KmsKey => "key-",
-            };
-            format!("{prefix}bp1{}", &h[..17])
-        }
-    }
+    let format = crate::vendor::get(vendor).map_or(crate::vendor::ALL[0].id_format, |v| v.id_format);
+    format(kind, &hex_id(seed))
 }

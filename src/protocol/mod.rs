@@ -212,6 +212,12 @@ pub trait Protocol: Send + Sync {
     fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse;
     /// A request id in the vendor's format, from a counter.
     fn request_id(&self, seq: u64) -> String;
+    /// Whether an error answered from the request line and headers alone
+    /// (the body unread) is XML rather than JSON.
+    fn errors_in_xml(&self, req: &HttpRequest) -> bool {
+        let _ = req;
+        false
+    }
 }
 
 /// The protocol for a vendor name.

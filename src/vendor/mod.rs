@@ -11,9 +11,11 @@ pub mod aliyun;
 pub mod ksyun;
 pub mod volcengine;
 
-use crate::emulator::rules::{FlagDoc, Outcome, Req};
+use crate::emulator::rules::{Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::State;
+use crate::live::LiveEnv;
 use crate::protocol::Protocol;
+use crate::world::Kind;
 
 /// What the harness needs to know about one vendor.
 pub struct Vendor {
@@ -37,9 +39,41 @@ pub struct Vendor {
     pub protocol: &'static dyn Protocol,
     /// The APIs under test, each with its emulator rule.
     pub apis: &'static [ApiRules],
+    /// The access key id and secret `apiconform serve` accepts out of the
+    /// box: the throw-away values the official SDK captures were made with.
+    pub test_credentials: (&'static str, &'static str),
+    /// The error for an action the vendor does not have, and for a version
+    /// the action does not have.
+    pub unknown_action: ActionError,
+    pub wrong_version: ActionError,
+    /// A resource ID in the vendor's format, from 32 hex digits.
+    pub id_format: fn(Kind, &str) -> String,
+    /// Whether key pairs are known by their names (no separate ID).
+    pub key_pair_ids_are_names: bool,
+    /// Where live credentials, region and endpoint come from, and what live
+    /// runs send and stage.
+    pub live: LiveEnv,
     /// The emulator's verification and set-up actions (Describe*, Stop/Start,
     /// snapshots); `None` for an action the emulator does not implement.
     pub support: fn(&str, &mut State, &Req) -> Option<Outcome>,
+}
+
+/// A documented error code, and whether its message names the action and
+/// the version (`%s` placeholders, in that order).
+pub struct ActionError {
+    pub code: &'static str,
+    pub with_action_and_version: bool,
+}
+
+impl ActionError {
+    pub fn fail(&self, action: &str, version: &str) -> Fail {
+        let f = crate::emulator::rules::fail(self.code);
+        if self.with_action_and_version {
+            f.arg(action).arg(version)
+        } else {
+            f
+        }
+    }
 }
 
 /// One API under test: its action, its rule, and the flags its rule reads.

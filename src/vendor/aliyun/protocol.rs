@@ -242,6 +242,12 @@ impl Aliyun {
 }
 
 impl Protocol for Aliyun {
+    /// V1 (query-signed) calls are answered in XML unless they ask for JSON.
+    fn errors_in_xml(&self, req: &HttpRequest) -> bool {
+        let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        q("SignatureMethod").is_some() && !q("Format").is_some_and(|f| f.eq_ignore_ascii_case("json"))
+    }
+
     fn vendor(&self) -> &'static str {
         "aliyun"
     }
