@@ -398,47 +398,6 @@ pub fn staging_calls(vendor: &str, id: &str, status: &str) -> StagingCalls {
 }
 
 #[cfg(test)]
-mod credential_tests {
-    use super::*;
-
-    fn cfg(vars: &[(&str, &str)]) -> LiveConfig {
-        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        LiveConfig::from_env(&|k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn a_key_its_secret_and_its_token_come_from_one_set() {
-        // A current-SDK key with a legacy secret is not a pair.
-        let c = cfg(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"), ("ALIYUN_ACCESS_KEY_SECRET", "SK2")]);
-        assert!(c.vendors["aliyun"].credentials.is_none());
-        assert!(c.vendors["aliyun"].skip.as_deref().unwrap().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
-        // The legacy pair does not pick up the current SDKs' token.
-        let c = cfg(&[
-            ("ALIYUN_ACCESS_KEY_ID", "AK2"),
-            ("ALIYUN_ACCESS_KEY_SECRET", "SK2"),
-            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN1"),
-        ]);
-        let creds = c.vendors["aliyun"].credentials.clone().unwrap();
-        assert_eq!((creds.access_key_id.as_str(), creds.session_token), ("AK2", None));
-        // Preference order: the current SDKs' names first; Node's names for Volcengine.
-        let c = cfg(&[
-            ("ALICLOUD_ACCESS_KEY", "AK3"),
-            ("ALICLOUD_SECRET_KEY", "SK3"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SK1"),
-            ("VOLC_ACCESSKEY", "VAK"),
-            ("VOLC_SECRETKEY", "VSK"),
-            ("KS_ACCESS_KEY_ID", "KAK"),
-            ("KS_SECRET_ACCESS_KEY", "KSK"),
-            ("KS_SECURITY_TOKEN", "KTOK"),
-        ]);
-        assert_eq!(c.vendors["aliyun"].credentials.clone().unwrap().access_key_id, "AK1");
-        assert_eq!(c.vendors["volcengine"].credentials.clone().unwrap().secret, "VSK");
-        assert_eq!(c.vendors["ksyun"].credentials.clone().unwrap().session_token.as_deref(), Some("KTOK"));
-    }
-}
-
-#[cfg(test)]
 mod inventory_tests {
     use super::*;
 

@@ -510,11 +510,11 @@ mod tests {
     fn a_nonce_is_unique_only_within_the_window() {
         let keys = Inner::default();
         let w = protocol::TIME_WINDOW;
-        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000));
-        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w));
-        assert!(keys.fresh_nonce("aliyun", "other", "n1", 1000 + w));
-        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 1));
-        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 2));
+        assert!(keys.fresh_nonce("vendor-a", "ak", "n1", 1000));
+        assert!(!keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("vendor-a", "other", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w + 1));
+        assert!(!keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w + 2));
     }
 
     #[test]

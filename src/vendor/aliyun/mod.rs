@@ -6,7 +6,7 @@ pub mod replace_system_disk;
 pub mod reset_disk;
 pub mod support;
 
-use super::{ActionError, ApiRules, Sweep, Vendor};
+use super::{ActionError, ApiRules, Redaction, Sweep, Vendor};
 
 use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
@@ -40,6 +40,23 @@ pub static VENDOR: Vendor = Vendor {
     wrong_version: ActionError { code: "InvalidVersion", with_action_and_version: false },
     id_format,
     key_pair_ids_are_names: true,
+    redaction: Redaction {
+        params: &[
+            ("Signature", "[signature]"),
+            ("AccessKeyId", "[access-key]"),
+            ("SecurityToken", "[security-token]"),
+            ("Timestamp", "[timestamp]"),
+            ("SignatureNonce", "[nonce]"),
+            ("Password", "[password]"),
+        ],
+        headers: &[
+            ("x-acs-date", "[timestamp]"),
+            ("x-acs-signature-nonce", "[nonce]"),
+            ("x-acs-security-token", "[security-token]"),
+            ("x-acs-accesskey-id", "[access-key]"),
+        ],
+        ids: "(?:i|d|m|s|kp|key)-[0-9a-z*]{8,}",
+    },
     live: LiveEnv {
         credentials: &[
             // alibabacloud-credentials (the current SDKs)

@@ -5,7 +5,7 @@ pub mod modify_instance_image;
 pub mod protocol;
 pub mod support;
 
-use super::{ActionError, ApiRules, Vendor};
+use super::{ActionError, ApiRules, Redaction, Vendor};
 
 use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
@@ -29,6 +29,11 @@ pub static VENDOR: Vendor = Vendor {
     wrong_version: ActionError { code: "InvalidAction", with_action_and_version: false },
     id_format,
     key_pair_ids_are_names: false,
+    redaction: Redaction {
+        params: &[("Accesskey", "[access-key]"), ("InstancePassword", "[password]")],
+        headers: &[("x-amz-date", "[timestamp]"), ("x-amz-security-token", "[security-token]")],
+        ids: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    },
     live: LiveEnv {
         credentials: &[
             // Terraform's ksyun provider

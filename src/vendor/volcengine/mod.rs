@@ -5,7 +5,7 @@ pub mod protocol;
 pub mod replace_system_volume;
 pub mod support;
 
-use super::{ActionError, ApiRules, Vendor};
+use super::{ActionError, ApiRules, Redaction, Vendor};
 
 use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
@@ -29,6 +29,11 @@ pub static VENDOR: Vendor = Vendor {
     wrong_version: ActionError { code: "InvalidActionOrVersion", with_action_and_version: true },
     id_format,
     key_pair_ids_are_names: false,
+    redaction: Redaction {
+        params: &[("Password", "[password]")],
+        headers: &[("x-date", "[timestamp]"), ("x-security-token", "[security-token]")],
+        ids: "(?:i|vol|image|snap|kp|key)-[0-9a-z*]{8,}",
+    },
     live: LiveEnv {
         credentials: &[
             // the Python and Go SDKs
