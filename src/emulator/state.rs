@@ -466,6 +466,62 @@ impl State {
         self.client_tokens.get(key, self.token_clock()).map(|(f, r)| (f.to_string(), r.clone()))
     }
 
+    /// The first request made with this `action` and ClientToken, if one
+    /// was: its fingerprint and its result, to replay.
+    pub fn replay(
+        &self,
+        action: &str,
+        token: Option<&str>,
+    ) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        self.client_token(&format!("{action}/{token}", token = token?))
+    }
+
+    /// Stores the result of a request made with this `action` and
+    /// ClientToken (nothing without a token), for [`State::replay`].
+    pub fn remember(
+        &mut self,
+        action: &str,
+        token: Option<&str>,
+        fingerprint: String,
+        result: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        if let Some(t) = token {
+            self.remember_client_token(format!("{action}/{t}"), fingerprint, result.clone());
+        }
+    }
+
+    /// "Replace the system disk" (a reimage): `disk` (its ID allocated here)
+    /// takes the place of the instance's system disk, which is released, and
+    /// the instance runs `image_id`. With `lock`, the instance holds that
+    /// operation lock until the work finishes (at once unless the control
+    /// API drives time). The new disk's ID.
+    pub fn replace_system_disk(
+        &mut self,
+        instance_id: &str,
+        disk: Option<Disk>,
+        image_id: &str,
+        lock: Option<&str>,
+    ) -> String {
+        let new_id = self.new_id(Kind::Disk);
+        let old = self.instances.get(instance_id).and_then(|i| i.system_disk_id.clone());
+        if let Some(old) = old {
+            self.disks.remove(&old);
+        }
+        if let Some(d) = disk {
+            self.disks.insert(new_id.clone(), Disk { id: new_id.clone(), ..d });
+        }
+        if let Some(i) = self.instances.get_mut(instance_id) {
+            i.system_disk_id = Some(new_id.clone());
+            i.image_id = image_id.to_string();
+            i.operation_lock = lock.map(str::to_string).or(i.operation_lock.take());
+        }
+        if lock.is_some() {
+            let work = Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) };
+            self.schedule(60, work);
+        }
+        new_id
+    }
+
     /// Records the result of a request made with `Action/token`.
     pub fn remember_client_token(
         &mut self,

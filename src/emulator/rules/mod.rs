@@ -206,6 +206,22 @@ pub fn password_classes(pw: &str, specials: &str) -> Option<usize> {
     Some([up, low, dig, sp].iter().filter(|x| **x).count())
 }
 
+/// A password of `len` characters with at least `classes` of the four
+/// character classes ([`password_classes`]), specials from `specials`.
+pub fn password_ok(pw: &str, len: std::ops::RangeInclusive<usize>, specials: &str, classes: usize) -> bool {
+    len.contains(&pw.chars().count()) && password_classes(pw, specials).is_some_and(|c| c >= classes)
+}
+
+/// The request's ClientToken, if not empty: at most 64 ASCII characters
+/// (the vendors' shared rule), else the API's `malformed` error.
+pub fn client_token<'a>(r: &Req<'a>, malformed: impl FnOnce() -> Fail) -> Result<Option<&'a str>, Fail> {
+    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
+    match token {
+        Some(t) if t.len() > 64 || !t.is_ascii() => Err(malformed()),
+        _ => Ok(token),
+    }
+}
+
 /// A UUID in the lowercase form Ksyun documents.
 pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
