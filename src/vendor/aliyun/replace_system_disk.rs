@@ -16,7 +16,7 @@
 //! 5. image compatibility: image state and market, architecture, instance
 //!    type, I/O optimization, data disk snapshots, Windows key pairs,
 //!    non-root login, host name, OS type changes, sizes;
-//! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
+//! 6. encryption and KMS; 7. capacity, quotas and stock; phase 8: billing.
 
 use crate::emulator::rules::{client_token, fail, flag, password_ok, ram_allows, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, KmsKey, State};
@@ -142,7 +142,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     Ok(replace(s, r, &p, found, &old_disk, size))
 }
 
-/// 1. Presence and format, in the documented order.
+/// Phase 1: Presence and format, in the documented order.
 fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("InstanceId"));
@@ -249,7 +249,7 @@ fn encryption_parameters<'a>(r: &Req<'a>) -> Result<(Option<bool>, Option<&'a st
     Ok((encrypted, kms))
 }
 
-/// 3. Existence: instance, data disk or image, key pair, KMS key; then the
+/// Phase 3: Existence: instance, data disk or image, key pair, KMS key; then the
 /// doc's authorisation table.
 fn existence(s: &State, r: &Req, p: &Params) -> Result<Found, Fail> {
     let Some(inst) = s.instances.get(p.instance_id).cloned() else {
@@ -279,7 +279,7 @@ fn existence(s: &State, r: &Req, p: &Params) -> Result<Found, Fail> {
     Ok(Found { inst, source_disk, image, key_pair, kms_key })
 }
 
-/// 4. Locks and instance state, then the system disk and the data disk:
+/// Phase 4: Locks and instance state, then the system disk and the data disk:
 /// the instance's current system disk.
 fn instance_state(s: &State, f: &Found) -> Result<Disk, Fail> {
     let inst = &f.inst;
@@ -361,7 +361,7 @@ fn data_disk_state(d: &Disk, inst: &Instance) -> Result<(), Fail> {
     Ok(())
 }
 
-/// 5. Image compatibility: state and market, architecture, instance type,
+/// Phase 5: Image compatibility: state and market, architecture, instance type,
 /// I/O optimization, data disk snapshots, Windows key pairs, non-root
 /// login, host name, OS type changes, sizes.
 fn image_compatibility(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), Fail> {
@@ -431,7 +431,7 @@ fn image_market(image: &Image) -> Result<(), Fail> {
     Ok(())
 }
 
-/// 6. Encryption and KMS.
+/// Phase 6: Encryption and KMS.
 fn encryption(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), Fail> {
     let encrypted_snapshots = f.image.snapshot_ids.iter().any(|id| s.snapshots.get(id).is_some_and(|x| x.encrypted));
     if encrypted_snapshots && p.encrypted != Some(true) {
@@ -475,7 +475,7 @@ fn encryption(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), F
     Ok(())
 }
 
-/// 7. Capacity, quotas and stock; 8. billing. The new disk's size.
+/// Phase 7: Capacity, quotas and stock; phase 8: billing. The new disk's size.
 fn capacity_and_billing(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<u32, Fail> {
     let (inst, image) = (&f.inst, &f.image);
     if s.account.has("disk_sold_out") {
