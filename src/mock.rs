@@ -86,7 +86,7 @@ pub async fn mount_step(
     let ctx = ReplyCtx {
         action: step.action.clone(),
         version: step.version.clone(),
-        region: crate::runner::region(p.vendor()).to_string(),
+        region: crate::vendor::region(p.vendor()).to_string(),
         request_id: p.request_id(seq),
         xml: false,
     };

@@ -61,15 +61,6 @@ impl Target {
     }
 }
 
-/// The region each vendor's requests are signed for.
-pub fn region(vendor: &str) -> &'static str {
-    match vendor {
-        "volcengine" => "cn-beijing",
-        "ksyun" => "cn-beijing-6",
-        _ => "cn-hangzhou",
-    }
-}
-
 /// The verdict of one trial.
 #[derive(Debug, Clone, Default)]
 pub struct TrialOutcome {
@@ -120,7 +111,7 @@ impl Binding {
         vendor: &str,
         mock: Option<wiremock::MockServer>,
     ) -> Binding {
-        let region = region(vendor).to_string();
+        let region = crate::vendor::region(vendor).to_string();
         let (staging, system_disks) = (Vec::new(), Vec::new());
         Binding { creds, bindings, scheme: "http".into(), host, region, mock, staging, system_disks }
     }
@@ -592,10 +583,10 @@ impl Harness {
                 log.push(format!("{vendor}: skipped ({reason})"));
                 continue;
             }
-            if vendor != "aliyun" {
+            let Some(sw) = crate::vendor::get(vendor).and_then(|v| v.sweep.as_ref()) else {
                 log.push(format!("{vendor}: nothing to sweep (the harness creates no resources there)"));
                 continue;
-            }
+            };
             let (Some(p), Some(b)) = (protocol::for_vendor(vendor), self.live_binding(vendor)) else { continue };
             let mut out = TrialOutcome::default();
             let mut r = Redactor::new(&b.bindings);
@@ -603,13 +594,16 @@ impl Harness {
             let mut snaps = Vec::new();
             for page in 1.. {
                 let list = (
-                    "DescribeSnapshots".to_string(),
-                    vec![("PageSize".to_string(), "100".to_string()), ("PageNumber".to_string(), page.to_string())],
+                    sw.list_action.to_string(),
+                    vec![
+                        (sw.page_size_param.to_string(), "100".to_string()),
+                        (sw.page_number_param.to_string(), page.to_string()),
+                    ],
                 );
                 let n = match self.rt.block_on(self.call(p, &b, &list, &mut r, &mut out)) {
                     Ok(n) if n.status < 300 => n,
                     Ok(n) => {
-                        log.push(format!("{vendor}: DescribeSnapshots answered HTTP {}", n.status));
+                        log.push(format!("{vendor}: {} answered HTTP {}", sw.list_action, n.status));
                         break;
                     }
                     Err(e) => {
@@ -617,8 +611,8 @@ impl Harness {
                         break;
                     }
                 };
-                let got = n.body.pointer("/Snapshots/Snapshot").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-                let total = n.body.get("TotalCount").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                let got = n.body.pointer(sw.items).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+                let total = n.body.get(sw.total).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
                 let last = got.len() < 100 || snaps.len() + got.len() >= total || page >= 1000;
                 snaps.extend(got);
                 if last {
@@ -626,21 +620,21 @@ impl Harness {
                 }
             }
             for snap in snaps {
-                let (Some(id), Some(name)) = (snap["SnapshotId"].as_str(), snap["SnapshotName"].as_str()) else {
+                let (Some(id), Some(name)) = (snap[sw.id_field].as_str(), snap[sw.name_field].as_str()) else {
                     continue;
                 };
                 if !name.starts_with(CREATED_PREFIX) {
                     continue;
                 }
                 if dry_run {
-                    log.push(format!("would delete {vendor} snapshot {id} ({name})"));
+                    log.push(format!("would delete {vendor} {} {id} ({name})", sw.noun));
                     continue;
                 }
-                let del = ("DeleteSnapshot".to_string(), vec![("SnapshotId".to_string(), id.to_string())]);
+                let del = (sw.delete_action.to_string(), vec![(sw.id_param.to_string(), id.to_string())]);
                 match self.rt.block_on(self.call(p, &b, &del, &mut r, &mut out)) {
-                    Ok(n) if n.status < 300 => log.push(format!("deleted {vendor} snapshot {id} ({name})")),
-                    Ok(n) => log.push(format!("could not delete {vendor} snapshot {id}: HTTP {}", n.status)),
-                    Err(e) => log.push(format!("could not delete {vendor} snapshot {id}: {e}")),
+                    Ok(n) if n.status < 300 => log.push(format!("deleted {vendor} {} {id} ({name})", sw.noun)),
+                    Ok(n) => log.push(format!("could not delete {vendor} {} {id}: HTTP {}", sw.noun, n.status)),
+                    Err(e) => log.push(format!("could not delete {vendor} {} {id}: {e}", sw.noun)),
                 }
             }
         }
@@ -815,11 +809,7 @@ impl Harness {
         redactor: &mut Redactor,
         out: &mut TrialOutcome,
     ) -> Result<Normalized, String> {
-        let version = match p.vendor() {
-            "volcengine" => "2020-04-01",
-            "ksyun" => "2016-03-04",
-            _ => "2014-05-26",
-        };
+        let version = crate::vendor::get(p.vendor()).map_or("2014-05-26", |v| v.version_of(action));
         let mut params = params.clone();
         for (k, v) in live::implicit_params(p.vendor(), &b.region) {
             if !params.iter().any(|(n, _)| *n == k) {
@@ -984,15 +974,7 @@ fn dry_run_expectation(api: &Api, e: &CheckedExpect) -> CheckedExpect {
 /// call that creates a resource (`Create*`) without a ClientToken would
 /// leave a second, untracked one. Nothing else is retried.
 fn retryable(n: &Normalized, action: &str, params: &[(String, String)]) -> bool {
-    const THROTTLING: &[&str] = &[
-        "Throttling",
-        "Throttling.User",
-        "Throttling.Api",
-        "AccountFlowLimitExceeded",
-        "RequestLimitExceeded",
-        "ThrottlingException",
-    ];
-    if n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) {
+    if n.status == 429 || n.code.as_deref().is_some_and(crate::vendor::is_throttling) {
         return true;
     }
     n.status >= 500 && !creates_twice(action, params)

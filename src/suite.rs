@@ -378,7 +378,7 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(RawApi, Vec
         .hint("the directory path and the vendor, service and action fields must agree")]);
     }
     let mut d = FileDiagnostics::new(&world_path);
-    check_world_refs(&world, &world_path, &world_text, &mut d);
+    check_world_refs(&world, (vendor, action), &world_path, &world_text, &mut d);
     if !d.is_empty() {
         return Err(d.finish());
     }
@@ -440,7 +440,7 @@ fn pos_at(text: &str, at: usize) -> Pos {
     Pos::new(clamp(line), clamp(col))
 }
 
-fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagnostics) {
+fn check_world_refs(w: &WorldSpec, api: (&str, &str), file: &Path, text: &str, out: &mut FileDiagnostics) {
     let names: Vec<&str> = w.fixtures().into_iter().map(|(n, _)| n).collect();
     for (owner, field, target, kind) in w.references() {
         if !out.has_room() {
@@ -474,7 +474,7 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagno
         }
     }
     for (owner, kind, flag) in w.flags() {
-        let mut known = crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name);
+        let mut known = crate::vendor::flags_of(api.0, api.1).filter(|f| f.kind == kind).map(|f| f.name);
         if known.any(|f| f == flag) {
             continue;
         }
@@ -483,7 +483,7 @@ fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagno
             continue;
         }
         let known: Vec<&str> =
-            crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
+            crate::vendor::flags_of(api.0, api.1).filter(|f| f.kind == kind).map(|f| f.name).collect();
         let hint = did_you_mean(&flag, known.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
@@ -558,7 +558,7 @@ impl Checker<'_> {
         let world = self.api.world.patched(&cf.given);
         let given = cf.given.clone();
         let (file, text) = (self.file, self.text);
-        check_world_refs(&world, file, text, &mut self.diags);
+        check_world_refs(&world, (&self.api.vendor, &self.api.action), file, text, &mut self.diags);
         let raw_steps: Vec<Step> = match (cf.request, cf.expect, cf.steps) {
             (Some(request), Some(expect), None) => vec![Step {
                 name: None,
@@ -646,10 +646,12 @@ impl Checker<'_> {
             },
         };
         let contract = contract?;
-        if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
+        if s.wire.as_ref().and_then(|w| w.signature).is_some()
+            && !crate::vendor::get(&self.api.vendor).is_some_and(|v| v.signature_variants)
+        {
             self.err_at(
                 At::Text("signature:"),
-                "`wire.signature` only applies to Alibaba Cloud",
+                crate::vendor::signature_variants_message(),
                 Some("remove it; this vendor has one signature scheme".into()),
             );
         }
