@@ -32,6 +32,7 @@ pub mod signing;
 pub mod suite;
 pub mod template;
 pub mod term;
+pub mod vendor;
 pub mod window;
 pub mod world;
 pub mod yaml;

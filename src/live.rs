@@ -4,7 +4,7 @@
 //! - **Opt-in:** `APICONFORM_LIVE=1` (in the style of Terraform's `TF_ACC`).
 //!   Without it, live trials are listed as ignored, with the reason.
 //! - **Credentials:** each vendor's standard variables, as its SDKs and CLI
-//!   read them (see [`VENDORS`]). A vendor without credentials is skipped,
+//!   read them (see `Vendor::live` in `src/vendor/<name>/mod.rs`). A vendor without credentials is skipped,
 //!   with the reason; that is not a failure.
 //! - **Region and endpoint:** per vendor, overridable
 //!   (`APICONFORM_<VENDOR>_ENDPOINT=http://127.0.0.1:8080` points a live run
@@ -37,73 +37,31 @@ pub struct CredentialVars {
     pub session_token: &'static [&'static str],
 }
 
-/// Where each vendor's credentials, region and endpoint come from.
-pub struct VendorEnv {
-    pub vendor: &'static str,
+/// The credential and region variables of one vendor, its endpoints and
+/// what live runs send and stage there (`Vendor::live`).
+pub struct LiveEnv {
     /// In order of preference: the current SDKs' names first.
     pub credentials: &'static [CredentialVars],
     pub region: &'static [&'static str],
-    pub default_region: &'static str,
+    /// The variable that overrides the endpoint (`APICONFORM_<VENDOR>_ENDPOINT`).
     pub endpoint: &'static str,
+    /// The vendor's public endpoint for a region.
+    pub default_endpoint: fn(&str) -> String,
+    /// Parameters every live request carries, for a region.
+    pub implicit_params: fn(&str) -> Vec<(String, String)>,
+    /// The set-up calls that bring an instance (id) to a status.
+    pub staging: fn(&str, &str) -> StagingCalls,
+    /// Whether the cloud can be asked for an instance's system disk
+    /// ([`system_disk_call`]), so an inventory entry for it is not needed.
+    pub system_disk_lookup: bool,
 }
 
-const fn vars(
+pub const fn vars(
     access_key_id: &'static str,
     secret: &'static str,
     session_token: &'static [&'static str],
 ) -> CredentialVars {
     CredentialVars { access_key_id, secret, session_token }
-}
-
-pub const VENDORS: &[VendorEnv] = &[
-    VendorEnv {
-        vendor: "aliyun",
-        credentials: &[
-            // alibabacloud-credentials (the current SDKs)
-            vars("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", &["ALIBABA_CLOUD_SECURITY_TOKEN"]),
-            // the legacy aliyunsdkcore
-            vars("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", &[]),
-            // Terraform's alicloud provider
-            vars("ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY", &["ALICLOUD_ACCESS_KEY_STS_TOKEN"]),
-        ],
-        region: &["ALIBABA_CLOUD_REGION_ID", "ALIYUN_REGION_ID", "ALICLOUD_REGION"],
-        default_region: "cn-hangzhou",
-        endpoint: "APICONFORM_ALIYUN_ENDPOINT",
-    },
-    VendorEnv {
-        vendor: "volcengine",
-        credentials: &[
-            // the Python and Go SDKs
-            vars("VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", &["VOLCENGINE_SESSION_TOKEN"]),
-            // the Node SDK
-            vars("VOLC_ACCESSKEY", "VOLC_SECRETKEY", &[]),
-        ],
-        region: &["VOLCENGINE_REGION"],
-        default_region: "cn-beijing",
-        endpoint: "APICONFORM_VOLCENGINE_ENDPOINT",
-    },
-    VendorEnv {
-        vendor: "ksyun",
-        credentials: &[
-            // Terraform's ksyun provider
-            vars("KSYUN_ACCESS_KEY", "KSYUN_SECRET_KEY", &[]),
-            // kscore (ksc-sdk-python)
-            vars("KS_ACCESS_KEY_ID", "KS_SECRET_ACCESS_KEY", &["KS_SECURITY_TOKEN", "KS_SESSION_TOKEN"]),
-        ],
-        region: &["KSYUN_REGION", "KS_DEFAULT_REGION"],
-        default_region: "cn-beijing-6",
-        endpoint: "APICONFORM_KSYUN_ENDPOINT",
-    },
-];
-
-/// The vendor's public endpoint for a region.
-fn default_endpoint(vendor: &str, region: &str) -> String {
-    match vendor {
-        "aliyun" if region == "cn-hangzhou" => "https://ecs-cn-hangzhou.aliyuncs.com".into(),
-        "aliyun" => format!("https://ecs.{region}.aliyuncs.com"),
-        "volcengine" => "https://open.volcengineapi.com".into(),
-        _ => "https://kec.api.ksyun.com".into(),
-    }
 }
 
 /// One vendor's live settings. `Debug` never prints the secret or token.
@@ -140,17 +98,11 @@ impl LiveVendor {
     }
 }
 
-/// `live-inventory.yaml`: the resources a live run may use, per vendor.
+/// `live-inventory.yaml`: the resources a live run may use, per vendor
+/// (keyed by vendor name; any other key is refused when read).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Inventory {
-    #[serde(default)]
-    pub aliyun: Option<VendorInventory>,
-    #[serde(default)]
-    pub volcengine: Option<VendorInventory>,
-    #[serde(default)]
-    pub ksyun: Option<VendorInventory>,
-}
+#[serde(transparent)]
+pub struct Inventory(pub BTreeMap<String, VendorInventory>);
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,11 +113,17 @@ pub struct VendorInventory {
 
 impl Inventory {
     pub fn vendor(&self, v: &str) -> Option<&VendorInventory> {
-        match v {
-            "aliyun" => self.aliyun.as_ref(),
-            "volcengine" => self.volcengine.as_ref(),
-            "ksyun" => self.ksyun.as_ref(),
-            _ => None,
+        self.0.get(v)
+    }
+
+    /// The inventory, or why a key names no vendor.
+    fn checked(self, path: &std::path::Path) -> Result<Inventory, String> {
+        match self.0.keys().find(|k| crate::vendor::get(k).is_none()) {
+            None => Ok(self),
+            Some(k) => {
+                let known: Vec<&str> = crate::vendor::ALL.iter().map(|v| v.name).collect();
+                Err(format!("{}: unknown vendor `{k}` (expected one of {})", path.display(), known.join(", ")))
+            }
         }
     }
 }
@@ -206,10 +164,10 @@ impl LiveConfig {
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> LiveConfig {
         let enabled = env(OPT_IN).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let mut vendors = BTreeMap::new();
-        for v in VENDORS {
-            let region = first(env, v.region).unwrap_or_else(|| v.default_region.to_string());
-            let endpoint =
-                env(v.endpoint).filter(|e| !e.is_empty()).unwrap_or_else(|| default_endpoint(v.vendor, &region));
+        for vendor in crate::vendor::ALL {
+            let v = &vendor.live;
+            let region = first(env, v.region).unwrap_or_else(|| vendor.region.to_string());
+            let endpoint = env(v.endpoint).filter(|e| !e.is_empty()).unwrap_or_else(|| (v.default_endpoint)(&region));
             // The first set whose key and secret are both there.
             let credentials = v.credentials.iter().find_map(|c| {
                 Some(Credentials {
@@ -220,17 +178,20 @@ impl LiveConfig {
             });
             let skip = credentials.is_none().then(|| {
                 let c = &v.credentials[0];
-                format!("no {} credentials: set {} and {}", v.vendor, c.access_key_id, c.secret)
+                format!("no {} credentials: set {} and {}", vendor.name, c.access_key_id, c.secret)
             });
             vendors.insert(
-                v.vendor.to_string(),
-                LiveVendor { vendor: v.vendor.into(), credentials, skip, region, endpoint },
+                vendor.name.to_string(),
+                LiveVendor { vendor: vendor.name.into(), credentials, skip, region, endpoint },
             );
         }
         let inventory_path = PathBuf::from(env("APICONFORM_INVENTORY").unwrap_or_else(|| "live-inventory.yaml".into()));
         let (inventory, inventory_error) = match std::fs::read_to_string(&inventory_path) {
             Ok(text) => match crate::yaml::parse::<Inventory>(&inventory_path, &text) {
-                Ok(i) => (Some(i), None),
+                Ok(i) => match i.checked(&inventory_path) {
+                    Ok(i) => (Some(i), None),
+                    Err(e) => (None, Some(e)),
+                },
                 Err(d) => (None, Some(d.to_string())),
             },
             Err(e) => (None, Some(format!("cannot read the live inventory {}: {e}", inventory_path.display()))),
@@ -363,10 +324,11 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
 }
 
 /// The instance whose system disk `disk` is, where the cloud can be asked
-/// for it (Alibaba's DescribeDisks filters by instance and disk type).
+/// for it (`LiveEnv::system_disk_lookup`).
 fn system_disk_of(api: &Api, case: &Case, disk: &str, attr: &str) -> Option<String> {
     let spec = case.world.disks.get(disk)?;
-    (api.vendor == "aliyun" && attr == "id" && spec.role.as_deref() == Some("system")).then_some(())?;
+    let lookup = crate::vendor::get(&api.vendor).is_some_and(|v| v.live.system_disk_lookup);
+    (lookup && attr == "id" && spec.role.as_deref() == Some("system")).then_some(())?;
     spec.instance.clone()
 }
 
@@ -379,14 +341,9 @@ pub fn system_disk_call(id: &str) -> (SupportCall, &'static str) {
     (("DescribeDisks".into(), vec![p("InstanceId", id), p("DiskType", "system")]), "Disks.Disk.0.DiskId")
 }
 
-/// Parameters every live request of a vendor carries: Alibaba's ECS calls
-/// name the region (`RegionId`, required by Describe* and the batch calls);
-/// the emulator accepts it as a common parameter.
+/// Parameters every live request of a vendor carries (`LiveEnv::implicit_params`).
 pub fn implicit_params(vendor: &str, region: &str) -> Vec<(String, String)> {
-    match vendor {
-        "aliyun" => vec![("RegionId".to_string(), region.to_string())],
-        _ => Vec::new(),
-    }
+    crate::vendor::get(vendor).map_or_else(Vec::new, |v| (v.live.implicit_params)(region))
 }
 
 /// The parts of `given:` that set-up calls can realise: instance status.
@@ -434,68 +391,34 @@ impl StagingCalls {
     }
 }
 
+/// The set-up calls that bring instance `id` to `status` on `vendor`.
 pub fn staging_calls(vendor: &str, id: &str, status: &str) -> StagingCalls {
-    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
-    let stop = status == "Stopped";
-    match vendor {
-        "volcengine" => StagingCalls {
-            change: ((if stop { "StopInstance" } else { "StartInstance" }).into(), vec![p("InstanceId", id)]),
-            describe: ("DescribeInstances".into(), vec![p("InstanceIds.1", id)]),
-            status_path: "Instances.0.Status",
-            status_value: status.to_ascii_uppercase(),
-        },
-        "ksyun" => StagingCalls {
-            change: ((if stop { "StopInstances" } else { "StartInstances" }).into(), vec![p("InstanceId.1", id)]),
-            describe: ("DescribeInstances".into(), vec![p("InstanceId.1", id)]),
-            status_path: "InstancesSet.0.InstanceState.Name",
-            status_value: status.to_ascii_lowercase(),
-        },
-        _ => StagingCalls {
-            change: ((if stop { "StopInstance" } else { "StartInstance" }).into(), vec![p("InstanceId", id)]),
-            describe: ("DescribeInstances".into(), vec![p("InstanceIds", &format!("[\"{id}\"]"))]),
-            status_path: "Instances.Instance.0.Status",
-            status_value: status.to_string(),
-        },
-    }
+    let v = crate::vendor::get(vendor).unwrap_or(crate::vendor::ALL[0]);
+    (v.live.staging)(id, status)
 }
 
 #[cfg(test)]
-mod credential_tests {
+mod inventory_tests {
     use super::*;
 
-    fn cfg(vars: &[(&str, &str)]) -> LiveConfig {
-        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        LiveConfig::from_env(&|k| map.get(k).cloned())
+    fn read(text: &str) -> LiveConfig {
+        let path =
+            std::env::temp_dir().join(format!("apiconform-inventory-{}-{}.yaml", std::process::id(), text.len()));
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_string_lossy().into_owned();
+        let c = LiveConfig::from_env(&|k| (k == "APICONFORM_INVENTORY").then(|| p.clone()));
+        std::fs::remove_file(&path).ok();
+        c
     }
 
     #[test]
-    fn a_key_its_secret_and_its_token_come_from_one_set() {
-        // A current-SDK key with a legacy secret is not a pair.
-        let c = cfg(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"), ("ALIYUN_ACCESS_KEY_SECRET", "SK2")]);
-        assert!(c.vendors["aliyun"].credentials.is_none());
-        assert!(c.vendors["aliyun"].skip.as_deref().unwrap().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
-        // The legacy pair does not pick up the current SDKs' token.
-        let c = cfg(&[
-            ("ALIYUN_ACCESS_KEY_ID", "AK2"),
-            ("ALIYUN_ACCESS_KEY_SECRET", "SK2"),
-            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN1"),
-        ]);
-        let creds = c.vendors["aliyun"].credentials.clone().unwrap();
-        assert_eq!((creds.access_key_id.as_str(), creds.session_token), ("AK2", None));
-        // Preference order: the current SDKs' names first; Node's names for Volcengine.
-        let c = cfg(&[
-            ("ALICLOUD_ACCESS_KEY", "AK3"),
-            ("ALICLOUD_SECRET_KEY", "SK3"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SK1"),
-            ("VOLC_ACCESSKEY", "VAK"),
-            ("VOLC_SECRETKEY", "VSK"),
-            ("KS_ACCESS_KEY_ID", "KAK"),
-            ("KS_SECRET_ACCESS_KEY", "KSK"),
-            ("KS_SECURITY_TOKEN", "KTOK"),
-        ]);
-        assert_eq!(c.vendors["aliyun"].credentials.clone().unwrap().access_key_id, "AK1");
-        assert_eq!(c.vendors["volcengine"].credentials.clone().unwrap().secret, "VSK");
-        assert_eq!(c.vendors["ksyun"].credentials.clone().unwrap().session_token.as_deref(), Some("KTOK"));
+    fn the_inventory_is_keyed_by_registered_vendors_only() {
+        let name = crate::vendor::ALL[0].name;
+        let c = read(&format!("{name}:\n  roles:\n    instance: i-1\n"));
+        let inv = c.inventory.unwrap_or_else(|| panic!("{:?}", c.inventory_error));
+        assert_eq!(inv.vendor(name).unwrap().roles["instance"], "i-1");
+        let c = read("no_such_vendor:\n  roles: {}\n");
+        assert!(c.inventory.is_none());
+        assert!(c.inventory_error.unwrap().contains("unknown vendor `no_such_vendor`"));
     }
 }

@@ -846,7 +846,7 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "apiconform emulator listening on http://{bound}");
         let _ = out.flush();
-        for (vendor, ak, _) in apiconform::emulator::DEFAULT_CREDENTIALS {
+        for (vendor, ak, _) in apiconform::emulator::default_credentials() {
             let _ = writeln!(out, "\n{vendor}: access key id {ak} (secret: see README)");
             if let Some(state) = emulator.default_tenant_state(vendor, ak) {
                 for i in state.instances.values() {

@@ -17,38 +17,29 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-/// Parameters whose values are replaced, and by what.
-const PARAM_TOKENS: &[(&str, &str)] = &[
-    ("Signature", "[signature]"),
-    ("AccessKeyId", "[access-key]"),
-    ("Accesskey", "[access-key]"),
-    ("SecurityToken", "[security-token]"),
-    ("Timestamp", "[timestamp]"),
-    ("SignatureNonce", "[nonce]"),
-    ("Password", "[password]"),
-    ("InstancePassword", "[password]"),
-];
+/// Headers every vendor's requests carry, and their tokens; the vendors'
+/// own parameters and headers are in `Vendor::redaction`.
+const HEADER_TOKENS: &[(&str, &str)] = &[("authorization", "[authorization]"), ("host", "[host]")];
 
-const HEADER_TOKENS: &[(&str, &str)] = &[
-    ("authorization", "[authorization]"),
-    ("host", "[host]"),
-    ("x-acs-date", "[timestamp]"),
-    ("x-date", "[timestamp]"),
-    ("x-amz-date", "[timestamp]"),
-    ("x-acs-signature-nonce", "[nonce]"),
-    ("x-acs-security-token", "[security-token]"),
-    ("x-security-token", "[security-token]"),
-    ("x-amz-security-token", "[security-token]"),
-    ("x-acs-accesskey-id", "[access-key]"),
-];
+/// The token for a parameter some vendor carries volatile values in.
+fn param_token(name: &str) -> Option<&'static str> {
+    let mut all = crate::vendor::ALL.iter().flat_map(|v| v.redaction.params);
+    all.find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The token for a header some vendor carries volatile values in.
+fn header_token(name: &str) -> Option<&'static str> {
+    let mut all = HEADER_TOKENS.iter().chain(crate::vendor::ALL.iter().flat_map(|v| v.redaction.headers));
+    all.find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 fn id_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\b((?:i|d|m|s|vol|image|snap|kp|key)-[0-9a-z*]{8,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
-            .expect("valid regex")
+        let ids: Vec<&str> = crate::vendor::ALL.iter().map(|v| v.redaction.ids).collect();
+        Regex::new(&format!(r"\b({})\b", ids.join("|"))).expect("valid regex")
     })
 }
 
@@ -130,7 +121,7 @@ impl Redactor {
     /// or anything that may echo it, like a string-to-sign).
     pub fn learn_request(&mut self, req: &HttpRequest) {
         for (k, v) in req.all_params() {
-            if let Some((_, t)) = PARAM_TOKENS.iter().find(|(n, _)| *n == k) {
+            if let Some(t) = param_token(&k) {
                 self.add(&v, t);
             }
         }
@@ -150,7 +141,7 @@ impl Redactor {
                         self.add(s, "[signature]");
                     }
                 }
-            } else if let Some((_, t)) = HEADER_TOKENS.iter().find(|(n, _)| *n == k) {
+            } else if let Some(t) = header_token(&k) {
                 self.add(v, t);
             }
         }
@@ -205,8 +196,7 @@ impl Redactor {
         params.extend(req.form().into_iter().map(|(k, v)| (k, v, "form")));
         params.sort();
         for (k, v, place) in params {
-            let v =
-                PARAM_TOKENS.iter().find(|(n, _)| *n == k).map(|(_, t)| t.to_string()).unwrap_or_else(|| self.text(&v));
+            let v = param_token(&k).map(str::to_string).unwrap_or_else(|| self.text(&v));
             let _ = writeln!(s, "  {place} {k}: {v}");
         }
         let mut headers: Vec<(String, String)> =
@@ -215,7 +205,7 @@ impl Redactor {
         for (k, v) in headers {
             let v = if k == "authorization" {
                 authorization_shape(&v)
-            } else if let Some((_, t)) = HEADER_TOKENS.iter().find(|(n, _)| *n == k) {
+            } else if let Some(t) = header_token(&k) {
                 t.to_string()
             } else if k.ends_with("content-sha256") && v != EMPTY_SHA256 {
                 "[sha256]".into()

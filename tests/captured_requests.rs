@@ -77,7 +77,7 @@ const CAPTURES: &[(&str, &str, &str)] = &[
 ];
 
 fn detect(req: &HttpRequest) -> &'static dyn protocol::Protocol {
-    let found: Vec<_> = protocol::all().into_iter().filter(|p| p.recognizes(req)).collect();
+    let found: Vec<_> = protocol::all().filter(|p| p.recognizes(req)).collect();
     assert_eq!(found.len(), 1, "exactly one vendor must claim the request");
     found[0]
 }

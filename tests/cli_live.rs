@@ -138,12 +138,12 @@ fn a_canary_in_every_credential_variable_reaches_no_output() {
     ] {
         cmd.env(var, CANARY_KEY);
     }
-    for var in apiconform::live::VENDORS.iter().flat_map(|v| v.credentials.iter().map(|c| c.secret)) {
+    for var in apiconform::vendor::ALL.iter().flat_map(|v| v.live.credentials.iter().map(|c| c.secret)) {
         cmd.env(var, CANARY_SECRET);
     }
-    for var in apiconform::live::VENDORS
+    for var in apiconform::vendor::ALL
         .iter()
-        .flat_map(|v| v.credentials.iter().flat_map(|c| c.session_token.iter().copied()))
+        .flat_map(|v| v.live.credentials.iter().flat_map(|c| c.session_token.iter().copied()))
     {
         cmd.env(var, CANARY_TOKEN);
     }

@@ -57,7 +57,7 @@ impl Server {
             now: apiconform::clock::now_secs(),
             nonce: &nonce,
         };
-        let (_, ak, sk) = apiconform::emulator::DEFAULT_CREDENTIALS.iter().find(|(v, _, _)| *v == vendor).unwrap();
+        let (_, ak, sk) = apiconform::emulator::default_credentials().find(|(v, _, _)| *v == vendor).unwrap();
         let creds = Credentials { access_key_id: ak.to_string(), secret: sk.to_string(), session_token: None };
         let req = p.encode(&call, &creds);
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();

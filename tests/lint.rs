@@ -168,6 +168,16 @@ fn request_and_steps_together_are_refused() {
 }
 
 #[test]
+fn a_flag_only_another_api_reads_is_refused() {
+    // `local_image` is Ksyun ModifyInstanceImage's flag: ReplaceSystemDisk never reads it.
+    let d = one_error("name: a\ncondition: c\ngiven:\n  images:\n    image: { flags: [local_image] }\nrequest:\n  InstanceId: x\n  ImageId: y\nexpect:\n  status: 200\n");
+    assert!(d.message.contains("unknown image flag `local_image`"), "{}", d.message);
+    // The state model's own flag is valid for every API.
+    let (_, r) = load(&[("ok.yaml", "name: a\ncondition: c\ngiven:\n  account: { flags: [manual_time] }\nrequest:\n  InstanceId: ${instance.id}\n  ImageId: ${image.id}\nexpect:\n  status: 200\n")]);
+    r.unwrap_or_else(|d| panic!("{d:#?}"));
+}
+
+#[test]
 fn unknown_flags_and_bad_names_are_refused() {
     let d = one_error("name: a\ncondition: c\ngiven:\n  images:\n    image: { flags: [no_such_flag] }\nrequest:\n  InstanceId: x\n  ImageId: y\nexpect:\n  status: 200\n");
     assert_eq!(at(&d), (5, 22));

@@ -66,7 +66,7 @@ fn check_reply(p: Option<&dyn Protocol>, resp: &HttpResponse) -> Result<(), Test
 }
 
 fn recognizer(req: &HttpRequest) -> Option<&'static dyn Protocol> {
-    protocol::all().into_iter().find(|p| p.recognizes(req))
+    protocol::all().find(|p| p.recognizes(req))
 }
 
 // ---- regressions ----

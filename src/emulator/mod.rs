@@ -38,11 +38,9 @@ use std::time::{Duration, Instant};
 
 /// Credentials `apiconform serve` accepts out of the box, per vendor: the
 /// throw-away values the official SDK captures were made with.
-pub const DEFAULT_CREDENTIALS: &[(&str, &str, &str)] = &[
-    ("aliyun", "testid", "testsecret"),
-    ("volcengine", "AKLTtestak", "testsk"),
-    ("ksyun", "AKLTtestak", "testsecretkey"),
-];
+pub fn default_credentials() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    crate::vendor::ALL.iter().map(|v| (v.name, v.test_credentials.0, v.test_credentials.1))
+}
 
 struct Key {
     secret: String,
@@ -168,7 +166,7 @@ pub trait Catalog {
 impl Emulator {
     /// An emulator that knows every contract of the catalog, with one
     /// default tenant per vendor (the union of that vendor's worlds) behind
-    /// [`DEFAULT_CREDENTIALS`].
+    /// [`default_credentials`].
     pub fn from_suite(suite: &impl Catalog) -> Emulator {
         let specs = suite.api_specs();
         let mut inner = Inner::default();
@@ -181,9 +179,9 @@ impl Emulator {
             inner.common.entry(api.vendor.to_string()).or_insert_with(|| api.common.clone());
         }
         let emu = Emulator { inner: Arc::new(inner) };
-        for (vendor, ak, sk) in DEFAULT_CREDENTIALS {
+        for (vendor, ak, sk) in default_credentials() {
             let world =
-                specs.iter().filter(|a| a.vendor == *vendor).fold(WorldSpec::default(), |w, a| w.patched(a.world));
+                specs.iter().filter(|a| a.vendor == vendor).fold(WorldSpec::default(), |w, a| w.patched(a.world));
             let tenant = emu.add_tenant(vendor, &world).0;
             emu.add_key(vendor, ak, sk, tenant);
             emu.inner.defaults.lock().unwrap_or_else(|e| e.into_inner()).insert(vendor.to_string(), (world, tenant));
@@ -247,7 +245,7 @@ impl Emulator {
     pub fn reset_default(&self, vendor: &str) {
         self.seed_default(vendor, &WorldSpec::default());
         let Some(t) = self.default_tenant(vendor) else { return };
-        for (v, ak, sk) in DEFAULT_CREDENTIALS.iter().filter(|(v, _, _)| *v == vendor) {
+        for (v, ak, sk) in default_credentials().filter(|(v, _, _)| *v == vendor) {
             self.add_key(v, ak, sk, t);
         }
         self.inner.faults.lock().unwrap_or_else(|e| e.into_inner()).retain(|(v, _), _| v != vendor);
@@ -398,7 +396,7 @@ impl Emulator {
             return control::handle(self, req);
         }
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(p) = protocol::all().into_iter().find(|p| p.recognizes(req)) else {
+        let Some(p) = protocol::all().find(|p| p.recognizes(req)) else {
             return HttpResponse::json(
                 400,
                 &serde_json::json!({"Code": "MissingAuthentication", "Message": "apiconform emulator: the request is not signed in any known vendor's scheme"}),
@@ -434,18 +432,12 @@ impl Emulator {
     ) -> rules::Outcome {
         let vendor = p.vendor();
         let Some(contract) = self.inner.contracts.get(vendor).and_then(|c| c.get(action)) else {
-            return Err(match vendor {
-                "aliyun" => rules::fail("InvalidAction.NotFound"),
-                "volcengine" => rules::fail("InvalidActionOrVersion").arg(action).arg(version),
-                _ => rules::fail("InvalidAction"),
-            });
+            return Err(crate::vendor::get(vendor)
+                .map_or(rules::fail("InvalidAction"), |v| v.unknown_action.fail(action, version)));
         };
         if contract.version != version {
-            return Err(match vendor {
-                "aliyun" => rules::fail("InvalidVersion"),
-                "volcengine" => rules::fail("InvalidActionOrVersion").arg(action).arg(version),
-                _ => rules::fail("InvalidAction"),
-            });
+            return Err(crate::vendor::get(vendor)
+                .map_or(rules::fail("InvalidAction"), |v| v.wrong_version.fail(action, version)));
         }
         let tenant = {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
@@ -535,11 +527,11 @@ mod tests {
     fn a_nonce_is_unique_only_within_the_window() {
         let keys = Inner::default();
         let w = protocol::TIME_WINDOW;
-        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000));
-        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w));
-        assert!(keys.fresh_nonce("aliyun", "other", "n1", 1000 + w));
-        assert!(keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 1));
-        assert!(!keys.fresh_nonce("aliyun", "ak", "n1", 1000 + w + 2));
+        assert!(keys.fresh_nonce("vendor-a", "ak", "n1", 1000));
+        assert!(!keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("vendor-a", "other", "n1", 1000 + w));
+        assert!(keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w + 1));
+        assert!(!keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w + 2));
     }
 
     #[test]

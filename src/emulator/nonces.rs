@@ -136,31 +136,31 @@ mod tests {
     fn a_nonce_is_unique_only_within_the_window() {
         let s = NonceStore::default();
         let w = protocol::TIME_WINDOW;
-        assert!(s.fresh("aliyun", "ak", "n1", 1000));
-        assert!(!s.fresh("aliyun", "ak", "n1", 1000 + w));
-        assert!(s.fresh("aliyun", "other", "n1", 1000 + w));
-        assert!(s.fresh("volcengine", "ak", "n1", 1000 + w));
-        assert!(s.fresh("aliyun", "ak", "n1", 1000 + w + 1));
-        assert!(!s.fresh("aliyun", "ak", "n1", 1000 + w + 2));
+        assert!(s.fresh("vendor-a", "ak", "n1", 1000));
+        assert!(!s.fresh("vendor-a", "ak", "n1", 1000 + w));
+        assert!(s.fresh("vendor-a", "other", "n1", 1000 + w));
+        assert!(s.fresh("vendor-b", "ak", "n1", 1000 + w));
+        assert!(s.fresh("vendor-a", "ak", "n1", 1000 + w + 1));
+        assert!(!s.fresh("vendor-a", "ak", "n1", 1000 + w + 2));
         // Seen late in one window, replayed early in the next: still refused.
-        assert!(s.fresh("aliyun", "ak", "late", 1000 + 2 * w - 1));
-        assert!(!s.fresh("aliyun", "ak", "late", 1000 + 2 * w + 5));
+        assert!(s.fresh("vendor-a", "ak", "late", 1000 + 2 * w - 1));
+        assert!(!s.fresh("vendor-a", "ak", "late", 1000 + 2 * w + 5));
     }
 
     #[test]
     fn old_nonces_are_forgotten_without_a_size_threshold() {
         let s = NonceStore::default();
         for i in 0..1000 {
-            assert!(s.fresh("aliyun", "ak", &format!("old{i}"), 0));
+            assert!(s.fresh("vendor-a", "ak", &format!("old{i}"), 0));
         }
         let later = 2 * protocol::TIME_WINDOW + 1;
         for i in 0..10 {
-            assert!(s.fresh("aliyun", "ak", &format!("new{i}"), later));
+            assert!(s.fresh("vendor-a", "ak", &format!("new{i}"), later));
         }
         // A shard that saw none of the new ones still holds its old nonces
         // (it is swept at its next request), but at most its last two windows.
         for i in 0..200 {
-            s.fresh("aliyun", "ak", &format!("sweep{i}"), later);
+            s.fresh("vendor-a", "ak", &format!("sweep{i}"), later);
         }
         assert!(s.len() <= 210, "{} nonces remembered", s.len());
     }
@@ -170,10 +170,10 @@ mod tests {
         let max = 4096;
         let s = NonceStore::with_capacity(max);
         for i in 0..3 * max {
-            s.fresh("aliyun", "ak", &i.to_string(), 0);
+            s.fresh("vendor-a", "ak", &i.to_string(), 0);
         }
         assert!(s.len() <= max, "{} nonces remembered", s.len());
         // The most recent ones are still refused.
-        assert!(!s.fresh("aliyun", "ak", &(3 * max - 1).to_string(), 0));
+        assert!(!s.fresh("vendor-a", "ak", &(3 * max - 1).to_string(), 0));
     }
 }

@@ -274,13 +274,10 @@ impl Emulator {
     /// still be on the wire.
     fn limit_error(&self, req: &HttpRequest, status: u16, code: &str, message: String) -> HttpResponse {
         let message = format!("apiconform emulator: {message}");
-        let mut resp = match protocol::all().into_iter().find(|p| p.recognizes(req)) {
+        let mut resp = match protocol::all().find(|p| p.recognizes(req)) {
             Some(p) => {
                 let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                // Alibaba's V1 answers in XML unless the call asks for JSON.
-                let v1_xml = p.vendor() == "aliyun"
-                    && q("SignatureMethod").is_some()
-                    && !q("Format").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+                let v1_xml = p.errors_in_xml(req);
                 let ctx = ReplyCtx {
                     action: q("Action").or_else(|| req.header("x-acs-action").map(str::to_string)).unwrap_or_default(),
                     version: q("Version")

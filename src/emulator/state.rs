@@ -2,6 +2,7 @@
 //! bytes. Built from a [`WorldSpec`] with defaults filled in; business rules
 //! read and change it; protocol modules never see it.
 
+use super::rules::{flag, FlagDoc};
 use super::tokens::ClientTokens;
 use crate::protocol::hex_id;
 use crate::world::{Kind, RamStatement, UnpaidOrder, WorldSpec};
@@ -186,6 +187,14 @@ macro_rules! impl_flags {
 }
 impl_flags!(Instance, Disk, Image, Snapshot, Account);
 
+/// The flags the state model itself reads, for every vendor and API.
+pub const FLAGS: &[FlagDoc] = &[flag(
+    "account",
+    "manual_time",
+    "long-running work (a replacement, a reset) completes only when the control API advances time",
+    "not a cloud condition: it switches the emulator's clock to the control API",
+)];
+
 /// One tenant's resources, by ID.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct State {
@@ -286,7 +295,7 @@ impl State {
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (name, kind) in w.fixtures() {
             let id = match kind {
-                Kind::KeyPair if vendor == "aliyun" => {
+                Kind::KeyPair if crate::vendor::get(vendor).is_some_and(|v| v.key_pair_ids_are_names) => {
                     w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
                 }
                 _ => make_id(vendor, kind, alloc.named(tenant, name)),
@@ -457,6 +466,62 @@ impl State {
         self.client_tokens.get(key, self.token_clock()).map(|(f, r)| (f.to_string(), r.clone()))
     }
 
+    /// The first request made with this `action` and ClientToken, if one
+    /// was: its fingerprint and its result, to replay.
+    pub fn replay(
+        &self,
+        action: &str,
+        token: Option<&str>,
+    ) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        self.client_token(&format!("{action}/{token}", token = token?))
+    }
+
+    /// Stores the result of a request made with this `action` and
+    /// ClientToken (nothing without a token), for [`State::replay`].
+    pub fn remember(
+        &mut self,
+        action: &str,
+        token: Option<&str>,
+        fingerprint: String,
+        result: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        if let Some(t) = token {
+            self.remember_client_token(format!("{action}/{t}"), fingerprint, result.clone());
+        }
+    }
+
+    /// "Replace the system disk" (a reimage): `disk` (its ID allocated here)
+    /// takes the place of the instance's system disk, which is released, and
+    /// the instance runs `image_id`. With `lock`, the instance holds that
+    /// operation lock until the work finishes (at once unless the control
+    /// API drives time). The new disk's ID.
+    pub fn replace_system_disk(
+        &mut self,
+        instance_id: &str,
+        disk: Option<Disk>,
+        image_id: &str,
+        lock: Option<&str>,
+    ) -> String {
+        let new_id = self.new_id(Kind::Disk);
+        let old = self.instances.get(instance_id).and_then(|i| i.system_disk_id.clone());
+        if let Some(old) = old {
+            self.disks.remove(&old);
+        }
+        if let Some(d) = disk {
+            self.disks.insert(new_id.clone(), Disk { id: new_id.clone(), ..d });
+        }
+        if let Some(i) = self.instances.get_mut(instance_id) {
+            i.system_disk_id = Some(new_id.clone());
+            i.image_id = image_id.to_string();
+            i.operation_lock = lock.map(str::to_string).or(i.operation_lock.take());
+        }
+        if lock.is_some() {
+            let work = Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) };
+            self.schedule(60, work);
+        }
+        new_id
+    }
+
     /// Records the result of a request made with `Action/token`.
     pub fn remember_client_token(
         &mut self,
@@ -497,33 +562,8 @@ impl State {
     }
 }
 
-/// IDs in each vendor's format: Alibaba `i-bp1…`, Volcengine `i-…`/`image-…`,
-/// Ksyun UUIDs.
+/// An ID in the vendor's format (`Vendor::id_format`), from a counter.
 fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
-    let h = hex_id(seed);
-    match vendor {
-        "ksyun" => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
-        "volcengine" => {
-            let prefix = match kind {
-                Kind::Instance => "i-",
-                Kind::Disk => "vol-",
-                Kind::Image => "image-",
-                Kind::Snapshot => "snap-",
-                Kind::KeyPair => "kp-",
-                Kind::KmsKey => "key-",
-            };
-            format!("{prefix}{}", &h[..20])
-        }
-        _ => {
-            let prefix = match kind {
-                Kind::Instance => "i-",
-                Kind::Disk => "d-",
-                Kind::Image => "m-",
-                Kind::Snapshot => "s-",
-                Kind::KeyPair => "kp-",
-                Kind::KmsKey => "key-",
-            };
-            format!("{prefix}bp1{}", &h[..17])
-        }
-    }
+    let format = crate::vendor::get(vendor).map_or(crate::vendor::ALL[0].id_format, |v| v.id_format);
+    format(kind, &hex_id(seed))
 }

@@ -1,4 +1,5 @@
-//! Vendor wire protocols: one module per vendor behind one small trait.
+//! Vendor wire protocols: one module per vendor (`src/vendor/<name>/protocol.rs`)
+//! behind one small trait.
 //!
 //! A protocol module knows bytes and nothing else: how a call is encoded and
 //! signed ([`Protocol::encode`]), how a response is read back into one
@@ -10,10 +11,6 @@
 //!
 //! The modules share only the types below and the pure algorithms in
 //! [`crate::signing`].
-
-pub mod aliyun;
-pub mod ksyun;
-pub mod volcengine;
 
 use crate::case::Wire;
 use serde_json::{Map, Value};
@@ -215,21 +212,23 @@ pub trait Protocol: Send + Sync {
     fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse;
     /// A request id in the vendor's format, from a counter.
     fn request_id(&self, seq: u64) -> String;
+    /// Whether an error answered from the request line and headers alone
+    /// (the body unread) is XML rather than JSON.
+    fn errors_in_xml(&self, req: &HttpRequest) -> bool {
+        let _ = req;
+        false
+    }
 }
 
 /// The protocol for a vendor name.
 pub fn for_vendor(vendor: &str) -> Option<&'static dyn Protocol> {
-    match vendor {
-        "aliyun" => Some(&aliyun::Aliyun),
-        "volcengine" => Some(&volcengine::Volcengine),
-        "ksyun" => Some(&ksyun::Ksyun),
-        _ => None,
-    }
+    crate::vendor::get(vendor).map(|v| v.protocol)
 }
 
-/// Every protocol, for request detection.
-pub fn all() -> [&'static dyn Protocol; 3] {
-    [&aliyun::Aliyun, &volcengine::Volcengine, &ksyun::Ksyun]
+/// Every protocol, for request detection (no allocation: this is on the
+/// emulator's request path).
+pub fn all() -> impl Iterator<Item = &'static dyn Protocol> {
+    crate::vendor::ALL.iter().map(|v| v.protocol)
 }
 
 /// Parses `Key=value` items out of an Authorization header's parameter list
@@ -278,7 +277,7 @@ pub(crate) fn canonical_over_all_headers(
     (signed, cr)
 }
 
-/// Reads a JSON object body, or an empty object.
+/// Reads a JSON body, or `Null` when the body is not JSON.
 pub(crate) fn json_body(resp: &HttpResponse) -> Value {
     serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
 }

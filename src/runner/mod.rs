@@ -66,15 +66,6 @@ impl Target {
     }
 }
 
-/// The region each vendor's requests are signed for.
-pub fn region(vendor: &str) -> &'static str {
-    match vendor {
-        "volcengine" => "cn-beijing",
-        "ksyun" => "cn-beijing-6",
-        _ => "cn-hangzhou",
-    }
-}
-
 /// The loaded suite is what the in-process emulator serves.
 impl crate::emulator::Catalog for Suite {
     fn api_specs<'a>(&'a self) -> Vec<crate::emulator::ApiSpec<'a>> {

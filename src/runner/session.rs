@@ -7,8 +7,8 @@
 //! above the documented rate, no retry that could act twice, nothing left
 //! behind on an account); the offline targets never reach this code.
 
-use super::transport::{Channel, Request};
-use super::trial::{Binding, Trial};
+use super::transport::{Binding, Channel, Request};
+use super::trial::Trial;
 use super::verdict::lookup;
 use super::{Harness, TrialOutcome};
 use crate::case::Auth;
@@ -19,8 +19,8 @@ use crate::protocol::{self, HttpResponse, Normalized};
 use crate::recording::Recording;
 use crate::suite::{CaseStep, CheckedExpect};
 use crate::template::Bindings;
+use crate::vendor::Sweep;
 use crate::window::SlidingWindow;
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -211,11 +211,7 @@ impl Harness {
         ch: &mut Channel<'_>,
         (action, params): &SupportCall,
     ) -> Result<Normalized, String> {
-        let version = match ch.p.vendor() {
-            "volcengine" => "2020-04-01",
-            "ksyun" => "2016-03-04",
-            _ => "2014-05-26",
-        };
+        let version = crate::vendor::get(ch.p.vendor()).map_or("2014-05-26", |v| v.version_of(action));
         let mut params = params.clone();
         for (k, v) in live::implicit_params(ch.p.vendor(), &ch.b.region) {
             if !params.iter().any(|(n, _)| *n == k) {
@@ -300,53 +296,62 @@ impl Harness {
                 log.push(format!("{vendor}: skipped ({reason})"));
                 continue;
             }
-            if vendor != "aliyun" {
+            let Some(sw) = crate::vendor::get(vendor).and_then(|v| v.sweep.as_ref()) else {
                 log.push(format!("{vendor}: nothing to sweep (the harness creates no resources there)"));
                 continue;
-            }
+            };
             let (Some(p), Some(b)) = (protocol::for_vendor(vendor), self.live_binding(vendor)) else { continue };
             let mut out = TrialOutcome::default();
             let mut r = Redactor::new(&b.bindings);
             let mut ch = Channel { p, b: &b, redactor: &mut r, out: &mut out };
-            self.sweep_account(&mut ch, vendor, dry_run, &mut log);
+            self.sweep_account(&mut ch, vendor, sw, dry_run, &mut log);
         }
         log
     }
 
-    fn sweep_account(&self, ch: &mut Channel<'_>, vendor: &str, dry_run: bool, log: &mut Vec<String>) {
-        for snap in self.list_snapshots(ch, vendor, log) {
-            let (Some(id), Some(name)) = (snap["SnapshotId"].as_str(), snap["SnapshotName"].as_str()) else {
+    fn sweep_account(&self, ch: &mut Channel<'_>, vendor: &str, sw: &Sweep, dry_run: bool, log: &mut Vec<String>) {
+        for item in self.list_created(ch, vendor, sw, log) {
+            let (Some(id), Some(name)) = (item[sw.id_field].as_str(), item[sw.name_field].as_str()) else {
                 continue;
             };
             if !name.starts_with(CREATED_PREFIX) {
                 continue;
             }
             if dry_run {
-                log.push(format!("would delete {vendor} snapshot {id} ({name})"));
+                log.push(format!("would delete {vendor} {} {id} ({name})", sw.noun));
                 continue;
             }
-            let del = ("DeleteSnapshot".to_string(), vec![("SnapshotId".to_string(), id.to_string())]);
+            let del = (sw.delete_action.to_string(), vec![(sw.id_param.to_string(), id.to_string())]);
             match self.rt.block_on(self.call(ch, &del)) {
-                Ok(n) if n.status < 300 => log.push(format!("deleted {vendor} snapshot {id} ({name})")),
-                Ok(n) => log.push(format!("could not delete {vendor} snapshot {id}: HTTP {}", n.status)),
-                Err(e) => log.push(format!("could not delete {vendor} snapshot {id}: {e}")),
+                Ok(n) if n.status < 300 => log.push(format!("deleted {vendor} {} {id} ({name})", sw.noun)),
+                Ok(n) => log.push(format!("could not delete {vendor} {} {id}: HTTP {}", sw.noun, n.status)),
+                Err(e) => log.push(format!("could not delete {vendor} {} {id}: {e}", sw.noun)),
             }
         }
     }
 
-    /// Every snapshot of the account, every page: a long-lived account may
-    /// hold many.
-    fn list_snapshots(&self, ch: &mut Channel<'_>, vendor: &str, log: &mut Vec<String>) -> Vec<serde_json::Value> {
-        let mut snaps = Vec::new();
+    /// Every resource of the swept kind on the account, every page: a
+    /// long-lived account may hold many.
+    fn list_created(
+        &self,
+        ch: &mut Channel<'_>,
+        vendor: &str,
+        sw: &Sweep,
+        log: &mut Vec<String>,
+    ) -> Vec<serde_json::Value> {
+        let mut items = Vec::new();
         for page in 1.. {
             let list = (
-                "DescribeSnapshots".to_string(),
-                vec![("PageSize".to_string(), "100".to_string()), ("PageNumber".to_string(), page.to_string())],
+                sw.list_action.to_string(),
+                vec![
+                    (sw.page_size_param.to_string(), "100".to_string()),
+                    (sw.page_number_param.to_string(), page.to_string()),
+                ],
             );
             let n = match self.rt.block_on(self.call(ch, &list)) {
                 Ok(n) if n.status < 300 => n,
                 Ok(n) => {
-                    log.push(format!("{vendor}: DescribeSnapshots answered HTTP {}", n.status));
+                    log.push(format!("{vendor}: {} answered HTTP {}", sw.list_action, n.status));
                     break;
                 }
                 Err(e) => {
@@ -354,15 +359,15 @@ impl Harness {
                     break;
                 }
             };
-            let got = n.body.pointer("/Snapshots/Snapshot").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-            let total = n.body.get("TotalCount").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-            let last = got.len() < 100 || snaps.len() + got.len() >= total || page >= 1000;
-            snaps.extend(got);
+            let got = n.body.pointer(sw.items).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            let total = n.body.get(sw.total).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+            let last = got.len() < 100 || items.len() + got.len() >= total || page >= 1000;
+            items.extend(got);
             if last {
                 break;
             }
         }
-        snaps
+        items
     }
 }
 
@@ -388,25 +393,6 @@ fn support_step(action: &str, version: &str, params: &[(String, String)]) -> Cas
         },
         save: Default::default(),
     }
-}
-
-/// Reports a retry (in the trial's retries and transcript), then waits.
-pub(super) async fn retry_later(
-    out: &mut TrialOutcome,
-    step: &CaseStep,
-    attempt: u64,
-    what: String,
-    note: &str,
-    wait: Duration,
-) {
-    out.retries.push(format!(
-        "{} {}: attempt {attempt} {what}; retrying in {} ms{note}",
-        step.name,
-        step.action,
-        wait.as_millis()
-    ));
-    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
-    tokio::time::sleep(wait).await;
 }
 
 /// The window the live scheduler keeps to: the documented one plus a

@@ -5,8 +5,6 @@
 //! set-up, clean-up and sweep calls) goes through [`Harness::exchange`], so
 //! redaction, the rate limit and the retry policy apply to all of them.
 
-use super::session::retry_later;
-use super::trial::Binding;
 use super::verdict::{creates_twice, retryable};
 use super::{Harness, Observed, TrialOutcome};
 use crate::contract::RateLimit;
@@ -14,9 +12,32 @@ use crate::normalize::Redactor;
 use crate::protocol::{self, Call, Credentials, HttpRequest, HttpResponse, Normalized, Protocol};
 use crate::recording::RecordedStep;
 use crate::suite::CaseStep;
+use crate::template::Bindings;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+/// Where and as whom one trial sends its requests.
+pub(crate) struct Binding {
+    pub creds: Credentials,
+    pub bindings: Bindings,
+    pub scheme: String,
+    pub host: String,
+    pub region: String,
+    pub mock: Option<wiremock::MockServer>,
+    pub staging: Vec<(String, String)>,
+    /// System disks to bind by asking the cloud (live): (disk, instance).
+    pub system_disks: Vec<(String, String)>,
+}
+
+impl Binding {
+    /// An offline target on loopback: nothing to stage.
+    pub(super) fn loopback(creds: Credentials, bindings: Bindings, host: String, vendor: &str) -> Binding {
+        let region = crate::vendor::region(vendor).to_string();
+        let (staging, system_disks) = (Vec::new(), Vec::new());
+        Binding { creds, bindings, scheme: "http".into(), host, region, mock: None, staging, system_disks }
+    }
+}
 
 /// The four values that travel together: the vendor's protocol, where and
 /// as whom requests go, the trial's redactor and what it reports.
@@ -203,6 +224,18 @@ fn report(ch: &mut Channel<'_>, step: &CaseStep, req: &HttpRequest, n: &Normaliz
         code: n.code.clone(),
         message: n.message.clone(),
     });
+}
+
+/// Reports a retry (in the trial's retries and transcript), then waits.
+async fn retry_later(out: &mut TrialOutcome, step: &CaseStep, attempt: u64, what: String, note: &str, wait: Duration) {
+    out.retries.push(format!(
+        "{} {}: attempt {attempt} {what}; retrying in {} ms{note}",
+        step.name,
+        step.action,
+        wait.as_millis()
+    ));
+    let _ = writeln!(out.transcript, "\n{} {} (attempt {attempt}, retried)", step.name, step.action);
+    tokio::time::sleep(wait).await;
 }
 
 /// `30 s`, `1.5 s`, `200 ms`.

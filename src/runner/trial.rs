@@ -6,9 +6,9 @@
 //! to do at the end) is stated once per target in a [`TargetKind`] impl, so
 //! the loop has no branch on the target.
 
-use super::transport::{Channel, Request};
+use super::transport::{Binding, Channel, Request};
 use super::verdict::{check, dry_run_expectation, save};
-use super::{region, Harness, Target, TrialOutcome};
+use super::{Harness, Target, TrialOutcome};
 use crate::case::Auth;
 use crate::contract::RateLimit;
 use crate::emulator::state::{IdAlloc, State};
@@ -22,28 +22,6 @@ use crate::world::{Kind, WorldSpec};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-
-/// Where and as whom one trial sends its requests.
-pub(crate) struct Binding {
-    pub creds: Credentials,
-    pub bindings: Bindings,
-    pub scheme: String,
-    pub host: String,
-    pub region: String,
-    pub mock: Option<wiremock::MockServer>,
-    pub staging: Vec<(String, String)>,
-    /// System disks to bind by asking the cloud (live): (disk, instance).
-    pub system_disks: Vec<(String, String)>,
-}
-
-impl Binding {
-    /// An offline target on loopback: nothing to stage.
-    fn loopback(creds: Credentials, bindings: Bindings, host: String, vendor: &str) -> Binding {
-        let region = region(vendor).to_string();
-        let (staging, system_disks) = (Vec::new(), Vec::new());
-        Binding { creds, bindings, scheme: "http".into(), host, region, mock: None, staging, system_disks }
-    }
-}
 
 /// One case on one target, bound: what used to travel as ten arguments.
 pub(crate) struct Trial<'a> {

@@ -160,15 +160,7 @@ pub(crate) fn creates_twice(action: &str, params: &[(String, String)]) -> bool {
 /// call that creates a resource (`Create*`) without a ClientToken would
 /// leave a second, untracked one. Nothing else is retried.
 pub(crate) fn retryable(n: &Normalized, action: &str, params: &[(String, String)]) -> bool {
-    const THROTTLING: &[&str] = &[
-        "Throttling",
-        "Throttling.User",
-        "Throttling.Api",
-        "AccountFlowLimitExceeded",
-        "RequestLimitExceeded",
-        "ThrottlingException",
-    ];
-    if n.status == 429 || n.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) {
+    if n.status == 429 || n.code.as_deref().is_some_and(crate::vendor::is_throttling) {
         return true;
     }
     n.status >= 500 && !creates_twice(action, params)

@@ -185,7 +185,7 @@ impl SdkHarness {
             version: &step.version,
             service: &api.service,
             endpoint: &self.addr.to_string(),
-            region: crate::runner::region(&api.vendor),
+            region: crate::vendor::region(&api.vendor),
             credentials: json!({
                 "access_key_id": call_creds.access_key_id,
                 "secret": call_creds.secret,

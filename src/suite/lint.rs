@@ -3,7 +3,6 @@
 //! conditions, one API version per vendor service). Each problem is a
 //! diagnostic with a position; none stops the others from being found.
 
-use super::loader::RawApi;
 use super::model::{Api, Case, CaseStep, CheckedExpect, Location};
 use crate::case::{BodyCheck, CaseFile, Expect, Params, Step};
 use crate::contract::{Authority, Contract, DocumentedError};
@@ -13,6 +12,18 @@ use crate::world::{Kind, WorldSpec};
 use crate::yaml::{self, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// The texts of an API's case files, by path.
+pub(super) type CaseTexts = Vec<(PathBuf, String)>;
+
+/// An API as read, before its cases are checked (the loader's output,
+/// the lint rules' input).
+pub(super) struct RawApi {
+    pub api: Api,
+    pub files: CaseTexts,
+    /// The text of `api.yaml`, for diagnostics about the contract.
+    pub api_text: String,
+}
 
 /// Parses and checks the case files of each API.
 pub(super) fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
@@ -136,7 +147,7 @@ pub(super) fn pos_at(text: &str, at: usize) -> Pos {
     Pos::new(clamp(line), clamp(col))
 }
 
-pub(super) fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut FileDiagnostics) {
+pub(super) fn check_world_refs(w: &WorldSpec, api: (&str, &str), file: &Path, text: &str, out: &mut FileDiagnostics) {
     let names: Vec<&str> = w.fixtures().into_iter().map(|(n, _)| n).collect();
     for (owner, field, target, kind) in w.references() {
         if !out.has_room() {
@@ -170,7 +181,7 @@ pub(super) fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut
         }
     }
     for (owner, kind, flag) in w.flags() {
-        let mut known = crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name);
+        let mut known = crate::vendor::flags_of(api.0, api.1).filter(|f| f.kind == kind).map(|f| f.name);
         if known.any(|f| f == flag) {
             continue;
         }
@@ -179,7 +190,7 @@ pub(super) fn check_world_refs(w: &WorldSpec, file: &Path, text: &str, out: &mut
             continue;
         }
         let known: Vec<&str> =
-            crate::emulator::rules::known_flags().filter(|f| f.kind == kind).map(|f| f.name).collect();
+            crate::vendor::flags_of(api.0, api.1).filter(|f| f.kind == kind).map(|f| f.name).collect();
         let hint = did_you_mean(&flag, known.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("{kind} flags: {}", known.join(", ")));
@@ -254,7 +265,7 @@ impl Checker<'_> {
         let world = self.api.world.patched(&cf.given);
         let given = cf.given.clone();
         let (file, text) = (self.file, self.text);
-        check_world_refs(&world, file, text, &mut self.diags);
+        check_world_refs(&world, (&self.api.vendor, &self.api.action), file, text, &mut self.diags);
         let raw_steps = self.raw_steps(&mut cf, name_pos)?;
         if cf.targets.live_dry_run() && !self.api.contract.params.contains_key("DryRun") {
             self.err(
@@ -347,10 +358,12 @@ impl Checker<'_> {
             },
         };
         let contract = contract?;
-        if s.wire.as_ref().and_then(|w| w.signature).is_some() && self.api.vendor != "aliyun" {
+        if s.wire.as_ref().and_then(|w| w.signature).is_some()
+            && !crate::vendor::get(&self.api.vendor).is_some_and(|v| v.signature_variants)
+        {
             self.err_at(
                 At::Text("signature:"),
-                "`wire.signature` only applies to Alibaba Cloud",
+                crate::vendor::signature_variants_message(),
                 Some("remove it; this vendor has one signature scheme".into()),
             );
         }

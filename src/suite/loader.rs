@@ -2,7 +2,7 @@
 //! `api.yaml`, `world.yaml` and the case files' texts. The texts go to the
 //! lint rules (`lint`), which build the checked [`Suite`].
 
-use super::lint::{check_cases, check_versions, check_world_refs, pos_at};
+use super::lint::{check_cases, check_versions, check_world_refs, pos_at, CaseTexts, RawApi};
 use super::model::{Api, Suite};
 use crate::contract::{CommonErrors, Contract};
 use crate::diag::{Diagnostic, Diagnostics, FileDiagnostics, Pos};
@@ -154,16 +154,6 @@ fn subdirs(dir: &Path, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>
     }
 }
 
-type CaseTexts = Vec<(PathBuf, String)>;
-
-/// An API as read, before its cases are checked.
-pub(super) struct RawApi {
-    pub api: Api,
-    pub files: CaseTexts,
-    /// The text of `api.yaml`, for diagnostics about the contract.
-    pub api_text: String,
-}
-
 /// An API's contract, world and case texts, and the problems of the case
 /// files that could not be read (the others still load). Errors in
 /// `api.yaml` or `world.yaml` fail the whole API.
@@ -189,7 +179,7 @@ fn load_api_files(dir: &Path, common: &Arc<CommonErrors>) -> Result<(RawApi, Vec
         .hint("the directory path and the vendor, service and action fields must agree")]);
     }
     let mut d = FileDiagnostics::new(&world_path);
-    check_world_refs(&world, &world_path, &world_text, &mut d);
+    check_world_refs(&world, (vendor, action), &world_path, &world_text, &mut d);
     if !d.is_empty() {
         return Err(d.finish());
     }

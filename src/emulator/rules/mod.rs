@@ -1,4 +1,6 @@
-//! Business rules: one module per vendor service, one function per action.
+//! Business rules: the vocabulary every API's rule module speaks. The rules
+//! themselves live in the vendor wings, one module per API
+//! (`src/vendor/<name>/<api>.rs`) plus the vendor's support actions.
 //!
 //! A rule reads the request's parameters, checks them against the tenant's
 //! [`State`] in the documented order (presence and format, then existence,
@@ -8,11 +10,7 @@
 //! emulator looks the message up in the contract and the protocol module
 //! renders it.
 
-pub mod aliyun_ecs_replace_system_disk;
-pub mod aliyun_ecs_reset_disk;
-pub mod ksyun_kec_modify_instance_image;
 pub mod support;
-pub mod volcengine_ecs_replace_system_volume;
 
 use super::state::State;
 use serde_json::{Map, Value};
@@ -37,11 +35,7 @@ pub fn fail(code: &'static str) -> Fail {
 
 /// The vendor's flow-control error, with its retry hint.
 pub fn throttled(vendor: &str, retry_after_ms: u64) -> Fail {
-    let code = match vendor {
-        "aliyun" => "Throttling.User",
-        "volcengine" => "AccountFlowLimitExceeded",
-        _ => "RequestLimitExceeded",
-    };
+    let code = crate::vendor::get(vendor).map_or("RequestLimitExceeded", |v| v.throttling_codes[0]);
     Fail { retry_after_ms: Some(retry_after_ms), ..fail(code).common() }
 }
 
@@ -82,7 +76,7 @@ impl<'a> Req<'a> {
         self.get(names).is_some_and(|v| !v.is_empty())
     }
 
-    /// `true`/`True`/`false`/`False` (any case). `Err(())` when malformed.
+    /// `true`/`True`/`false`/`False` (any case). `Err(Malformed)` otherwise.
     pub fn bool(&self, names: &[&str]) -> Result<Option<bool>, Malformed> {
         match self.get(names) {
             None => Ok(None),
@@ -92,7 +86,7 @@ impl<'a> Req<'a> {
         }
     }
 
-    /// An integer. `Err(())` when malformed.
+    /// An integer. `Err(Malformed)` when not one.
     pub fn int(&self, names: &[&str]) -> Result<Option<i64>, Malformed> {
         match self.get(names) {
             None => Ok(None),
@@ -131,22 +125,17 @@ impl<'a> Req<'a> {
 /// Runs the rule for `vendor`/`action`; `None` when the emulator does not
 /// implement that action.
 pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Option<Outcome> {
-    let run = match (vendor, action) {
-        ("aliyun", "ReplaceSystemDisk") => aliyun_ecs_replace_system_disk::run,
-        ("aliyun", "ResetDisk") => aliyun_ecs_reset_disk::run,
-        ("volcengine", "ReplaceSystemVolume") => volcengine_ecs_replace_system_volume::run,
-        ("ksyun", "ModifyInstanceImage") => ksyun_kec_modify_instance_image::run,
-        ("aliyun", _) => return support::aliyun(action, state, req),
-        ("volcengine", _) => return support::volcengine(action, state, req),
-        ("ksyun", _) => return support::ksyun(action, state, req),
-        _ => return None,
-    };
-    Some(run(state, req))
+    let v = crate::vendor::get(vendor)?;
+    match v.apis.iter().find(|a| a.action == action) {
+        Some(api) => Some((api.run)(state, req)),
+        None => (v.support)(action, state, req),
+    }
 }
 
 /// A named condition a world may set with `flags:` on a fixture (or the
 /// account), for states the typed fields do not model. Each rule module
-/// lists the flags it reads; the loader refuses any other.
+/// lists the flags it reads; the loader refuses any other flag in that
+/// API's worlds (`vendor::flags_of`).
 #[derive(Debug, Clone, Copy)]
 pub struct FlagDoc {
     /// `instance`, `disk`, `image`, `snapshot` or `account`.
@@ -160,15 +149,6 @@ pub struct FlagDoc {
 /// A [`FlagDoc`], in one line per flag.
 pub const fn flag(kind: &'static str, name: &'static str, meaning: &'static str, why: &'static str) -> FlagDoc {
     FlagDoc { kind, name, meaning, why }
-}
-
-/// Every flag some rule reads.
-pub fn known_flags() -> impl Iterator<Item = &'static FlagDoc> {
-    aliyun_ecs_replace_system_disk::FLAGS
-        .iter()
-        .chain(aliyun_ecs_reset_disk::FLAGS)
-        .chain(volcengine_ecs_replace_system_volume::FLAGS)
-        .chain(ksyun_kec_modify_instance_image::FLAGS)
 }
 
 /// A RAM user's policy must allow `action` on every resource it touches
@@ -226,6 +206,22 @@ pub fn password_classes(pw: &str, specials: &str) -> Option<usize> {
     Some([up, low, dig, sp].iter().filter(|x| **x).count())
 }
 
+/// A password of `len` characters with at least `classes` of the four
+/// character classes ([`password_classes`]), specials from `specials`.
+pub fn password_ok(pw: &str, len: std::ops::RangeInclusive<usize>, specials: &str, classes: usize) -> bool {
+    len.contains(&pw.chars().count()) && password_classes(pw, specials).is_some_and(|c| c >= classes)
+}
+
+/// The request's ClientToken, if not empty: at most 64 ASCII characters
+/// (the vendors' shared rule), else the API's `malformed` error.
+pub fn client_token<'a>(r: &Req<'a>, malformed: impl FnOnce() -> Fail) -> Result<Option<&'a str>, Fail> {
+    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
+    match token {
+        Some(t) if t.len() > 64 || !t.is_ascii() => Err(malformed()),
+        _ => Ok(token),
+    }
+}
+
 /// A UUID in the lowercase form Ksyun documents.
 pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
@@ -278,7 +274,8 @@ mod tests {
 
     #[test]
     fn every_flag_says_why_it_is_not_typed_state() {
-        for f in known_flags() {
+        let all = crate::vendor::ALL.iter().flat_map(|v| v.apis).flat_map(|a| a.flags);
+        for f in all.chain(crate::emulator::state::FLAGS) {
             assert!(f.why.len() > 20, "{} {}: say why it stays a flag", f.kind, f.name);
         }
     }

@@ -8,7 +8,7 @@
 //! encryption (KMS) → account (arrears, balance, snapshot service, white
 //! list, service availability) → DryRun.
 
-use super::{fail, flag, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::rules::{fail, flag, Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Flags, State, Work};
 use serde_json::Map;
 
@@ -80,7 +80,12 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         return Err(fail("InvalidParameter.Mismatch"));
     }
     // The doc's authorisation table: ecs:ResetDisk on the disk and the snapshot.
-    super::ram_allows(s, r, "ecs:ResetDisk", &[format!("disk/{disk_id}"), format!("snapshot/{snapshot_id}")])?;
+    crate::emulator::rules::ram_allows(
+        s,
+        r,
+        "ecs:ResetDisk",
+        &[format!("disk/{disk_id}"), format!("snapshot/{snapshot_id}")],
+    )?;
     // 3. Locks.
     if let Some(i) = &inst {
         if i.lock_reason.as_deref() == Some("security") {

@@ -1,5 +1,7 @@
-//! Alibaba Cloud ECS ReplaceSystemDisk (`aliyun-ecs-ReplaceSystemDisk.zh.txt`,
-//! and the older English page).
+//! Alibaba Cloud ECS ReplaceSystemDisk (`shared/vendor-docs/aliyun-ecs-ReplaceSystemDisk.zh.txt`,
+//! and the older English page, `shared/vendor-docs/aliyun-ecs-ReplaceSystemDisk.en-legacy.md`).
+//!
+//! `run` reads as the doc's check order, one function per phase:
 //!
 //! Check order:
 //! 1. parameter presence and format: InstanceId; ImageId/DiskId (absent,
@@ -14,12 +16,12 @@
 //! 5. image compatibility: image state and market, architecture, instance
 //!    type, I/O optimization, data disk snapshots, Windows key pairs,
 //!    non-root login, host name, OS type changes, sizes;
-//! 6. encryption and KMS; 7. capacity, quotas and stock; 8. billing.
+//! 6. encryption and KMS; 7. capacity, quotas and stock; phase 8: billing.
 
-use super::{fail, flag, password_classes, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, Instance, State, Work};
-use crate::world::{Kind, UnpaidOrder};
-use serde_json::{json, Map};
+use crate::emulator::rules::{client_token, fail, flag, password_ok, ram_allows, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, KmsKey, State};
+use crate::world::UnpaidOrder;
+use serde_json::{json, Map, Value};
 
 /// Specials allowed in a password (the legacy doc's list). The legacy page
 /// renders it as "~! @" and "? /": those spaces are rendering artifacts, not
@@ -96,15 +98,93 @@ fn boolean(r: &Req, name: &str) -> Result<Option<bool>, Fail> {
     r.bool(&[name]).map_err(|_| invalid(name))
 }
 
+/// The action, as the ClientToken records and the operation lock name it.
+const ACTION: &str = "ReplaceSystemDisk";
+
+/// The request's parameters, once their presence and format are checked.
+struct Params<'a> {
+    instance_id: &'a str,
+    image_id: Option<&'a str>,
+    disk_id: Option<&'a str>,
+    password: Option<&'a str>,
+    /// 20..=500 when given.
+    size: Option<u32>,
+    token: Option<&'a str>,
+    encrypted: Option<bool>,
+    kms: Option<&'a str>,
+}
+
+/// The resources the request names, once they are known to exist.
+struct Found {
+    inst: Instance,
+    /// The data disk of the deprecated DiskId path.
+    source_disk: Option<Disk>,
+    image: Image,
+    key_pair: Option<KeyPair>,
+    kms_key: Option<KmsKey>,
+}
+
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    // 1. Presence and format.
+    let p = parameters(r)?;
+    // 2. Idempotency: the same token replays the first result. The fingerprint
+    // of the first request is stored, but a different one is not refused:
+    // neither this API's pages nor the vendor's common errors document a
+    // mismatch error (no IdempotentParameterMismatch in the contract), so the
+    // first result is replayed (case client-token-reused-other-parameters).
+    if let Some((_, result)) = s.replay(ACTION, p.token) {
+        return Ok(result);
+    }
+    let found = existence(s, r, &p)?;
+    let old_disk = instance_state(s, &found)?;
+    image_compatibility(s, &p, &found, &old_disk)?;
+    encryption(s, &p, &found, &old_disk)?;
+    let size = capacity_and_billing(s, &p, &found, &old_disk)?;
+    Ok(replace(s, r, &p, found, &old_disk, size))
+}
+
+/// Phase 1: Presence and format, in the documented order.
+fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("InstanceId"));
     };
+    let (image_id, disk_id) = source(r)?;
+    if let Some(region) = r.get(&["RegionId"]) {
+        if !REGIONS.contains(&region) {
+            return Err(fail("InvalidRegionId.NotExists"));
+        }
+    }
+    let password = r.get(&["Password"]);
+    let inherit = boolean(r, "PasswordInherit")?;
+    if let Some(pw) = password {
+        if inherit == Some(true) {
+            return Err(fail("InvalidPasswordParam.Mismatch"));
+        }
+        if !password_ok(pw, 8..=30, PASSWORD_SPECIALS, 3) {
+            return Err(fail("InvalidPassword.Malformed").status(400));
+        }
+    }
+    let size = system_disk_size(r)?;
+    let token = client_token(r, || invalid("ClientToken"))?;
+    if r.params.iter().any(|(k, _)| k.starts_with("Arn.")) {
+        // "该参数暂未开放使用。"
+        return Err(invalid("Arn"));
+    }
+    if r.get(&["SecurityEnhancementStrategy"]).is_some_and(|v| !v.is_empty() && !SECURITY_STRATEGIES.contains(&v)) {
+        // No code is documented for a value outside the enum: the common one.
+        return Err(invalid("SecurityEnhancementStrategy"));
+    }
+    let (encrypted, kms) = encryption_parameters(r)?;
+    boolean(r, "UseAdditionalService")?;
+    Ok(Params { instance_id, image_id, disk_id, password, size, token, encrypted, kms })
+}
+
+/// ImageId or (the deprecated path) DiskId, exactly one; the DiskId path
+/// makes the system disk from a data disk and must state the platform and
+/// architecture.
+fn source<'a>(r: &Req<'a>) -> Result<(Option<&'a str>, Option<&'a str>), Fail> {
     let image_param = r.get(&["ImageId"]);
-    let disk_param = r.get(&["DiskId"]);
     let image_id = image_param.filter(|v| !v.is_empty());
-    let disk_id = disk_param.filter(|v| !v.is_empty());
+    let disk_id = r.get(&["DiskId"]).filter(|v| !v.is_empty());
     match (image_param, image_id, disk_id) {
         (None, _, None) => return Err(fail("MissingParameter").status(400)),
         (Some(_), None, None) => return Err(fail("InvalidParameter.AllEmpty")),
@@ -112,8 +192,6 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         _ => {}
     }
     if disk_id.is_some() {
-        // The deprecated path: the system disk is made from a data disk, and
-        // the platform and architecture must be stated.
         let Some(arch) = r.get(&["Architecture"]).filter(|v| !v.is_empty()) else {
             return Err(fail("MissingParameter.Architecture"));
         };
@@ -127,23 +205,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidPlatform.Malformed"));
         }
     }
-    if let Some(region) = r.get(&["RegionId"]) {
-        if !REGIONS.contains(&region) {
-            return Err(fail("InvalidRegionId.NotExists"));
-        }
-    }
-    let password = r.get(&["Password"]);
-    let inherit = boolean(r, "PasswordInherit")?;
-    if let Some(pw) = password {
-        if inherit == Some(true) {
-            return Err(fail("InvalidPasswordParam.Mismatch"));
-        }
-        let n = pw.chars().count();
-        let ok = (8..=30).contains(&n) && password_classes(pw, PASSWORD_SPECIALS).is_some_and(|c| c >= 3);
-        if !ok {
-            return Err(fail("InvalidPassword.Malformed").status(400));
-        }
-    }
+    Ok((image_id, disk_id))
+}
+
+/// `SystemDisk.Size`: 20 to 500 GiB.
+fn system_disk_size(r: &Req) -> Result<Option<u32>, Fail> {
     let size = r.int(&["SystemDisk.Size"]).map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
     if let Some(sz) = size {
         if sz <= 0 {
@@ -157,19 +223,11 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         }
     }
     // 20..=500 from here on: no conversion can truncate.
-    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
-    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
-    if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
-        return Err(invalid("ClientToken"));
-    }
-    if r.params.iter().any(|(k, _)| k.starts_with("Arn.")) {
-        // "该参数暂未开放使用。"
-        return Err(invalid("Arn"));
-    }
-    if r.get(&["SecurityEnhancementStrategy"]).is_some_and(|v| !v.is_empty() && !SECURITY_STRATEGIES.contains(&v)) {
-        // No code is documented for a value outside the enum: the common one.
-        return Err(invalid("SecurityEnhancementStrategy"));
-    }
+    Ok(size.and_then(|v| u32::try_from(v).ok()))
+}
+
+/// `Encrypted`, `KMSKeyId` and `EncryptAlgorithm`, and how they pair.
+fn encryption_parameters<'a>(r: &Req<'a>) -> Result<(Option<bool>, Option<&'a str>), Fail> {
     let encrypted = boolean(r, "Encrypted")?;
     let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
     if kms.is_some_and(|k| k.chars().count() > 64) {
@@ -188,46 +246,43 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         // value gets the API's own documented refusal.
         return Err(fail("InvalidEncryptAlgorithm"));
     }
-    boolean(r, "UseAdditionalService")?;
-    // 2. Idempotency: the same token replays the first result. The fingerprint
-    // of the first request is stored, but a different one is not refused:
-    // neither this API's pages nor the vendor's common errors document a
-    // mismatch error (no IdempotentParameterMismatch in the contract), so the
-    // first result is replayed (case client-token-reused-other-parameters).
-    if let Some(t) = token {
-        if let Some((_, result)) = s.client_token(&format!("ReplaceSystemDisk/{t}")) {
-            return Ok(result);
-        }
-    }
-    // 3. Existence.
-    let Some(inst) = s.instances.get(instance_id).cloned() else {
+    Ok((encrypted, kms))
+}
+
+/// Phase 3: Existence: instance, data disk or image, key pair, KMS key; then the
+/// doc's authorisation table.
+fn existence(s: &State, r: &Req, p: &Params) -> Result<Found, Fail> {
+    let Some(inst) = s.instances.get(p.instance_id).cloned() else {
         return Err(fail("InvalidInstanceId.NotFound"));
     };
-    let source_disk = match disk_id {
+    let source_disk = match p.disk_id {
         Some(d) => Some(s.disks.get(d).cloned().ok_or_else(|| fail("InvalidDiskId.NotFound"))?),
         None => None,
     };
-    let image = match image_id {
-        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
-        None => s.images.get(&inst.image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?,
-    };
+    let image_id = p.image_id.unwrap_or(&inst.image_id);
+    let image = s.images.get(image_id).cloned().ok_or_else(|| fail("InvalidImageId.NotFound"))?;
     let key_pair = match r.get(&["KeyPairName"]).filter(|v| !v.is_empty()) {
         Some(name) => Some(s.key_pair_by_name(name).cloned().ok_or_else(|| fail("InvalidKeyPairName.NotFound"))?),
         None => None,
     };
-    let kms_key = match kms {
+    let kms_key = match p.kms {
         Some(k) => Some(s.kms_keys.get(k).cloned().ok_or_else(|| fail("InvalidParameter.KMSKeyId.NotFound"))?),
         None => None,
     };
     if image.has("backing_snapshot_missing") {
         return Err(fail("NoSuchResource"));
     }
-    // The doc's authorisation table: ecs:ReplaceSystemDisk on the instance,
-    // its disk and the image.
+    // ecs:ReplaceSystemDisk on the instance, its disk and the image.
     let disk_arn = inst.system_disk_id.as_deref().unwrap_or("*");
     let arns = [format!("instance/{}", inst.id), format!("disk/{disk_arn}"), format!("image/{}", image.id)];
-    super::ram_allows(s, r, "ecs:ReplaceSystemDisk", &arns)?;
-    // 4. Locks and instance state.
+    ram_allows(s, r, "ecs:ReplaceSystemDisk", &arns)?;
+    Ok(Found { inst, source_disk, image, key_pair, kms_key })
+}
+
+/// Phase 4: Locks and instance state, then the system disk and the data disk:
+/// the instance's current system disk.
+fn instance_state(s: &State, f: &Found) -> Result<Disk, Fail> {
+    let inst = &f.inst;
     if inst.lock_reason.as_deref() == Some("security") {
         return Err(fail("InstanceLockedForSecurity"));
     }
@@ -248,6 +303,17 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     let Some(old_disk) = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned() else {
         return Err(fail("InvalidInstance.NotFoundSystemDisk"));
     };
+    system_disk_state(&old_disk)?;
+    if let Some(d) = &f.source_disk {
+        data_disk_state(d, inst)?;
+    }
+    if inst.charge_type == "Spot" {
+        return Err(fail("ChargeTypeViolation"));
+    }
+    Ok(old_disk)
+}
+
+fn system_disk_state(old_disk: &Disk) -> Result<(), Fail> {
     if old_disk.status == "Transferring" {
         return Err(fail("InvalidSystemDiskStatus.IsTransfering"));
     }
@@ -269,42 +335,38 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old_disk.category == "cloud" {
         return Err(fail("InvalidDiskCategory.ValueNotSupported"));
     }
-    if let Some(d) = &source_disk {
-        if d.storage_cluster.is_some() {
-            return Err(fail("DISK_IN_DEDICATED_BLOCK_STORAGE_CLUSTER"));
-        }
-        if d.zone.as_ref().is_some_and(|z| *z != inst.zone) {
-            return Err(fail("ResourcesNotInSameZone"));
-        }
-        if d.status != "Available" {
-            return Err(fail("InvalidDatadisk.DiskStatusViolation"));
-        }
-        if d.category == "cloud" || d.category.starts_with("ephemeral") {
-            return Err(fail("InvalidDatadisk.DiskCategoryViolation"));
-        }
-        if d.charge_type == "PrePaid" {
-            return Err(fail("InvalidDatadisk.ChargeTypeViolation"));
-        }
-        if d.kms_key_id.is_some() {
-            return Err(fail("InvalidParameter.DiskType"));
-        }
+    Ok(())
+}
+
+/// The data disk of the deprecated DiskId path.
+fn data_disk_state(d: &Disk, inst: &Instance) -> Result<(), Fail> {
+    if d.storage_cluster.is_some() {
+        return Err(fail("DISK_IN_DEDICATED_BLOCK_STORAGE_CLUSTER"));
     }
-    if inst.charge_type == "Spot" {
-        return Err(fail("ChargeTypeViolation"));
+    if d.zone.as_ref().is_some_and(|z| *z != inst.zone) {
+        return Err(fail("ResourcesNotInSameZone"));
     }
-    // 5. Image compatibility.
-    if image.status != "Available" {
-        return Err(fail("OperationDenied.ImageNotValid"));
+    if d.status != "Available" {
+        return Err(fail("InvalidDatadisk.DiskStatusViolation"));
     }
-    if image.has("removed_in_market") {
-        return Err(fail("ImageRemovedInMarket"));
+    if d.category == "cloud" || d.category.starts_with("ephemeral") {
+        return Err(fail("InvalidDatadisk.DiskCategoryViolation"));
     }
-    if !image.subscribed {
-        return Err(fail("ImageNotSubscribed"));
+    if d.charge_type == "PrePaid" {
+        return Err(fail("InvalidDatadisk.ChargeTypeViolation"));
     }
-    if image.has("market_quota_exceeded") {
-        return Err(fail("QuotaExceed.BuyImage").status(403));
+    if d.kms_key_id.is_some() {
+        return Err(fail("InvalidParameter.DiskType"));
     }
+    Ok(())
+}
+
+/// Phase 5: Image compatibility: state and market, architecture, instance type,
+/// I/O optimization, data disk snapshots, Windows key pairs, non-root
+/// login, host name, OS type changes, sizes.
+fn image_compatibility(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), Fail> {
+    let (inst, image) = (&f.inst, &f.image);
+    image_market(image)?;
     let instance_arch = if inst.instance_type.contains("8y") { "arm64" } else { "x86_64" };
     if image.architecture != instance_arch {
         return Err(fail("InvalidInstanceType.NotSupported"));
@@ -323,7 +385,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if image.has_data_disk_snapshot {
         return Err(fail("OperationDenied").status(400));
     }
-    if key_pair.is_some() && (image.os_type == "windows" || inst.os_type == "windows") {
+    if f.key_pair.is_some() && (image.os_type == "windows" || inst.os_type == "windows") {
         return Err(fail("DependencyViolation.WindowsInstance"));
     }
     if inst.has("login_as_non_root") {
@@ -341,7 +403,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.account.has("region_no_image_type_change") && current_os != image.os_type {
         return Err(fail("OperationDenied").status(403));
     }
-    if let Some(sz) = size {
+    if let Some(sz) = p.size {
         if sz < image.size_gib {
             return Err(fail("InvalidSystemDiskSize.LessThanImageSize"));
         }
@@ -349,51 +411,78 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
         }
     }
-    // 6. Encryption and KMS.
-    let encrypted_snapshots = image.snapshot_ids.iter().any(|id| s.snapshots.get(id).is_some_and(|x| x.encrypted));
-    if encrypted_snapshots && encrypted != Some(true) {
+    Ok(())
+}
+
+/// The image's state and its marketplace standing.
+fn image_market(image: &Image) -> Result<(), Fail> {
+    if image.status != "Available" {
+        return Err(fail("OperationDenied.ImageNotValid"));
+    }
+    if image.has("removed_in_market") {
+        return Err(fail("ImageRemovedInMarket"));
+    }
+    if !image.subscribed {
+        return Err(fail("ImageNotSubscribed"));
+    }
+    if image.has("market_quota_exceeded") {
+        return Err(fail("QuotaExceed.BuyImage").status(403));
+    }
+    Ok(())
+}
+
+/// Phase 6: Encryption and KMS.
+fn encryption(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), Fail> {
+    let encrypted_snapshots = f.image.snapshot_ids.iter().any(|id| s.snapshots.get(id).is_some_and(|x| x.encrypted));
+    if encrypted_snapshots && p.encrypted != Some(true) {
         return Err(fail("InvalidEncrypted.NotMatchSnapshot"));
     }
-    if s.account.has("default_encryption") && encrypted == Some(false) {
+    if s.account.has("default_encryption") && p.encrypted == Some(false) {
         return Err(fail("InvalidEncrypted.NotMatchDiskDefaultEncryption"));
     }
-    if encrypted == Some(true) {
-        if s.account.has("region_no_encrypted_system_disk") {
-            return Err(fail("InvalidRegionId.NotSupportReplaceEncryptedSystemDisk"));
+    if p.encrypted != Some(true) {
+        return Ok(());
+    }
+    if s.account.has("region_no_encrypted_system_disk") {
+        return Err(fail("InvalidRegionId.NotSupportReplaceEncryptedSystemDisk"));
+    }
+    if old_disk.has("encryption_unsupported") {
+        return Err(fail("InvalidDiskId.NotSupportReplaceEncryptedSystemDisk"));
+    }
+    if old_disk.category == "cloud_efficiency" {
+        return Err(fail("NotSupportSnapshotEncrypted.DiskCategory"));
+    }
+    if !s.account.kms_enabled {
+        return Err(fail("InvalidParameter.KmsNotEnabled"));
+    }
+    if s.account.has("ecs_kms_unauthorized") {
+        return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
+    }
+    if let Some(k) = &f.kms_key {
+        if !k.enabled {
+            return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
         }
-        if old_disk.has("encryption_unsupported") {
-            return Err(fail("InvalidDiskId.NotSupportReplaceEncryptedSystemDisk"));
+        if !k.symmetric {
+            return Err(fail("InvalidKMSKeyId.NotSymmetric"));
         }
-        if old_disk.category == "cloud_efficiency" {
-            return Err(fail("NotSupportSnapshotEncrypted.DiskCategory"));
-        }
-        if !s.account.kms_enabled {
-            return Err(fail("InvalidParameter.KmsNotEnabled"));
-        }
-        if s.account.has("ecs_kms_unauthorized") {
-            return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
-        }
-        if let Some(k) = &kms_key {
-            if !k.enabled {
-                return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
-            }
-            if !k.symmetric {
-                return Err(fail("InvalidKMSKeyId.NotSymmetric"));
-            }
-            if !k.ecs_tag {
-                return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
-            }
-        }
-        if s.account.has("kms_data_key_failure") {
-            return Err(fail("InvalidParameter.DataEncryptedKeyCreateFailed"));
+        if !k.ecs_tag {
+            return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
         }
     }
-    // 7. Capacity, quotas and stock.
+    if s.account.has("kms_data_key_failure") {
+        return Err(fail("InvalidParameter.DataEncryptedKeyCreateFailed"));
+    }
+    Ok(())
+}
+
+/// Phase 7: Capacity, quotas and stock; phase 8: billing. The new disk's size.
+fn capacity_and_billing(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<u32, Fail> {
+    let (inst, image) = (&f.inst, &f.image);
     if s.account.has("disk_sold_out") {
         return Err(fail("OperationDenied.DiskNoStock"));
     }
-    let new_size = size.unwrap_or_else(|| image.size_gib.max(40));
-    capacity(s, &inst, &old_disk, new_size)?;
+    let new_size = p.size.unwrap_or_else(|| image.size_gib.max(40));
+    capacity(s, inst, old_disk, new_size)?;
     if image.owner == "marketplace" && inst.charge_type != "PostPaid" {
         // "The commodity must be officially operated by Aliyun and in
         // pay-as-you-go billing method."
@@ -402,7 +491,6 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.account.has("service_unavailable") {
         return Err(fail("InternalError").status(400));
     }
-    // 8. Billing.
     if inst.unpaid_orders.contains(&UnpaidOrder::Purchase) {
         return Err(fail("INST_HAS_UNPAID_ORDER"));
     }
@@ -412,55 +500,48 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.expired {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
-    let size = new_size;
-    if inst.charge_type == "PrePaid" && size > old_disk.size_gib && s.account.has("sync_payment_unsupported") {
+    if inst.charge_type == "PrePaid" && new_size > old_disk.size_gib && s.account.has("sync_payment_unsupported") {
         return Err(fail("InvalidPayMethod.SyncPaymentNotSupport"));
     }
-    // Success: a new system disk from the image; the old one is released.
-    let new_id = s.new_id(Kind::Disk);
-    s.disks.remove(&old_disk.id);
-    if let Some(d) = &source_disk {
+    Ok(new_size)
+}
+
+/// Success: a new system disk from the image; the old one (and the data
+/// disk of the DiskId path) is released; the instance holds an operation
+/// lock until the replacement finishes.
+fn replace(s: &mut State, r: &Req, p: &Params, f: Found, old_disk: &Disk, size: u32) -> Map<String, Value> {
+    if let Some(d) = &f.source_disk {
         s.disks.remove(&d.id);
     }
-    s.disks.insert(
-        new_id.clone(),
-        Disk {
-            id: new_id.clone(),
-            status: if s.manual_time { "Creating" } else { "In_Use" }.into(),
-            role: "system".into(),
-            category: old_disk.category.clone(),
-            size_gib: size,
-            instance_id: Some(inst.id.clone()),
-            encrypted: encrypted == Some(true),
-            kms_key_id: kms.map(str::to_string),
-            creating_snapshot: false,
-            content: format!("image:{}", image.id),
-            // "不支持变更系统盘计费方式": the new disk keeps the old one's.
-            charge_type: old_disk.charge_type.clone(),
-            zone: old_disk.zone.clone(),
-            detached: Vec::new(),
-            storage_cluster: old_disk.storage_cluster.clone(),
-            settled_status: "In_Use".into(),
-            flags: Vec::new(),
-        },
-    );
-    let i = s.instances.get_mut(instance_id).expect("checked above");
-    i.system_disk_id = Some(new_id.clone());
-    i.image_id = image.id.clone();
+    let disk = Disk {
+        id: String::new(),
+        status: if s.manual_time { "Creating" } else { "In_Use" }.into(),
+        role: "system".into(),
+        category: old_disk.category.clone(),
+        size_gib: size,
+        instance_id: Some(f.inst.id.clone()),
+        encrypted: p.encrypted == Some(true),
+        kms_key_id: p.kms.map(str::to_string),
+        creating_snapshot: false,
+        content: format!("image:{}", f.image.id),
+        // "不支持变更系统盘计费方式": the new disk keeps the old one's.
+        charge_type: old_disk.charge_type.clone(),
+        zone: old_disk.zone.clone(),
+        detached: Vec::new(),
+        storage_cluster: old_disk.storage_cluster.clone(),
+        settled_status: "In_Use".into(),
+        flags: Vec::new(),
+    };
+    let new_id = s.replace_system_disk(p.instance_id, Some(disk), &f.image.id, Some(ACTION));
+    let i = s.instances.get_mut(p.instance_id).expect("checked above");
     // Replacing with an image of another OS family changes the instance's OS.
-    i.os_type = image.os_type.clone();
-    i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
-    i.password_set = password.is_some();
-    // The replacement holds an operation lock until it finishes (at once
-    // unless the control API drives time).
-    i.operation_lock = Some("ReplaceSystemDisk".into());
-    s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id.clone()) });
+    i.os_type = f.image.os_type.clone();
+    i.key_pair_ids = f.key_pair.map(|k| vec![k.id]).unwrap_or_default();
+    i.password_set = p.password.is_some();
     let mut out = Map::new();
     out.insert("DiskId".into(), json!(new_id));
-    if let Some(t) = token {
-        s.remember_client_token(format!("ReplaceSystemDisk/{t}"), r.fingerprint(&[]), out.clone());
-    }
-    Ok(out)
+    s.remember(ACTION, p.token, r.fingerprint(&[]), &out);
+    out
 }
 
 /// The new disk must fit its dedicated cluster's free capacity and the

@@ -9,10 +9,10 @@
 //! `{"CodeN","Code","Message"}` under `ResponseMetadata.Error` with a 4xx/5xx
 //! status, and successes put the result under `Result`.
 
-use super::*;
 use crate::case::{Method, ParamsIn};
+use crate::protocol::*;
 use crate::{clock, signing};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 pub struct Volcengine;
 

@@ -14,7 +14,7 @@
 //! SDK's request model carries a volume type, so the replacement takes the
 //! old system volume's; a volume without one leaves it empty.
 
-use super::{fail, flag, password_classes, FlagDoc, Outcome, Req};
+use crate::emulator::rules::{fail, flag, password_classes, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State, Work};
 use crate::world::Kind;
 use serde_json::Map;
@@ -23,12 +23,6 @@ const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
-    flag(
-        "account",
-        "manual_time",
-        "long-running work (the replacement itself) completes only when the control API advances time",
-        "not a cloud condition: it switches the emulator's clock to the control API",
-    ),
     flag(
         "image",
         "instance_type_unsupported",

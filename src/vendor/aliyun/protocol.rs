@@ -11,10 +11,10 @@
 //! Errors are `{"RequestId","HostId","Code","Message","Recommend"}` with a
 //! 4xx/5xx status; V1 requests without `Format=JSON` get XML, as documented.
 
-use super::*;
 use crate::case::{Method, ParamsIn, Signature};
+use crate::protocol::*;
 use crate::{clock, signing};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 pub struct Aliyun;
 
@@ -242,6 +242,12 @@ impl Aliyun {
 }
 
 impl Protocol for Aliyun {
+    /// V1 (query-signed) calls are answered in XML unless they ask for JSON.
+    fn errors_in_xml(&self, req: &HttpRequest) -> bool {
+        let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        q("SignatureMethod").is_some() && !q("Format").is_some_and(|f| f.eq_ignore_ascii_case("json"))
+    }
+
     fn vendor(&self) -> &'static str {
         "aliyun"
     }

@@ -10,10 +10,10 @@
 //! `{"RequestId","Error":{"Type","Code","Message"}}` with a 4xx/5xx status.
 //! JSON only when the client sends `Accept: application/json`, else XML.
 
-use super::*;
 use crate::case::{Method, ParamsIn};
+use crate::protocol::*;
 use crate::{clock, signing};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 pub struct Ksyun;
 

@@ -13,7 +13,7 @@
 //! with the common `MissingParameter` / `InvalidParameterValue` (naming the
 //! parameter), Ksyun's only verified parameter error.
 
-use super::{fail, flag, is_uuid, FlagDoc, Outcome, Req};
+use crate::emulator::rules::{fail, flag, is_uuid, FlagDoc, Outcome, Req};
 use crate::emulator::state::{Disk, Flags, State};
 use crate::world::Kind;
 use base64::Engine;

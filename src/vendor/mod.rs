@@ -1,0 +1,211 @@
+//! One wing per vendor: everything the harness knows about a vendor sits in
+//! `src/vendor/<name>/` and reaches the rest of the code through one
+//! [`Vendor`] descriptor, registered once in [`ALL`].
+//!
+//! Why: before this module, adding a vendor meant editing about twenty
+//! files that each matched on the vendor's name (issue 9). Code outside
+//! `src/vendor/` now asks the descriptor (`vendor::get(name)`) instead of
+//! naming a vendor.
+
+pub mod aliyun;
+pub mod ksyun;
+pub mod volcengine;
+
+use crate::emulator::rules::{Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::State;
+use crate::live::LiveEnv;
+use crate::protocol::Protocol;
+use crate::world::Kind;
+
+/// What the harness needs to know about one vendor.
+pub struct Vendor {
+    /// The directory name under `cases/` and the key of every per-vendor table.
+    pub name: &'static str,
+    /// The vendor's name for people, in messages.
+    pub display: &'static str,
+    /// The region requests are signed for when none is configured.
+    pub region: &'static str,
+    /// The API version of the vendor's support calls (Describe*, Stop/Start, snapshots).
+    pub version: &'static str,
+    /// Codes that mean "refused by flow control, retry later". The first is
+    /// the one the emulator answers with.
+    pub throttling_codes: &'static [&'static str],
+    /// Whether a case may choose among signature variants (`wire.signature`).
+    pub signature_variants: bool,
+    /// How leftovers of earlier live runs are found and deleted, if the
+    /// harness creates resources on this vendor at all.
+    pub sweep: Option<Sweep>,
+    /// Encoding, signing, parsing and rendering of the vendor's wire format.
+    pub protocol: &'static dyn Protocol,
+    /// The APIs under test, each with its emulator rule.
+    pub apis: &'static [ApiRules],
+    /// The access key id and secret `apiconform serve` accepts out of the
+    /// box: the throw-away values the official SDK captures were made with.
+    pub test_credentials: (&'static str, &'static str),
+    /// The error for an action the vendor does not have, and for a version
+    /// the action does not have.
+    pub unknown_action: ActionError,
+    pub wrong_version: ActionError,
+    /// A resource ID in the vendor's format, from 32 hex digits.
+    pub id_format: fn(Kind, &str) -> String,
+    /// Whether key pairs are known by their names (no separate ID).
+    pub key_pair_ids_are_names: bool,
+    /// What the normalizer replaces in this vendor's exchanges.
+    pub redaction: Redaction,
+    /// Where live credentials, region and endpoint come from, and what live
+    /// runs send and stage.
+    pub live: LiveEnv,
+    /// The emulator's verification and set-up actions (Describe*, Stop/Start,
+    /// snapshots); `None` for an action the emulator does not implement.
+    pub support: fn(&str, &mut State, &Req) -> Option<Outcome>,
+}
+
+/// The vendor's volatile values, for `normalize`: parameters and headers
+/// replaced by a token, and the shape of its resource IDs (a regex
+/// alternative; generated IDs are numbered by kind in snapshots).
+pub struct Redaction {
+    pub params: &'static [(&'static str, &'static str)],
+    pub headers: &'static [(&'static str, &'static str)],
+    pub ids: &'static str,
+}
+
+/// A documented error code, and whether its message names the action and
+/// the version (`%s` placeholders, in that order).
+pub struct ActionError {
+    pub code: &'static str,
+    pub with_action_and_version: bool,
+}
+
+impl ActionError {
+    pub fn fail(&self, action: &str, version: &str) -> Fail {
+        let f = crate::emulator::rules::fail(self.code);
+        if self.with_action_and_version {
+            f.arg(action).arg(version)
+        } else {
+            f
+        }
+    }
+}
+
+/// One API under test: its action, its rule, and the flags its rule reads.
+pub struct ApiRules {
+    pub action: &'static str,
+    pub run: fn(&mut State, &Req) -> Outcome,
+    pub flags: &'static [FlagDoc],
+}
+
+/// The calls that list and delete what earlier live runs left behind:
+/// one resource kind, listed page by page.
+pub struct Sweep {
+    /// The resource kind, for the log ("snapshot").
+    pub noun: &'static str,
+    pub list_action: &'static str,
+    pub page_size_param: &'static str,
+    pub page_number_param: &'static str,
+    /// JSON pointer to the listed items in the answer.
+    pub items: &'static str,
+    /// Field of the answer holding the total count.
+    pub total: &'static str,
+    pub id_field: &'static str,
+    pub name_field: &'static str,
+    pub delete_action: &'static str,
+    /// The delete call's parameter naming the resource.
+    pub id_param: &'static str,
+}
+
+/// Every vendor, once.
+pub static ALL: &[&Vendor] = &[&aliyun::VENDOR, &volcengine::VENDOR, &ksyun::VENDOR];
+
+/// The vendor of that name.
+pub fn get(name: &str) -> Option<&'static Vendor> {
+    ALL.iter().copied().find(|v| v.name == name)
+}
+
+/// The region a vendor's requests are signed for (Alibaba's `cn-hangzhou`
+/// for a name no vendor has, as before the descriptor existed).
+pub fn region(name: &str) -> &'static str {
+    get(name).map_or(aliyun::VENDOR.region, |v| v.region)
+}
+
+/// The flags a world of `vendor`'s `action` may set: those its rule reads
+/// and those the state model reads for every API. The loader refuses any
+/// other.
+pub fn flags_of(vendor: &str, action: &str) -> impl Iterator<Item = &'static FlagDoc> {
+    let api = get(vendor).and_then(|v| v.apis.iter().find(|a| a.action == action));
+    api.map_or(&[][..], |a| a.flags).iter().chain(crate::emulator::state::FLAGS)
+}
+
+/// Whether any vendor means "throttled, retry later" by this code.
+pub fn is_throttling(code: &str) -> bool {
+    ALL.iter().any(|v| v.throttling_codes.contains(&code))
+}
+
+/// The loading error for `wire.signature` on a vendor with one signature
+/// scheme: names the vendors that have variants.
+pub fn signature_variants_message() -> String {
+    let names: Vec<&str> = ALL.iter().filter(|v| v.signature_variants).map(|v| v.display).collect();
+    format!("`wire.signature` only applies to {}", names.join(" and "))
+}
+
+impl Vendor {
+    /// The API version of a support call.
+    pub fn version_of(&self, _action: &str) -> &'static str {
+        self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_is_registered_once_with_its_protocol() {
+        for v in ALL {
+            assert_eq!(ALL.iter().filter(|w| w.name == v.name).count(), 1, "{}", v.name);
+            assert_eq!(v.protocol.vendor(), v.name);
+            assert!(!v.throttling_codes.is_empty(), "{}", v.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod live_credentials {
+    use crate::live::LiveConfig;
+    use std::collections::BTreeMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> LiveConfig {
+        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        LiveConfig::from_env(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_key_its_secret_and_its_token_come_from_one_set() {
+        // A current-SDK key with a legacy secret is not a pair.
+        let c = cfg(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"), ("ALIYUN_ACCESS_KEY_SECRET", "SK2")]);
+        assert!(c.vendors["aliyun"].credentials.is_none());
+        assert!(c.vendors["aliyun"].skip.as_deref().unwrap().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+        // The legacy pair does not pick up the current SDKs' token.
+        let c = cfg(&[
+            ("ALIYUN_ACCESS_KEY_ID", "AK2"),
+            ("ALIYUN_ACCESS_KEY_SECRET", "SK2"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN1"),
+        ]);
+        let creds = c.vendors["aliyun"].credentials.clone().unwrap();
+        assert_eq!((creds.access_key_id.as_str(), creds.session_token), ("AK2", None));
+        // Preference order: the current SDKs' names first; Node's names for Volcengine.
+        let c = cfg(&[
+            ("ALICLOUD_ACCESS_KEY", "AK3"),
+            ("ALICLOUD_SECRET_KEY", "SK3"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SK1"),
+            ("VOLC_ACCESSKEY", "VAK"),
+            ("VOLC_SECRETKEY", "VSK"),
+            ("KS_ACCESS_KEY_ID", "KAK"),
+            ("KS_SECRET_ACCESS_KEY", "KSK"),
+            ("KS_SECURITY_TOKEN", "KTOK"),
+        ]);
+        assert_eq!(c.vendors["aliyun"].credentials.clone().unwrap().access_key_id, "AK1");
+        assert_eq!(c.vendors["volcengine"].credentials.clone().unwrap().secret, "VSK");
+        assert_eq!(c.vendors["ksyun"].credentials.clone().unwrap().session_token.as_deref(), Some("KTOK"));
+    }
+}
