@@ -236,19 +236,7 @@ pub struct Plan {
 
 /// Why a case cannot run live, or how it runs. Checked before any request.
 pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
-    if !cfg.enabled {
-        return Err(format!("live trials need {OPT_IN}=1"));
-    }
-    if let Some(reason) = case.targets.skip_reason("live") {
-        return Err(reason.to_string());
-    }
-    let v = cfg.vendors.get(&api.vendor).ok_or_else(|| format!("no live support for vendor {}", api.vendor))?;
-    if let Some(reason) = &v.skip {
-        return Err(reason.clone());
-    }
-    if v.scheme_and_host().0 == "https" && !cfg!(feature = "tls") {
-        return Err(format!("{} is HTTPS and this build has no TLS: build with `--features tls`", v.endpoint));
-    }
+    gates(api, case, cfg)?;
     // Only an instance's status can be staged; everything else in `given`
     // makes the case unstageable.
     let mut staging = stageable(&case.given)?;
@@ -321,6 +309,24 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
         }
     }
     Ok(Plan { bindings, staging, system_disks })
+}
+
+/// Opt-in, the case's own skip, the vendor's credentials, TLS support.
+fn gates(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<(), String> {
+    if !cfg.enabled {
+        return Err(format!("live trials need {OPT_IN}=1"));
+    }
+    if let Some(reason) = case.targets.skip_reason("live") {
+        return Err(reason.to_string());
+    }
+    let v = cfg.vendors.get(&api.vendor).ok_or_else(|| format!("no live support for vendor {}", api.vendor))?;
+    if let Some(reason) = &v.skip {
+        return Err(reason.clone());
+    }
+    if v.scheme_and_host().0 == "https" && !cfg!(feature = "tls") {
+        return Err(format!("{} is HTTPS and this build has no TLS: build with `--features tls`", v.endpoint));
+    }
+    Ok(())
 }
 
 /// The instance whose system disk `disk` is, where the cloud can be asked
