@@ -600,3 +600,56 @@ fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
     let format = crate::vendor::get(vendor).map_or(crate::vendor::ALL[0].id_format, |v| v.id_format);
     format(kind, &hex_id(seed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An instance on its system disk, and an image.
+    fn tenant(manual_time: bool) -> State {
+        let world = serde_json::from_value(json!({
+            "instances": { "instance": { "system_disk": "disk", "image": "old" } },
+            "disks": { "disk": { "role": "system", "instance": "instance" } },
+            "images": { "old": {}, "new": { "os_type": "windows" } },
+        }))
+        .unwrap();
+        let mut s = State::build(crate::vendor::ALL[0].name, 1, &world, &IdAlloc::default()).0;
+        s.manual_time = manual_time;
+        s
+    }
+
+    #[test]
+    fn replacing_the_system_disk_releases_the_old_one_and_holds_the_lock_until_done() {
+        let mut s = tenant(true);
+        let inst = s.instances.values().next().unwrap().clone();
+        let old = inst.system_disk_id.clone().unwrap();
+        let image = s.images.values().find(|m| m.os_type == "windows").unwrap().id.clone();
+        let disk = Disk { status: "Creating".into(), ..s.disks[&old].clone() };
+        let new = s.replace_system_disk(&inst.id, Some(disk), &image, Some("ReplaceSystemDisk"));
+        assert_ne!(new, old);
+        assert!(!s.disks.contains_key(&old));
+        let i = &s.instances[&inst.id];
+        assert_eq!((i.system_disk_id.as_deref(), i.image_id.as_str()), (Some(new.as_str()), image.as_str()));
+        assert_eq!(i.operation_lock.as_deref(), Some("ReplaceSystemDisk"));
+        assert_eq!(s.disks[&new].id, new);
+        s.advance(60);
+        assert_eq!(s.instances[&inst.id].operation_lock, None);
+        // Without a lock, the instance's own lock is left as it was.
+        let again = s.replace_system_disk(&inst.id, None, &image, None);
+        assert!(!s.disks.contains_key(&new) && !s.disks.contains_key(&again));
+        assert_eq!(s.instances[&inst.id].operation_lock, None);
+    }
+
+    #[test]
+    fn a_client_token_replays_per_action() {
+        let mut s = tenant(false);
+        let result: serde_json::Map<String, serde_json::Value> =
+            [("DiskId".to_string(), json!("d-1"))].into_iter().collect();
+        s.remember("ReplaceSystemDisk", Some("t1"), "fp".into(), &result);
+        s.remember("ReplaceSystemDisk", None, "fp".into(), &result);
+        assert_eq!(s.replay("ReplaceSystemDisk", Some("t1")), Some(("fp".to_string(), result)));
+        assert_eq!(s.replay("ResetDisk", Some("t1")), None);
+        assert_eq!(s.replay("ReplaceSystemDisk", None), None);
+    }
+}
