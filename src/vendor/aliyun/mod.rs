@@ -12,9 +12,8 @@ pub mod replace_system_disk;
 pub mod reset_disk;
 pub mod support;
 
-use super::{ActionError, ApiRules, Redaction, Sweep, Vendor};
+use super::{vars, ActionError, ApiRules, LiveEnv, Redaction, StagingCalls, Sweep, Vendor};
 
-use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
 
 pub static VENDOR: Vendor = Vendor {

@@ -9,9 +9,8 @@ pub mod modify_instance_image;
 pub mod protocol;
 pub mod support;
 
-use super::{ActionError, ApiRules, Redaction, Vendor};
+use super::{vars, ActionError, ApiRules, LiveEnv, Redaction, StagingCalls, Vendor};
 
-use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
 
 pub static VENDOR: Vendor = Vendor {

@@ -9,9 +9,8 @@ pub mod protocol;
 pub mod replace_system_volume;
 pub mod support;
 
-use super::{ActionError, ApiRules, Redaction, Vendor};
+use super::{vars, ActionError, ApiRules, LiveEnv, Redaction, StagingCalls, Vendor};
 
-use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
 
 pub static VENDOR: Vendor = Vendor {
