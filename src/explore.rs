@@ -217,7 +217,6 @@ fn as_case(api: &Api, success: &Case, i: usize, probe: &Probe) -> Case {
         code: None,
         message: None,
         message_contains: None,
-        undocumented: None,
         assumed: None,
         body: Default::default(),
         documented: Vec::new(),

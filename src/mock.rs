@@ -71,18 +71,22 @@ impl Match for SignedCall {
     }
 }
 
-/// Mounts the response for one step; `params` are resolved values.
-#[allow(clippy::too_many_arguments)]
-pub async fn mount_step(
-    server: &MockServer,
-    api: &Api,
-    p: &'static dyn Protocol,
-    step: &CaseStep,
-    params: Vec<(String, String)>,
-    bindings: &Bindings,
-    replay: Option<&RecordedStep>,
-    seq: u64,
-) {
+/// One step to answer: the case's API and step, the request's resolved
+/// parameters, the trial's bindings, the recorded answer to replay (if
+/// any) and the request-id counter.
+pub struct MockStep<'a> {
+    pub api: &'a Api,
+    pub protocol: &'static dyn Protocol,
+    pub step: &'a CaseStep,
+    pub params: Vec<(String, String)>,
+    pub bindings: &'a Bindings,
+    pub replay: Option<&'a RecordedStep>,
+    pub seq: u64,
+}
+
+/// Mounts the response for one step.
+pub async fn mount_step(server: &MockServer, m: MockStep<'_>) {
+    let MockStep { api, protocol: p, step, params, bindings, replay, seq } = m;
     let ctx = ReplyCtx {
         action: step.action.clone(),
         version: step.version.clone(),

@@ -414,8 +414,16 @@ impl Harness {
             if let Some(s) = &b.mock {
                 let replay = replay.and_then(|r| r.steps.get(i)).filter(|r| r.action == step.action);
                 let mocked = CaseStep { expect: expect.clone(), ..step.clone() };
-                crate::mock::mount_step(s, api, p, &mocked, params.clone(), &b.bindings, replay, seq * 100 + i as u64)
-                    .await;
+                let m = crate::mock::MockStep {
+                    api,
+                    protocol: p,
+                    step: &mocked,
+                    params: params.clone(),
+                    bindings: &b.bindings,
+                    replay,
+                    seq: seq * 100 + i as u64,
+                };
+                crate::mock::mount_step(s, m).await;
             }
             let creds = match step.auth {
                 Auth::Valid => b.creds.clone(),
@@ -829,7 +837,6 @@ impl Harness {
                 code: None,
                 message: None,
                 message_contains: None,
-                undocumented: None,
                 assumed: None,
                 body: Default::default(),
                 documented: Vec::new(),
@@ -960,7 +967,6 @@ fn dry_run_expectation(api: &Api, e: &CheckedExpect) -> CheckedExpect {
             code: Some(d.code.clone()),
             message: None,
             message_contains: None,
-            undocumented: None,
             assumed: e.assumed.clone(),
             body: Default::default(),
             documented: documented.clone(),

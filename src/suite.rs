@@ -77,7 +77,6 @@ pub struct CheckedExpect {
     pub code: Option<String>,
     pub message: Option<String>,
     pub message_contains: Option<String>,
-    pub undocumented: Option<String>,
     /// Why this expectation rests on an assumption, when it does.
     pub assumed: Option<String>,
     pub body: BTreeMap<String, BodyCheck>,
@@ -935,7 +934,6 @@ impl Checker<'_> {
             code: e.code.map(|c| c.value),
             message: e.message.map(|m| m.value),
             message_contains: e.message_contains,
-            undocumented: e.undocumented,
             assumed: e.assumed,
             body: e.body,
             documented,

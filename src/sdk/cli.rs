@@ -97,38 +97,7 @@ pub fn run(cases: &Path, command: SdkCommand) -> ExitCode {
     let result = match command {
         SdkCommand::Setup { .. } => unreachable!("handled above"),
         SdkCommand::Record { filters, .. } => sdk_record(&h, &root, &snapshots, &flavours, &filters),
-        SdkCommand::Diff { package, from, to, format, output, filters, .. } => {
-            let mut diffs = Vec::new();
-            for f in &flavours {
-                let req = commands::DiffRequest {
-                    flavour: f,
-                    package: package.as_deref(),
-                    from: from.as_deref(),
-                    to: &to,
-                    filters: &filters,
-                };
-                match commands::diff(&h, &root, &req) {
-                    Ok(d) => diffs.push(d),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", f.name);
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            let text = match format.as_str() {
-                "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
-                "markdown" => super::diff::markdown(&diffs),
-                _ => super::diff::text(&diffs),
-            };
-            match output {
-                Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
-                None => {
-                    println!("{text}");
-                    Ok(())
-                }
-            }
-            .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
-        }
+        diff @ SdkCommand::Diff { .. } => sdk_diff(&h, &root, &flavours, diff),
         SdkCommand::Accept { flavour, version, package } => {
             commands::accept(&root, flavours[0], package.as_deref(), &version).and_then(|()| {
                 println!("{flavour}: the lock now holds {version}; re-recording its snapshots");
@@ -144,6 +113,38 @@ pub fn run(cases: &Path, command: SdkCommand) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Diffs every flavour's snapshots against an upgrade and writes the
+/// report; true when a breaking change is not accepted.
+fn sdk_diff(h: &SdkHarness, root: &Path, flavours: &[&'static Flavour], command: SdkCommand) -> Result<bool, String> {
+    let SdkCommand::Diff { package, from, to, format, output, filters, .. } = command else {
+        return Err("not a diff command".into());
+    };
+    let mut diffs = Vec::new();
+    for f in flavours {
+        let req = commands::DiffRequest {
+            flavour: f,
+            package: package.as_deref(),
+            from: from.as_deref(),
+            to: &to,
+            filters: &filters,
+        };
+        diffs.push(commands::diff(h, root, &req).map_err(|e| format!("{}: {e}", f.name))?);
+    }
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
+        "markdown" => super::diff::markdown(&diffs),
+        _ => super::diff::text(&diffs),
+    };
+    match output {
+        Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+    .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
 }
 
 /// Records every flavour; true when a case failed.

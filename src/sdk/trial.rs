@@ -92,17 +92,9 @@ impl SdkHarness {
                 return out;
             }
         };
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let (creds, mut bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
-        let unknown = format!("APICONFORMUNKNOWN{seq:06}");
-        let ak = creds.access_key_id.clone();
-        let keys = [ak.as_str(), unknown.as_str()];
+        let (tenant, mut bindings, mut redactor) = self.tenant(api, case);
+        let keys = [tenant.creds.access_key_id.as_str(), tenant.unknown.as_str()];
         self.emulator.watch(&keys);
-        let mut redactor = Redactor::new(&bindings);
-        redactor.add_credentials(&creds);
-        redactor.add(&unknown, "[unknown-access-key]");
-        redactor.add(&format!("apiconform-sts-{seq}"), "[security-token]");
-        let tenant = Tenant { creds, unknown: unknown.clone(), seq };
         let mut healthy = true;
         'steps: for step in &case.steps {
             let params: Vec<(String, String)> =
@@ -161,10 +153,21 @@ impl SdkHarness {
         if healthy {
             pool.give(driver);
         }
-        for line in out.failures.iter_mut() {
-            *line = redactor.text(line);
-        }
+        out.failures.iter_mut().for_each(|line| *line = redactor.text(line));
         out
+    }
+
+    /// A fresh tenant for the case's world, an unknown access key beside it,
+    /// and a redactor that knows both.
+    fn tenant(&self, api: &Api, case: &Case) -> (Tenant, crate::template::Bindings, Redactor) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let (creds, bindings) = self.emulator.create_tenant(&api.vendor, &case.world);
+        let unknown = format!("APICONFORMUNKNOWN{seq:06}");
+        let mut redactor = Redactor::new(&bindings);
+        redactor.add_credentials(&creds);
+        redactor.add(&unknown, "[unknown-access-key]");
+        redactor.add(&format!("apiconform-sts-{seq}"), "[security-token]");
+        (Tenant { creds, unknown, seq }, bindings, redactor)
     }
 
     /// One call of a step through the driver, and what the SDK sent for it.
