@@ -21,6 +21,7 @@
 use crate::protocol::Credentials;
 use crate::suite::{Api, Case};
 use crate::template::{self, Token};
+pub use crate::vendor::{vars, CredentialVars, LiveEnv, StagingCalls};
 use crate::world::{InstanceSpec, WorldSpec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -28,41 +29,6 @@ use std::path::PathBuf;
 
 /// The opt-in variable.
 pub const OPT_IN: &str = "APICONFORM_LIVE";
-
-/// One set of variables a vendor's tools read credentials from. A key, its
-/// secret and its token always come from the same set, never mixed.
-pub struct CredentialVars {
-    pub access_key_id: &'static str,
-    pub secret: &'static str,
-    pub session_token: &'static [&'static str],
-}
-
-/// The credential and region variables of one vendor, its endpoints and
-/// what live runs send and stage there (`Vendor::live`).
-pub struct LiveEnv {
-    /// In order of preference: the current SDKs' names first.
-    pub credentials: &'static [CredentialVars],
-    pub region: &'static [&'static str],
-    /// The variable that overrides the endpoint (`APICONFORM_<VENDOR>_ENDPOINT`).
-    pub endpoint: &'static str,
-    /// The vendor's public endpoint for a region.
-    pub default_endpoint: fn(&str) -> String,
-    /// Parameters every live request carries, for a region.
-    pub implicit_params: fn(&str) -> Vec<(String, String)>,
-    /// The set-up calls that bring an instance (id) to a status.
-    pub staging: fn(&str, &str) -> StagingCalls,
-    /// Whether the cloud can be asked for an instance's system disk
-    /// ([`system_disk_call`]), so an inventory entry for it is not needed.
-    pub system_disk_lookup: bool,
-}
-
-pub const fn vars(
-    access_key_id: &'static str,
-    secret: &'static str,
-    session_token: &'static [&'static str],
-) -> CredentialVars {
-    CredentialVars { access_key_id, secret, session_token }
-}
 
 /// One vendor's live settings. `Debug` never prints the secret or token.
 #[derive(Clone)]
@@ -236,19 +202,7 @@ pub struct Plan {
 
 /// Why a case cannot run live, or how it runs. Checked before any request.
 pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
-    if !cfg.enabled {
-        return Err(format!("live trials need {OPT_IN}=1"));
-    }
-    if let Some(reason) = case.targets.skip_reason("live") {
-        return Err(reason.to_string());
-    }
-    let v = cfg.vendors.get(&api.vendor).ok_or_else(|| format!("no live support for vendor {}", api.vendor))?;
-    if let Some(reason) = &v.skip {
-        return Err(reason.clone());
-    }
-    if v.scheme_and_host().0 == "https" && !cfg!(feature = "tls") {
-        return Err(format!("{} is HTTPS and this build has no TLS: build with `--features tls`", v.endpoint));
-    }
+    gates(api, case, cfg)?;
     // Only an instance's status can be staged; everything else in `given`
     // makes the case unstageable.
     let mut staging = stageable(&case.given)?;
@@ -323,6 +277,24 @@ pub fn plan(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<Plan, String> {
     Ok(Plan { bindings, staging, system_disks })
 }
 
+/// Opt-in, the case's own skip, the vendor's credentials, TLS support.
+fn gates(api: &Api, case: &Case, cfg: &LiveConfig) -> Result<(), String> {
+    if !cfg.enabled {
+        return Err(format!("live trials need {OPT_IN}=1"));
+    }
+    if let Some(reason) = case.targets.skip_reason("live") {
+        return Err(reason.to_string());
+    }
+    let v = cfg.vendors.get(&api.vendor).ok_or_else(|| format!("no live support for vendor {}", api.vendor))?;
+    if let Some(reason) = &v.skip {
+        return Err(reason.clone());
+    }
+    if v.scheme_and_host().0 == "https" && !cfg!(feature = "tls") {
+        return Err(format!("{} is HTTPS and this build has no TLS: build with `--features tls`", v.endpoint));
+    }
+    Ok(())
+}
+
 /// The instance whose system disk `disk` is, where the cloud can be asked
 /// for it (`LiveEnv::system_disk_lookup`).
 fn system_disk_of(api: &Api, case: &Case, disk: &str, attr: &str) -> Option<String> {
@@ -370,26 +342,6 @@ fn stageable(given: &WorldSpec) -> Result<Vec<(String, String)>, String> {
 
 /// How many times a staged state is polled before giving up.
 pub const MAX_POLLS: usize = 60;
-
-/// The set-up call that changes an instance's status and the Describe call
-/// that shows it, for one vendor.
-pub struct StagingCalls {
-    pub change: (String, Vec<(String, String)>),
-    pub describe: (String, Vec<(String, String)>),
-    /// Body path of the status in the Describe answer, and the value meaning "there".
-    pub status_path: &'static str,
-    pub status_value: String,
-}
-
-impl StagingCalls {
-    pub fn is_there(&self, n: &crate::protocol::Normalized) -> bool {
-        let v = self.status_path.split('.').try_fold(&n.body, |v, k| match (v, k.parse::<usize>()) {
-            (serde_json::Value::Array(a), Ok(i)) => a.get(i),
-            _ => v.get(k),
-        });
-        n.status < 300 && v.and_then(|v| v.as_str()) == Some(self.status_value.as_str())
-    }
-}
 
 /// The set-up calls that bring instance `id` to `status` on `vendor`.
 pub fn staging_calls(vendor: &str, id: &str, status: &str) -> StagingCalls {

@@ -7,6 +7,8 @@
 //! appears twice" survives), and timestamps, nonces, request IDs, hosts with
 //! ephemeral ports by fixed tokens. Secrets (access keys, signatures,
 //! security tokens, passwords) never reach the text, in raw or encoded form.
+//! Which parameters, headers and ID shapes are volatile is each vendor's
+//! (`Vendor::redaction`, `src/vendor/<name>/mod.rs`).
 
 use crate::protocol::{HttpRequest, Normalized};
 use crate::signing::pct;

@@ -62,7 +62,7 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
 
 /// [`canonical_query`] with the old openapi-util quirk: an empty value is
 /// written as the bare key (`empty&test=ok`, not `empty=&test=ok`).
-/// `vendor-protocols.md` §2.5 step 3; vector A-5.
+/// `shared/reference/vendor-protocols.md` §2.5 step 3; vector A-5.
 pub fn canonical_query_bare_empty(params: &[(String, String)]) -> String {
     query_string(params, true)
 }

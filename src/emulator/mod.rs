@@ -340,7 +340,8 @@ impl Emulator {
         ids
     }
 
-    /// The fixture IDs of the default tenant of `vendor` (for `serve`).
+    /// A copy of the state of the tenant behind `vendor`'s access key `ak`
+    /// (`serve` prints the default tenant's fixture IDs from it).
     pub fn default_tenant_state(&self, vendor: &str, ak: &str) -> Option<State> {
         let tenant = {
             let keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,7 @@
 //! The store of signature nonces a server has seen.
 //!
 //! A nonce only has to be unique within the timestamp window
-//! (`vendor-protocols.md` §2.4 step 6, [`protocol::TIME_WINDOW`]): one seen
+//! (`shared/reference/vendor-protocols.md` §2.4 step 6, [`protocol::TIME_WINDOW`]): one seen
 //! longer ago is accepted again. A long-running server must also forget old
 //! nonces without ever scanning the whole store under load, and one vendor's
 //! traffic must not wait on another's lock.

@@ -291,17 +291,25 @@ impl State {
             tenant,
             ids: alloc.clone(),
         };
-        // IDs first, so that fixtures can refer to each other by name.
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        let ids = fixture_ids(vendor, tenant, w, alloc);
+        s.add_instances(w, &ids);
+        s.add_disks(w, &ids);
+        s.add_images(w, &ids);
+        s.add_snapshots(w, &ids);
+        s.add_keys(w, &ids);
+        let mut out = FixtureIds::new();
         for (name, kind) in w.fixtures() {
-            let id = match kind {
-                Kind::KeyPair if crate::vendor::get(vendor).is_some_and(|v| v.key_pair_ids_are_names) => {
-                    w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
-                }
-                _ => make_id(vendor, kind, alloc.named(tenant, name)),
-            };
-            ids.insert(name.to_string(), id);
+            out.insert(format!("{name}.id"), ids[name].clone());
+            if kind == Kind::KeyPair {
+                let kp = &s.key_pairs[&ids[name]];
+                out.insert(format!("{name}.name"), kp.name.clone());
+            }
         }
+        (s, out)
+    }
+
+    /// The world's instances, with their defaults.
+    fn add_instances(&mut self, w: &WorldSpec, ids: &BTreeMap<String, String>) {
         let id = |n: &Option<String>| n.as_ref().and_then(|n| ids.get(n).cloned());
         for (name, i) in &w.instances {
             let inst = Instance {
@@ -326,8 +334,13 @@ impl State {
                 operation_lock: None,
                 flags: i.flags.clone().unwrap_or_default(),
             };
-            s.instances.insert(inst.id.clone(), inst);
+            self.instances.insert(inst.id.clone(), inst);
         }
+    }
+
+    /// The world's disks, with their defaults.
+    fn add_disks(&mut self, w: &WorldSpec, ids: &BTreeMap<String, String>) {
+        let id = |n: &Option<String>| n.as_ref().and_then(|n| ids.get(n).cloned());
         for (name, d) in &w.disks {
             let disk = Disk {
                 id: ids[name].clone(),
@@ -347,8 +360,12 @@ impl State {
                 settled_status: d.status.clone().unwrap_or_else(|| "In_Use".into()),
                 flags: d.flags.clone().unwrap_or_default(),
             };
-            s.disks.insert(disk.id.clone(), disk);
+            self.disks.insert(disk.id.clone(), disk);
         }
+    }
+
+    /// The world's images, with their defaults.
+    fn add_images(&mut self, w: &WorldSpec, ids: &BTreeMap<String, String>) {
         for (name, m) in &w.images {
             let img = Image {
                 id: ids[name].clone(),
@@ -368,8 +385,13 @@ impl State {
                 snapshot_ids: m.snapshots.iter().flatten().filter_map(|n| ids.get(n).cloned()).collect(),
                 flags: m.flags.clone().unwrap_or_default(),
             };
-            s.images.insert(img.id.clone(), img);
+            self.images.insert(img.id.clone(), img);
         }
+    }
+
+    /// The world's snapshots, with their defaults.
+    fn add_snapshots(&mut self, w: &WorldSpec, ids: &BTreeMap<String, String>) {
+        let id = |n: &Option<String>| n.as_ref().and_then(|n| ids.get(n).cloned());
         for (name, sn) in &w.snapshots {
             let snap = Snapshot {
                 id: ids[name].clone(),
@@ -381,15 +403,19 @@ impl State {
                 encrypted: sn.encrypted.unwrap_or(false),
                 flags: sn.flags.clone().unwrap_or_default(),
             };
-            s.snapshots.insert(snap.id.clone(), snap);
+            self.snapshots.insert(snap.id.clone(), snap);
         }
+    }
+
+    /// The world's key pairs and KMS keys.
+    fn add_keys(&mut self, w: &WorldSpec, ids: &BTreeMap<String, String>) {
         for (name, k) in &w.key_pairs {
             let kp = KeyPair {
                 id: ids[name].clone(),
                 name: k.name.clone().unwrap_or_else(|| name.clone()),
                 key_type: k.key_type.clone().unwrap_or_else(|| "rsa-2048".into()),
             };
-            s.key_pairs.insert(kp.id.clone(), kp);
+            self.key_pairs.insert(kp.id.clone(), kp);
         }
         // A deleted key keeps its ID (disks still name it) but is gone.
         for (name, k) in w.kms_keys.iter().filter(|(_, k)| k.deleted != Some(true)) {
@@ -399,17 +425,8 @@ impl State {
                 symmetric: k.symmetric.unwrap_or(true),
                 ecs_tag: k.ecs_tag.unwrap_or(true),
             };
-            s.kms_keys.insert(key.id.clone(), key);
+            self.kms_keys.insert(key.id.clone(), key);
         }
-        let mut out = FixtureIds::new();
-        for (name, kind) in w.fixtures() {
-            out.insert(format!("{name}.id"), ids[name].clone());
-            if kind == Kind::KeyPair {
-                let kp = &s.key_pairs[&ids[name]];
-                out.insert(format!("{name}.name"), kp.name.clone());
-            }
-        }
-        (s, out)
     }
 
     /// Schedules work that takes `seconds`; done at once unless time is manual.
@@ -562,8 +579,77 @@ impl State {
     }
 }
 
+/// Every fixture's ID, allocated first so that fixtures can refer to each
+/// other by name.
+fn fixture_ids(vendor: &str, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> BTreeMap<String, String> {
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    for (name, kind) in w.fixtures() {
+        let id = match kind {
+            Kind::KeyPair if crate::vendor::get(vendor).is_some_and(|v| v.key_pair_ids_are_names) => {
+                w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
+            }
+            _ => make_id(vendor, kind, alloc.named(tenant, name)),
+        };
+        ids.insert(name.to_string(), id);
+    }
+    ids
+}
+
 /// An ID in the vendor's format (`Vendor::id_format`), from a counter.
 fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
     let format = crate::vendor::get(vendor).map_or(crate::vendor::ALL[0].id_format, |v| v.id_format);
     format(kind, &hex_id(seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An instance on its system disk, and an image.
+    fn tenant(manual_time: bool) -> State {
+        let world = serde_json::from_value(json!({
+            "instances": { "instance": { "system_disk": "disk", "image": "old" } },
+            "disks": { "disk": { "role": "system", "instance": "instance" } },
+            "images": { "old": {}, "new": { "os_type": "windows" } },
+        }))
+        .unwrap();
+        let mut s = State::build(crate::vendor::ALL[0].name, 1, &world, &IdAlloc::default()).0;
+        s.manual_time = manual_time;
+        s
+    }
+
+    #[test]
+    fn replacing_the_system_disk_releases_the_old_one_and_holds_the_lock_until_done() {
+        let mut s = tenant(true);
+        let inst = s.instances.values().next().unwrap().clone();
+        let old = inst.system_disk_id.clone().unwrap();
+        let image = s.images.values().find(|m| m.os_type == "windows").unwrap().id.clone();
+        let disk = Disk { status: "Creating".into(), ..s.disks[&old].clone() };
+        let new = s.replace_system_disk(&inst.id, Some(disk), &image, Some("ReplaceSystemDisk"));
+        assert_ne!(new, old);
+        assert!(!s.disks.contains_key(&old));
+        let i = &s.instances[&inst.id];
+        assert_eq!((i.system_disk_id.as_deref(), i.image_id.as_str()), (Some(new.as_str()), image.as_str()));
+        assert_eq!(i.operation_lock.as_deref(), Some("ReplaceSystemDisk"));
+        assert_eq!(s.disks[&new].id, new);
+        s.advance(60);
+        assert_eq!(s.instances[&inst.id].operation_lock, None);
+        // Without a lock, the instance's own lock is left as it was.
+        let again = s.replace_system_disk(&inst.id, None, &image, None);
+        assert!(!s.disks.contains_key(&new) && !s.disks.contains_key(&again));
+        assert_eq!(s.instances[&inst.id].operation_lock, None);
+    }
+
+    #[test]
+    fn a_client_token_replays_per_action() {
+        let mut s = tenant(false);
+        let result: serde_json::Map<String, serde_json::Value> =
+            [("DiskId".to_string(), json!("d-1"))].into_iter().collect();
+        s.remember("ReplaceSystemDisk", Some("t1"), "fp".into(), &result);
+        s.remember("ReplaceSystemDisk", None, "fp".into(), &result);
+        assert_eq!(s.replay("ReplaceSystemDisk", Some("t1")), Some(("fp".to_string(), result)));
+        assert_eq!(s.replay("ResetDisk", Some("t1")), None);
+        assert_eq!(s.replay("ReplaceSystemDisk", None), None);
+    }
 }

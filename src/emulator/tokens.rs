@@ -1,7 +1,7 @@
 //! Idempotency records (`ClientToken`), bounded in time and in memory.
 //!
 //! The vendors say a token makes a request idempotent, but none of the docs
-//! under `vendor-docs/` says for how long. A server that kept every record
+//! under `shared/vendor-docs/` says for how long. A server that kept every record
 //! would grow without bound under fresh tokens, so the emulator defines it:
 //! a record lives [`LIFETIME`] seconds of the tenant's clock (wall time plus
 //! what the control API advanced), and a tenant keeps at most [`MAX_RECORDS`]

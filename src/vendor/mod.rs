@@ -13,7 +13,6 @@ pub mod volcengine;
 
 use crate::emulator::rules::{Fail, FlagDoc, Outcome, Req};
 use crate::emulator::state::State;
-use crate::live::LiveEnv;
 use crate::protocol::Protocol;
 use crate::world::Kind;
 
@@ -111,6 +110,61 @@ pub struct Sweep {
     pub delete_action: &'static str,
     /// The delete call's parameter naming the resource.
     pub id_param: &'static str,
+}
+
+/// One set of variables a vendor's tools read credentials from. A key, its
+/// secret and its token always come from the same set, never mixed.
+pub struct CredentialVars {
+    pub access_key_id: &'static str,
+    pub secret: &'static str,
+    pub session_token: &'static [&'static str],
+}
+
+/// The credential and region variables of one vendor, its endpoints and
+/// what live runs send and stage there (`Vendor::live`).
+pub struct LiveEnv {
+    /// In order of preference: the current SDKs' names first.
+    pub credentials: &'static [CredentialVars],
+    pub region: &'static [&'static str],
+    /// The variable that overrides the endpoint (`APICONFORM_<VENDOR>_ENDPOINT`).
+    pub endpoint: &'static str,
+    /// The vendor's public endpoint for a region.
+    pub default_endpoint: fn(&str) -> String,
+    /// Parameters every live request carries, for a region.
+    pub implicit_params: fn(&str) -> Vec<(String, String)>,
+    /// The set-up calls that bring an instance (id) to a status.
+    pub staging: fn(&str, &str) -> StagingCalls,
+    /// Whether the cloud can be asked for an instance's system disk
+    /// (`live::system_disk_call`), so an inventory entry for it is not needed.
+    pub system_disk_lookup: bool,
+}
+
+pub const fn vars(
+    access_key_id: &'static str,
+    secret: &'static str,
+    session_token: &'static [&'static str],
+) -> CredentialVars {
+    CredentialVars { access_key_id, secret, session_token }
+}
+
+/// The set-up call that changes an instance's status and the Describe call
+/// that shows it, for one vendor.
+pub struct StagingCalls {
+    pub change: (String, Vec<(String, String)>),
+    pub describe: (String, Vec<(String, String)>),
+    /// Body path of the status in the Describe answer, and the value meaning "there".
+    pub status_path: &'static str,
+    pub status_value: String,
+}
+
+impl StagingCalls {
+    pub fn is_there(&self, n: &crate::protocol::Normalized) -> bool {
+        let v = self.status_path.split('.').try_fold(&n.body, |v, k| match (v, k.parse::<usize>()) {
+            (serde_json::Value::Array(a), Ok(i)) => a.get(i),
+            _ => v.get(k),
+        });
+        n.status < 300 && v.and_then(|v| v.as_str()) == Some(self.status_value.as_str())
+    }
 }
 
 /// Every vendor, once.

@@ -1,14 +1,19 @@
-//! Alibaba Cloud ECS (`shared/vendor-docs/`, wire facts in
-//! `shared/reference/vendor-protocols.md`).
+//! The Alibaba Cloud ECS wing: the vendor's descriptor ([`VENDOR`]), its wire
+//! protocol, one rule module per API under test and its support actions.
+//!
+//! Sources: the API docs (`shared/vendor-docs/aliyun-ecs-ReplaceSystemDisk.zh.txt`,
+//! `shared/vendor-docs/aliyun-ecs-ReplaceSystemDisk.en-legacy.md`,
+//! `shared/vendor-docs/aliyun-ecs-ResetDisk.zh.txt`), the wire facts
+//! (`shared/reference/vendor-protocols.md`), and for the credential
+//! variables and endpoints the README's "Nightly runs against real accounts".
 
 pub mod protocol;
 pub mod replace_system_disk;
 pub mod reset_disk;
 pub mod support;
 
-use super::{ActionError, ApiRules, Redaction, Sweep, Vendor};
+use super::{vars, ActionError, ApiRules, LiveEnv, Redaction, StagingCalls, Sweep, Vendor};
 
-use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
 
 pub static VENDOR: Vendor = Vendor {

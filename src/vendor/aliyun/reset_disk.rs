@@ -1,4 +1,4 @@
-//! Alibaba Cloud ECS ResetDisk (`aliyun-ecs-ResetDisk.zh.txt`).
+//! Alibaba Cloud ECS ResetDisk (`shared/vendor-docs/aliyun-ecs-ResetDisk.zh.txt`).
 //!
 //! Check order: parameter presence and format (DiskId, SnapshotId, DryRun,
 //! RegionId) → existence (disk, snapshot, the disk's instance) → the
@@ -6,10 +6,10 @@
 //! operation, a reset in progress) → disk state (category, status, unfinished
 //! snapshot) → instance status → snapshot state (ready, restorable) →
 //! encryption (KMS) → account (arrears, balance, snapshot service, white
-//! list, service availability) → DryRun.
+//! list, service availability) → DryRun. `run` reads as these phases.
 
-use crate::emulator::rules::{fail, flag, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Flags, State, Work};
+use crate::emulator::rules::{fail, flag, ram_allows, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::{Disk, Flags, Instance, Snapshot, State, Work};
 use serde_json::Map;
 
 /// Conditions a world can set for this API.
@@ -46,7 +46,7 @@ fn missing(name: &str) -> Fail {
 }
 
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    // 1. Presence and format.
+    // Phase 1: presence and format.
     let Some(disk_id) = r.get(&["DiskId"]).filter(|v| !v.is_empty()) else {
         return Err(missing("DiskId"));
     };
@@ -61,7 +61,21 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidRegionId.MalFormed"));
         }
     }
-    // 2. Existence.
+    let (disk, snap, inst) = existence(s, r, disk_id, snapshot_id)?;
+    locks_and_state(&disk, &snap, inst.as_ref())?;
+    encryption(s, &disk)?;
+    account(s, inst.as_ref())?;
+    if dry_run == Some(true) {
+        return Err(fail("DryRunOperation"));
+    }
+    reset(s, disk_id, &snap);
+    Ok(Map::new())
+}
+
+/// Phase 2: existence (disk, snapshot, the disk's instance), the snapshot
+/// belongs to the disk, and the doc's authorisation table (ecs:ResetDisk on
+/// the disk and the snapshot).
+fn existence(s: &State, r: &Req, disk_id: &str, snapshot_id: &str) -> Result<(Disk, Snapshot, Option<Instance>), Fail> {
     let Some(disk) = s.disks.get(disk_id).cloned() else {
         return Err(fail("InvalidDiskId.NotFound"));
     };
@@ -79,15 +93,14 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if snap.disk_id.as_deref() != Some(disk_id) {
         return Err(fail("InvalidParameter.Mismatch"));
     }
-    // The doc's authorisation table: ecs:ResetDisk on the disk and the snapshot.
-    crate::emulator::rules::ram_allows(
-        s,
-        r,
-        "ecs:ResetDisk",
-        &[format!("disk/{disk_id}"), format!("snapshot/{snapshot_id}")],
-    )?;
-    // 3. Locks.
-    if let Some(i) = &inst {
+    let arns = [format!("disk/{disk_id}"), format!("snapshot/{snapshot_id}")];
+    ram_allows(s, r, "ecs:ResetDisk", &arns)?;
+    Ok((disk, snap, inst))
+}
+
+/// Phases 3 and 4: locks, then disk, instance and snapshot state.
+fn locks_and_state(disk: &Disk, snap: &Snapshot, inst: Option<&Instance>) -> Result<(), Fail> {
+    if let Some(i) = inst {
         if i.lock_reason.as_deref() == Some("security") {
             return Err(fail("InstanceLockedForSecurity"));
         }
@@ -98,7 +111,6 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if disk.status == "ReIniting" {
         return Err(fail("InvalidOperation.DiskResetInProgress"));
     }
-    // 4. Disk, instance and snapshot state.
     if disk.category.starts_with("ephemeral") || disk.category.starts_with("local") {
         return Err(fail("DiskCategory.OperationNotSupported"));
     }
@@ -108,10 +120,8 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if disk.creating_snapshot {
         return Err(fail("IncorrectDiskStatus.HasUnfinishedSnapshot"));
     }
-    if let Some(i) = &inst {
-        if i.status != "Stopped" {
-            return Err(fail("IncorrectInstanceStatus"));
-        }
+    if inst.is_some_and(|i| i.status != "Stopped") {
+        return Err(fail("IncorrectInstanceStatus"));
     }
     if snap.status != "accomplished" {
         return Err(fail("InvalidSnapshotId.NotReady"));
@@ -122,24 +132,34 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if snap.has("reset_unsupported") {
         return Err(fail("OperationDenied"));
     }
-    // 5. Encryption.
-    if disk.encrypted {
-        let key = disk.kms_key_id.as_ref().map(|k| s.kms_keys.get(k));
-        if matches!(key, Some(None)) {
-            return Err(fail("InvalidParameter.KMSKeyId.NotFound"));
-        }
-        if s.account.has("ecs_kms_unauthorized") {
-            return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
-        }
-        if key.flatten().is_some_and(|k| !k.ecs_tag) {
-            return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
-        }
-        if disk.kms_key_id.as_ref().and_then(|k| s.kms_keys.get(k)).is_some_and(|k| !k.enabled) {
-            return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
-        }
+    Ok(())
+}
+
+/// Phase 5: encryption (the disk's KMS key).
+fn encryption(s: &State, disk: &Disk) -> Result<(), Fail> {
+    if !disk.encrypted {
+        return Ok(());
     }
-    // 6. Account.
-    if inst.as_ref().is_some_and(|i| i.expired) {
+    let key = disk.kms_key_id.as_ref().map(|k| s.kms_keys.get(k));
+    if matches!(key, Some(None)) {
+        return Err(fail("InvalidParameter.KMSKeyId.NotFound"));
+    }
+    if s.account.has("ecs_kms_unauthorized") {
+        return Err(fail("InvalidParameter.KMSKeyId.KMSUnauthorized"));
+    }
+    if key.flatten().is_some_and(|k| !k.ecs_tag) {
+        return Err(fail("InvalidParameter.KMSKeyId.CMKUnauthorized"));
+    }
+    if key.flatten().is_some_and(|k| !k.enabled) {
+        return Err(fail("InvalidParameter.KMSKeyId.CMKNotEnabled"));
+    }
+    Ok(())
+}
+
+/// Phase 6: the account (arrears, balance, snapshot service, white list,
+/// service availability).
+fn account(s: &State, inst: Option<&Instance>) -> Result<(), Fail> {
+    if inst.is_some_and(|i| i.expired) {
         return Err(fail("InstanceExpiredOrInArrears"));
     }
     if !s.account.enough_balance {
@@ -154,26 +174,27 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if s.account.has("service_unavailable") {
         return Err(fail("InternalError").status(400));
     }
-    if dry_run == Some(true) {
-        return Err(fail("DryRunOperation"));
-    }
-    // Success: the disk takes the snapshot's content; it is ReIniting until
-    // the work completes (at once unless time is manual).
-    //
-    // How a case sees the rollback: no DescribeDisks field of the real API
-    // reflects a disk's data, and SourceSnapshotId names the snapshot a disk
-    // was *created* from, which a rollback does not change, so it is not
-    // repurposed here. The observable the real API has is the disk's Status,
-    // ReIniting while the rollback runs (case rollback-observed-with-describe,
-    // under manual time); `content` stays internal to the emulator.
+    Ok(())
+}
+
+/// Success: the disk takes the snapshot's content; it is ReIniting until
+/// the work completes (at once unless time is manual).
+///
+/// How a case sees the rollback: no DescribeDisks field of the real API
+/// reflects a disk's data, and SourceSnapshotId names the snapshot a disk
+/// was *created* from, which a rollback does not change, so it is not
+/// repurposed here. The observable the real API has is the disk's Status,
+/// ReIniting while the rollback runs (case rollback-observed-with-describe,
+/// under manual time); `content` stays internal to the emulator.
+fn reset(s: &mut State, disk_id: &str, snap: &Snapshot) {
+    let manual = s.manual_time;
     let d = s.disks.get_mut(disk_id).expect("checked above");
     d.content = snap.content.clone();
     d.settled_status = d.status.clone();
-    if s.manual_time {
+    if manual {
         d.status = "ReIniting".into();
     }
     s.schedule(30, Work::ReleaseLock { instance_id: String::new(), disk_id: Some(disk_id.to_string()) });
-    Ok(Map::new())
 }
 
 /// "The snapshotId is created before 2013-07-15, it cannot be restored since

@@ -1,13 +1,16 @@
-//! Kingsoft Cloud (Ksyun) KEC (`shared/vendor-docs/`, wire facts in
-//! `shared/reference/vendor-protocols.md`).
+//! The Kingsoft Cloud (Ksyun) KEC wing: the vendor's descriptor ([`VENDOR`]), its wire
+//! protocol, one rule module per API under test and its support actions.
+//!
+//! Sources: the API docs (`shared/vendor-docs/ksyun-kec-ModifyInstanceImage.zh.txt`), the wire facts
+//! (`shared/reference/vendor-protocols.md`), and for the credential
+//! variables and endpoints the README's "Nightly runs against real accounts".
 
 pub mod modify_instance_image;
 pub mod protocol;
 pub mod support;
 
-use super::{ActionError, ApiRules, Redaction, Vendor};
+use super::{vars, ActionError, ApiRules, LiveEnv, Redaction, StagingCalls, Vendor};
 
-use crate::live::{vars, LiveEnv, StagingCalls};
 use crate::world::Kind;
 
 pub static VENDOR: Vendor = Vendor {

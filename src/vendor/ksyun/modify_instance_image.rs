@@ -1,4 +1,4 @@
-//! Kingsoft Cloud KEC ModifyInstanceImage (`ksyun-kec-ModifyInstanceImage.zh.txt`).
+//! Kingsoft Cloud KEC ModifyInstanceImage (`shared/vendor-docs/ksyun-kec-ModifyInstanceImage.zh.txt`).
 //!
 //! Check order (ARCHITECTURE.md "Error precedence"; the doc states none):
 //! parameter presence and format (InstanceId, ImageId, KeepImageLogin /
@@ -7,17 +7,16 @@
 //! status) → billing and order (spot charge type, order, sub-order) → image
 //! and instance compatibility (KeepImageLogin on a custom image, disk size on
 //! N2/N3, local image rules, data disk snapshots, key login, OS version,
-//! region) → capacity → upstream availability.
+//! region) → capacity → upstream availability. `run` reads as these phases.
 //!
 //! Where the doc states a condition but gives it no code, the rule answers
 //! with the common `MissingParameter` / `InvalidParameterValue` (naming the
 //! parameter), Ksyun's only verified parameter error.
 
-use crate::emulator::rules::{fail, flag, is_uuid, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, State};
-use crate::world::Kind;
+use crate::emulator::rules::{fail, flag, is_uuid, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, State};
 use base64::Engine;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
@@ -91,8 +90,49 @@ fn sizes_system_disk(instance_type: &str) -> bool {
     ["N2.", "N3."].iter().any(|p| instance_type.starts_with(p))
 }
 
+/// The request's parameters, once their presence and format are checked.
+struct Params<'a> {
+    instance_id: &'a str,
+    image_id: Option<&'a str>,
+    keep_login: bool,
+    keys: Vec<&'a str>,
+    size: Option<u32>,
+}
+
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    // 1. Presence and format.
+    let p = parameters(r)?;
+    // Phase 2: existence.
+    let Some(inst) = s.instances.get(p.instance_id).cloned() else {
+        return Err(fail("InstanceNotFound"));
+    };
+    let current_image = s.images.get(&inst.image_id).cloned();
+    let image = match p.image_id {
+        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+        None => current_image.clone().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
+    };
+    let mut key_pairs = Vec::new();
+    for k in &p.keys {
+        match s.key_pairs.get(*k) {
+            Some(kp) => key_pairs.push(kp.clone()),
+            None => return Err(fail("KeyIdInvalidParameterValue")),
+        }
+    }
+    instance_and_order(&inst)?;
+    let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned();
+    let platform_changes = current_image.as_ref().is_some_and(|c| c.platform != image.platform);
+    compatibility(s, &p, &inst, &image, platform_changes, &key_pairs)?;
+    // Phase 6: capacity and upstream availability.
+    if s.account.has("product_sold_out") {
+        return Err(fail("ProductSellOutInvalid"));
+    }
+    if s.account.has("upstream_unavailable") {
+        return Err(fail("ServiceUnavailable"));
+    }
+    Ok(reinstall(s, r, &p, &inst, &image, system_disk))
+}
+
+/// Phase 1: presence and format.
+fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter").common());
     };
@@ -116,15 +156,7 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if keys.len() > 10 {
         return Err(fail("InvalidParameter.InstanceKeyLimitExceeded"));
     }
-    // The doc gives no numeric bounds for SystemDisk.DiskSize; only a size
-    // that is not a positive integer is refused here. The image's size is the
-    // lower bound (checked once the image is known); the N2/N3 rule below.
-    let size =
-        r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
-    if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
-        return Err(fail("RootDiskGbInvalidParameterValue"));
-    }
-    let size: Option<u32> = size.and_then(|v| u32::try_from(v).ok());
+    let size = system_disk_size(r)?;
     if r.get(&["SystemDisk.ResizeType"]).is_some_and(|v| !["offline", "online"].contains(&v)) {
         return Err(fail("InvalidParameterValue").common().arg("SystemDisk.ResizeType"));
     }
@@ -137,30 +169,29 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
             return Err(fail("InvalidParameterValue").common().arg("InstancePassword"));
         }
     }
-    // 2. Existence.
-    let Some(inst) = s.instances.get(instance_id).cloned() else {
-        return Err(fail("InstanceNotFound"));
-    };
-    let current_image = s.images.get(&inst.image_id).cloned();
-    let image = match image_id {
-        Some(id) => s.images.get(id).cloned().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
-        None => current_image.clone().ok_or_else(|| fail("ImageIdInvalidParameterValue"))?,
-    };
-    let mut key_pairs = Vec::new();
-    for k in &keys {
-        match s.key_pairs.get(*k) {
-            Some(kp) => key_pairs.push(kp.clone()),
-            None => return Err(fail("KeyIdInvalidParameterValue")),
-        }
+    Ok(Params { instance_id, image_id, keep_login, keys, size })
+}
+
+/// The doc gives no numeric bounds for SystemDisk.DiskSize; only a size
+/// that is not a positive integer is refused here. The image's size is the
+/// lower bound (checked once the image is known); the N2/N3 rule later.
+fn system_disk_size(r: &Req) -> Result<Option<u32>, Fail> {
+    let size =
+        r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
+    if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
+        return Err(fail("RootDiskGbInvalidParameterValue"));
     }
-    // 3. Instance state.
+    Ok(size.and_then(|v| u32::try_from(v).ok()))
+}
+
+/// Phases 3 and 4: instance state, billing and order.
+fn instance_and_order(inst: &Instance) -> Result<(), Fail> {
     if inst.status == "Migrating" {
         return Err(fail("InstanceStateNotSupportedMigrate"));
     }
     if inst.status != "Stopped" {
         return Err(fail("InstanceStateNotSupported"));
     }
-    // 4. Billing and order.
     if inst.charge_type == "Spot" {
         return Err(fail("OperationDenied.SpotInstance"));
     }
@@ -170,27 +201,37 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("sub_order_bound") {
         return Err(fail("SubOrderBindedInstance"));
     }
-    // 5. Image and instance compatibility.
+    Ok(())
+}
+
+/// Phase 5: image and instance compatibility.
+fn compatibility(
+    s: &State,
+    p: &Params,
+    inst: &Instance,
+    image: &Image,
+    platform_changes: bool,
+    key_pairs: &[KeyPair],
+) -> Result<(), Fail> {
     // "该参数只对使用自定义镜像有效": KeepImageLogin on a public image.
-    if keep_login && image.owner != "self" {
+    if p.keep_login && image.owner != "self" {
         return Err(fail("InvalidParameterValue").common().arg("KeepImageLogin"));
     }
-    if size.is_some() && !sizes_system_disk(&inst.instance_type) {
+    if p.size.is_some() && !sizes_system_disk(&inst.instance_type) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
-    let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d)).cloned();
+    let system_disk = inst.system_disk_id.as_ref().and_then(|d| s.disks.get(d));
     if image.has("local_image") {
         if image.zone.as_ref().is_some_and(|z| *z != inst.zone) {
             return Err(fail("ImageHaveInvalidZone"));
         }
-        if system_disk.as_ref().is_some_and(|d| d.category != "SSD3.0") {
+        if system_disk.is_some_and(|d| d.category != "SSD3.0") {
             return Err(fail("LocalImageOnlySupportSSD3ForModifyImage"));
         }
     }
     if image.has_data_disk_snapshot {
         return Err(fail("AssembledImageNotSupportReinstallSystem"));
     }
-    let platform_changes = current_image.as_ref().is_some_and(|c| c.platform != image.platform);
     if image.has("from_system_disk_snapshot") && platform_changes {
         return Err(fail("LocalVolumeRollBackImageTypeMismatching"));
     }
@@ -206,46 +247,42 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if inst.has("invalid_hostname") {
         return Err(fail("HostNameInvalidParameterValue"));
     }
-    if size.is_some_and(|v| v < image.size_gib) {
+    if p.size.is_some_and(|v| v < image.size_gib) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }
-    // 6. Capacity and upstream availability.
-    if s.account.has("product_sold_out") {
-        return Err(fail("ProductSellOutInvalid"));
-    }
-    if s.account.has("upstream_unavailable") {
-        return Err(fail("ServiceUnavailable"));
-    }
-    // Success: the system disk is re-created from the (new or same) image.
-    let new_id = s.new_id(Kind::Disk);
-    if let Some(old) = inst.system_disk_id.as_ref().and_then(|d| s.disks.remove(d)) {
-        s.disks.insert(
-            new_id.clone(),
-            Disk {
-                id: new_id.clone(),
-                // "若不指定该参数,则按照系统默认值进行分配": the image's size
-                // is taken as the system default (the doc gives no number).
-                size_gib: size.unwrap_or(image.size_gib),
-                // "不传默认按价格体系配置systemDisk属性中第一个创建": the first
-                // type of the instance type's price list (the old disk's
-                // type when a world gives no price list).
-                category: r
-                    .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
-                    .map(str::to_string)
-                    .or_else(|| inst.price_list_disk_types.first().cloned())
-                    .unwrap_or(old.category.clone()),
-                content: format!("image:{}", image.id),
-                ..old
-            },
-        );
-    }
-    let i = s.instances.get_mut(instance_id).expect("checked above");
-    i.system_disk_id = Some(new_id);
-    i.image_id = image.id.clone();
-    if !keys.is_empty() {
-        i.key_pair_ids = keys.iter().map(|k| k.to_string()).collect();
+    Ok(())
+}
+
+/// Success: the system disk is re-created from the (new or same) image.
+fn reinstall(
+    s: &mut State,
+    r: &Req,
+    p: &Params,
+    inst: &Instance,
+    image: &Image,
+    system_disk: Option<Disk>,
+) -> Map<String, Value> {
+    let disk = system_disk.map(|old| Disk {
+        // "若不指定该参数,则按照系统默认值进行分配": the image's size
+        // is taken as the system default (the doc gives no number).
+        size_gib: p.size.unwrap_or(image.size_gib),
+        // "不传默认按价格体系配置systemDisk属性中第一个创建": the first
+        // type of the instance type's price list (the old disk's
+        // type when a world gives no price list).
+        category: r
+            .get(&["SystemDisk.DiskType", "SystemDisk_DiskType"])
+            .map(str::to_string)
+            .or_else(|| inst.price_list_disk_types.first().cloned())
+            .unwrap_or(old.category.clone()),
+        content: format!("image:{}", image.id),
+        ..old
+    });
+    s.replace_system_disk(p.instance_id, disk, &image.id, None);
+    if !p.keys.is_empty() {
+        let i = s.instances.get_mut(p.instance_id).expect("checked above");
+        i.key_pair_ids = p.keys.iter().map(|k| k.to_string()).collect();
     }
     let mut out = Map::new();
     out.insert("Return".into(), json!(true));
-    Ok(out)
+    out
 }

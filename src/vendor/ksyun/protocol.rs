@@ -1,6 +1,6 @@
 //! Kingsoft Cloud (Ksyun) KEC `2016-03-04`.
 //!
-//! Plain AWS Signature V4 with service `kec` (`vendor-protocols.md` §4). Two
+//! Plain AWS Signature V4 with service `kec` (`shared/reference/vendor-protocols.md` §4). Two
 //! official SDKs, two shapes: kscore sends `GET /?Action=..&Version=..&..`
 //! with `X-Action`/`X-Version` headers; kingsoftcloud-sdk-python POSTs a
 //! urlencoded form with extra common parameters (`Service`, `SdkVersion`,

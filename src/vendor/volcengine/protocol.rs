@@ -1,7 +1,7 @@
 //! Volcengine OpenAPI (ECS `2020-04-01`).
 //!
 //! `GET /?<params>&Action=..&Version=..`, signed with HMAC-SHA256 over the
-//! scope `date/region/ecs/request` (`vendor-protocols.md` §3). The server uses
+//! scope `date/region/ecs/request` (`shared/reference/vendor-protocols.md` §3). The server uses
 //! the client's declared `SignedHeaders` verbatim: the Python SDK signs
 //! `content-type;host;x-content-sha256;x-date`, the Node SDK only `x-date`.
 //!

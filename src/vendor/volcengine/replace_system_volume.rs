@@ -1,4 +1,4 @@
-//! Volcengine ECS ReplaceSystemVolume (`volcengine-ecs-ReplaceSystemVolume.zh.txt`).
+//! Volcengine ECS ReplaceSystemVolume (`shared/vendor-docs/volcengine-ecs-ReplaceSystemVolume.zh.txt`).
 //!
 //! Check order: presence (InstanceId, ImageId) → format (ClientToken,
 //! booleans and integers, password, credential combination, size limit) →
@@ -7,17 +7,16 @@
 //! status, system volume, size limit) → billing (expiry) → image
 //! compatibility (instance type, volume type, Windows key pairs, preset
 //! credentials, host name, size) → DryRun (ARCHITECTURE.md "Error
-//! precedence"; the doc states no order).
+//! precedence"; the doc states no order). `run` reads as these phases.
 //!
 //! `MissingParameter.VolumeType` ("The required parameter VolumeType is not
 //! supplied." / 云盘类型不能为空): no request parameter of the doc or the
 //! SDK's request model carries a volume type, so the replacement takes the
 //! old system volume's; a volume without one leaves it empty.
 
-use crate::emulator::rules::{fail, flag, password_classes, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, State, Work};
-use crate::world::Kind;
-use serde_json::Map;
+use crate::emulator::rules::{client_token, fail, flag, password_ok, Fail, FlagDoc, Outcome, Req};
+use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, State};
+use serde_json::{Map, Value};
 
 const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
 
@@ -49,29 +48,73 @@ pub const FLAGS: &[FlagDoc] = &[
     ),
 ];
 
+/// The action, as the ClientToken records and the operation lock name it.
+const ACTION: &str = "ReplaceSystemVolume";
+
+/// The request's parameters, once their presence and format are checked.
+struct Params<'a> {
+    instance_id: &'a str,
+    image_id: &'a str,
+    token: Option<&'a str>,
+    keep: bool,
+    dry_run: bool,
+    size: Option<i64>,
+    key_name: Option<&'a str>,
+}
+
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    // 1. Presence.
+    let p = parameters(r)?;
+    // Phase 3: idempotency. A different request under the same token is
+    // refused; a replacement still running is reported as such.
+    let fingerprint = r.fingerprint(&["ClientToken", "DryRun"]);
+    if let Some((fp, result)) = s.replay(ACTION, p.token) {
+        if fp != fingerprint {
+            return Err(fail("IdempotentParameterMismatch"));
+        }
+        if s.instances.get(p.instance_id).is_some_and(|i| i.operation_lock.is_some()) {
+            return Err(fail("IdempotentProcessing"));
+        }
+        return Ok(result);
+    }
+    // Phase 4: existence.
+    let Some(inst) = s.instances.get(p.instance_id).cloned() else {
+        return Err(fail("InvalidInstance.NotFound"));
+    };
+    let Some(image) = s.images.get(p.image_id).cloned() else {
+        return Err(fail("InvalidImage.NotFound"));
+    };
+    let key_pair = match p.key_name {
+        Some(n) => Some(s.key_pair_by_name(n).cloned().ok_or_else(|| fail("InvalidKeyPair.NotFound"))?),
+        None => None,
+    };
+    let old = instance_state(s, &p, &inst)?;
+    if inst.expired {
+        // Phase 6: billing.
+        return Err(fail("InvalidInstance.Expired"));
+    }
+    image_compatibility(&p, &inst, &image, key_pair.is_some())?;
+    if p.dry_run {
+        return Err(fail("DryRunOperation"));
+    }
+    Ok(replace(s, &p, old, &image, key_pair, fingerprint))
+}
+
+/// Phases 1 and 2: presence, then format and how the credentials combine.
+fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
     let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter.InstanceId"));
     };
     let Some(image_id) = r.get(&["ImageId"]).filter(|v| !v.is_empty()) else {
         return Err(fail("MissingParameter.ImageId"));
     };
-    // 2. Format.
-    let token = r.get(&["ClientToken"]).filter(|v| !v.is_empty());
-    if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
-        return Err(fail("InvalidClientToken.Malformed"));
-    }
+    let token = client_token(r, || fail("InvalidClientToken.Malformed"))?;
     let keep = r.bool(&["KeepImageCredential"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
     let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
     let size = r.int(&["Size"]).map_err(|_| fail("InvalidArgument"))?;
     let password = r.get(&["Password"]).filter(|v| !v.is_empty());
     let key_name = r.get(&["KeyPairName"]).filter(|v| !v.is_empty());
-    if let Some(pw) = password {
-        let n = pw.chars().count();
-        if !((8..=30).contains(&n) && password_classes(pw, PASSWORD_SPECIALS).is_some_and(|c| c >= 3)) {
-            return Err(fail("InvalidPassword.Malformed"));
-        }
+    if password.is_some_and(|pw| !password_ok(pw, 8..=30, PASSWORD_SPECIALS, 3)) {
+        return Err(fail("InvalidPassword.Malformed"));
     }
     if keep && password.is_some() {
         return Err(fail("InvalidPassword.KeepImageCredentialMismatch"));
@@ -82,32 +125,12 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if !keep && password.is_none() && key_name.is_none() {
         return Err(fail("MissingParameter.PasswordAndKeyPair"));
     }
-    // 3. Idempotency.
-    let fingerprint = r.fingerprint(&["ClientToken", "DryRun"]);
-    if let Some(t) = token {
-        if let Some((fp, result)) = s.client_token(&format!("ReplaceSystemVolume/{t}")) {
-            if fp != fingerprint {
-                return Err(fail("IdempotentParameterMismatch"));
-            }
-            let busy = s.instances.get(instance_id).is_some_and(|i| i.operation_lock.is_some());
-            if busy {
-                return Err(fail("IdempotentProcessing"));
-            }
-            return Ok(result);
-        }
-    }
-    // 4. Existence.
-    let Some(inst) = s.instances.get(instance_id).cloned() else {
-        return Err(fail("InvalidInstance.NotFound"));
-    };
-    let Some(image) = s.images.get(image_id).cloned() else {
-        return Err(fail("InvalidImage.NotFound"));
-    };
-    let key_pair = match key_name {
-        Some(n) => Some(s.key_pair_by_name(n).cloned().ok_or_else(|| fail("InvalidKeyPair.NotFound"))?),
-        None => None,
-    };
-    // 5. Instance state, locks first.
+    Ok(Params { instance_id, image_id, token, keep, dry_run, size, key_name })
+}
+
+/// Phase 5: instance state, locks first, then the system volume: the
+/// instance's current system volume.
+fn instance_state(s: &State, p: &Params, inst: &Instance) -> Result<Disk, Fail> {
     if inst.lock_reason.is_some() || inst.operation_lock.is_some() {
         return Err(fail("OperationDenied.ResourceLocked"));
     }
@@ -129,61 +152,58 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     if old.category.is_empty() {
         return Err(fail("MissingParameter.VolumeType"));
     }
-    if size.is_some_and(|v| v < 1 || v > i64::from(inst.max_system_disk_gib)) {
+    if p.size.is_some_and(|v| v < 1 || v > i64::from(inst.max_system_disk_gib)) {
         return Err(fail("LimitExceeded.SystemVolumeSize"));
     }
-    // 6. Billing.
-    if inst.expired {
-        return Err(fail("InvalidInstance.Expired"));
-    }
-    // 7. Image compatibility.
+    Ok(old)
+}
+
+/// Phase 7: image compatibility.
+fn image_compatibility(p: &Params, inst: &Instance, image: &Image, key_pair: bool) -> Result<(), Fail> {
     if image.has("instance_type_unsupported") {
         return Err(fail("InvalidImage.InstanceTypeMismatch"));
     }
     if image.has("volume_type_unsupported") {
         return Err(fail("InvalidVolumeType.ImageMismatch"));
     }
-    if key_pair.is_some() && (inst.os_type == "windows" || image.os_type == "windows") {
+    if key_pair && (inst.os_type == "windows" || image.os_type == "windows") {
         return Err(fail("InvalidKeyPairForWindows.Unsupported"));
     }
-    if keep && !image.has_credential {
+    if p.keep && !image.has_credential {
         return Err(fail("InvalidImageId.KeepImageCredentialMismatch"));
     }
     if inst.has("hostname_mismatch") {
         return Err(fail("InvalidImage.HostnameMismatch"));
     }
-    if size.is_some_and(|v| v < i64::from(image.size_gib)) {
+    if p.size.is_some_and(|v| v < i64::from(image.size_gib)) {
         return Err(fail("InvalidVolumeSize.ImageSizeMismatch"));
     }
-    if dry_run {
-        return Err(fail("DryRunOperation"));
-    }
-    // Success: a new system volume from the image; the old one is released.
-    let new_id = s.new_id(Kind::Disk);
-    s.disks.remove(&old.id);
+    Ok(())
+}
+
+/// Success: a new system volume from the image; the old one is released.
+fn replace(
+    s: &mut State,
+    p: &Params,
+    old: Disk,
+    image: &Image,
+    key_pair: Option<KeyPair>,
+    fingerprint: String,
+) -> Map<String, Value> {
     let status = if s.manual_time { "creating" } else { "attached" };
-    s.disks.insert(
-        new_id.clone(),
-        Disk {
-            id: new_id.clone(),
-            status: status.into(),
-            settled_status: "attached".into(),
-            // 1..=max_system_disk_gib (checked above): the conversion is exact.
-            size_gib: size.and_then(|v| u32::try_from(v).ok()).unwrap_or(old.size_gib.max(image.size_gib)),
-            content: format!("image:{}", image.id),
-            ..old
-        },
-    );
-    let i = s.instances.get_mut(instance_id).expect("checked above");
-    i.system_disk_id = Some(new_id.clone());
-    i.image_id = image.id.clone();
+    let disk = Disk {
+        status: status.into(),
+        settled_status: "attached".into(),
+        // 1..=max_system_disk_gib (checked above): the conversion is exact.
+        size_gib: p.size.and_then(|v| u32::try_from(v).ok()).unwrap_or(old.size_gib.max(image.size_gib)),
+        content: format!("image:{}", image.id),
+        ..old
+    };
+    s.replace_system_disk(p.instance_id, Some(disk), &image.id, Some(ACTION));
+    let i = s.instances.get_mut(p.instance_id).expect("checked above");
     i.os_type = image.os_type.clone();
     i.key_pair_ids = key_pair.map(|k| vec![k.id]).unwrap_or_default();
-    i.operation_lock = Some("ReplaceSystemVolume".into());
-    s.schedule(60, Work::ReleaseLock { instance_id: instance_id.to_string(), disk_id: Some(new_id) });
     let out = Map::new();
-    if let Some(t) = token {
-        s.remember_client_token(format!("ReplaceSystemVolume/{t}"), fingerprint, out.clone());
-    }
-    Ok(out)
+    s.remember(ACTION, p.token, fingerprint, &out);
+    out
 }
