@@ -94,7 +94,7 @@ fn main() {
             ("InstanceId".to_string(), b.resolve("${instance.id}")),
             ("ImageId".to_string(), b.resolve("${other_image.id}")),
         ];
-        let p = protocol::for_vendor("aliyun").unwrap();
+        let p = apiconform::vendor::protocol_of("aliyun").unwrap();
         let wire = Wire::default();
         let now = apiconform::clock::now_secs();
         // Each request signed with its own nonce (replays are refused).

@@ -12,7 +12,7 @@
 
 use apiconform::case::Wire;
 use apiconform::emulator::Emulator;
-use apiconform::protocol::{self, Call};
+use apiconform::protocol::Call;
 use apiconform::suite::Suite;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -75,7 +75,7 @@ fn drive(
     let (creds, b) = emu.create_tenant(vendor, &case.world);
     let mut params: Vec<(String, String)> = step.params.iter().map(|(k, v)| (k.clone(), b.resolve(v))).collect();
     let token = api.contract.params.contains_key("ClientToken");
-    let p = protocol::for_vendor(vendor).expect("vendor");
+    let p = apiconform::vendor::protocol_of(vendor).expect("vendor");
     let wire = Wire::default();
     let run = std::process::id();
     let mut i: u64 = 0;

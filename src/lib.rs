@@ -18,6 +18,7 @@ pub mod explore;
 pub mod html;
 pub mod live;
 pub mod mock;
+pub mod model;
 pub mod normalize;
 pub mod parity;
 pub mod protocol;

@@ -77,7 +77,7 @@ const CAPTURES: &[(&str, &str, &str)] = &[
 ];
 
 fn detect(req: &HttpRequest) -> &'static dyn protocol::Protocol {
-    let found: Vec<_> = protocol::all().filter(|p| p.recognizes(req)).collect();
+    let found: Vec<_> = apiconform::vendor::protocols().filter(|p| p.recognizes(req)).collect();
     assert_eq!(found.len(), 1, "exactly one vendor must claim the request");
     found[0]
 }
@@ -103,11 +103,11 @@ fn every_official_sdk_capture_verifies() {
 #[test]
 fn decoded_values_keep_spaces_and_specials() {
     let p = load("A5");
-    let inbound = protocol::for_vendor("aliyun").unwrap().accept(&p, &keys(), capture_time()).unwrap();
+    let inbound = apiconform::vendor::protocol_of("aliyun").unwrap().accept(&p, &keys(), capture_time()).unwrap();
     let pw = inbound.params.iter().find(|(k, _)| k == "Password").unwrap();
     assert_eq!(pw.1, "Test 123!@#");
     let v1 = load("V1");
-    let inbound = protocol::for_vendor("volcengine").unwrap().accept(&v1, &keys(), capture_time()).unwrap();
+    let inbound = apiconform::vendor::protocol_of("volcengine").unwrap().accept(&v1, &keys(), capture_time()).unwrap();
     assert!(inbound.params.contains(&("Password".into(), "Test 123!@#".into())));
 }
 
@@ -130,16 +130,16 @@ fn any_tampering_breaks_the_signature() {
 #[test]
 fn replayed_nonce_and_stale_time_are_refused() {
     let req = load("A1");
-    let p = protocol::for_vendor("aliyun").unwrap();
+    let p = apiconform::vendor::protocol_of("aliyun").unwrap();
     let k = keys();
     p.accept(&req, &k, capture_time()).unwrap();
     assert_eq!(p.accept(&req, &k, capture_time()).unwrap_err().code, "SignatureNonceUsed");
     assert_eq!(p.accept(&req, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimeStamp.Expired");
     let v = load("V1");
-    let pv = protocol::for_vendor("volcengine").unwrap();
+    let pv = apiconform::vendor::protocol_of("volcengine").unwrap();
     assert_eq!(pv.accept(&v, &keys(), capture_time() + 3600).unwrap_err().code, "InvalidTimestamp");
     let k1 = load("K1");
-    let pk = protocol::for_vendor("ksyun").unwrap();
+    let pk = apiconform::vendor::protocol_of("ksyun").unwrap();
     assert_eq!(pk.accept(&k1, &keys(), capture_time() + 3600).unwrap_err().code, "RequestExpired");
 }
 

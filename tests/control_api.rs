@@ -44,7 +44,7 @@ impl Server {
     /// A call signed with the vendor's default test credentials, sent as
     /// the vendor's SDK sends it.
     async fn signed(&self, vendor: &str, action: &str, version: &str, params: &[(&str, &str)]) -> Normalized {
-        let p = protocol::for_vendor(vendor).unwrap();
+        let p = apiconform::vendor::protocol_of(vendor).unwrap();
         let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let nonce = protocol::hex_id(rand_seed());
         let call = Call {

@@ -288,7 +288,7 @@ fn recordings_are_never_written_by_offline_targets() {
 fn aliyun_call(r: &Rehearsal, action: &str, params: &[(&str, &str)]) -> Value {
     use apiconform::case::Wire;
     use apiconform::protocol::{self, Call, Credentials, HttpResponse};
-    let p = protocol::for_vendor("aliyun").unwrap();
+    let p = apiconform::vendor::protocol_of("aliyun").unwrap();
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let nonce = protocol::hex_id(rand() + 1_000_000);
     let call = Call {

@@ -43,7 +43,7 @@ fn signed(vendor: usize, action: &str, params: &[(String, String)], nonce: &str)
         nonce,
     };
     let creds = Credentials { access_key_id: ak.into(), secret: sk.into(), session_token: None };
-    protocol::for_vendor(v).unwrap().encode(&call, &creds)
+    apiconform::vendor::protocol_of(v).unwrap().encode(&call, &creds)
 }
 
 fn set_header(req: &mut HttpRequest, name: &str, value: &str) {
@@ -66,7 +66,7 @@ fn check_reply(p: Option<&dyn Protocol>, resp: &HttpResponse) -> Result<(), Test
 }
 
 fn recognizer(req: &HttpRequest) -> Option<&'static dyn Protocol> {
-    protocol::all().find(|p| p.recognizes(req))
+    apiconform::vendor::protocols().find(|p| p.recognizes(req))
 }
 
 // ---- regressions ----
@@ -130,7 +130,7 @@ fn a_volcengine_size_past_32_bits_is_not_truncated() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let req = signed(1, "ReplaceSystemVolume", &params, "n");
-    let n = protocol::for_vendor("volcengine").unwrap().decode(&emu.handle(&req));
+    let n = apiconform::vendor::protocol_of("volcengine").unwrap().decode(&emu.handle(&req));
     assert_eq!((n.status, n.code.as_deref()), (400, Some("LimitExceeded.SystemVolumeSize")));
 }
 

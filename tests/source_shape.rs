@@ -156,20 +156,11 @@ fn graph_of(files: &[(String, String)]) -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
-/// A cycle another part of issue 9 brought and still owes a fix, listed
-/// exactly so that any other cycle, or this one growing, fails: the vendor
-/// wings (`src/vendor/`) hold protocols and emulator rules, while
-/// `protocol` and `emulator` read the wings' registry (`vendor::ALL`).
-/// Breaking it means handing the registry to them rather than having them
-/// import it.
-const KNOWN_CYCLES: &[&[&str]] = &[&["emulator", "protocol", "vendor"]];
-
 #[test]
 fn no_import_cycle_between_modules() {
     let graph = graph_of(&src_files());
     assert!(graph.contains_key("runner") && graph["runner"].contains("emulator"), "the graph is read from src/");
-    let found: Vec<Vec<String>> =
-        cycles(&graph).into_iter().filter(|c| !KNOWN_CYCLES.iter().any(|k| k.iter().eq(c.iter()))).collect();
+    let found = cycles(&graph);
     assert!(found.is_empty(), "modules that import each other in a loop: {found:?}");
 }
 

@@ -1,10 +1,11 @@
 //! What a long-running `apiconform serve` keeps: idempotency records live a
 //! bounded time, and the state dump comes a page at a time. (The nonce store
-//! and the per-tenant caps are unit-tested in `emulator::{nonces,tokens}`;
+//! and the per-tenant caps are unit-tested in `emulator::nonces` and `model::tokens`;
 //! `benches/soak.rs` measures the whole under load.)
 
 use apiconform::case::Wire;
-use apiconform::emulator::{tokens, Emulator};
+use apiconform::emulator::Emulator;
+use apiconform::model::tokens;
 use apiconform::protocol::{self, Call, Credentials, HttpRequest};
 use apiconform::suite::Suite;
 use apiconform::world::WorldSpec;
@@ -17,7 +18,7 @@ fn emulator() -> Emulator {
 
 /// Volcengine ReplaceSystemVolume on the default tenant: (status, code).
 fn replace(emu: &Emulator, instance: &str, image: &str, token: &str, nonce: u64) -> (u16, Option<String>) {
-    let p = protocol::for_vendor("volcengine").unwrap();
+    let p = apiconform::vendor::protocol_of("volcengine").unwrap();
     let params: Vec<(String, String)> =
         [("InstanceId", instance), ("ImageId", image), ("Password", "Password@123"), ("ClientToken", token)]
             .iter()

@@ -18,14 +18,12 @@
 
 pub mod control;
 pub mod nonces;
-pub mod rules;
 pub mod server;
-pub mod state;
-pub mod tokens;
 pub mod wiretap;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
-use crate::protocol::{self, Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
+use crate::model::{rules, state};
+use crate::protocol::{Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
 use crate::template::Bindings;
 use crate::window::SlidingWindow;
 use crate::world::{Kind, WorldSpec};
@@ -196,7 +194,7 @@ impl Emulator {
 
     fn add_tenant(&self, vendor: &str, world: &WorldSpec) -> (u64, Bindings) {
         let id = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let (state, fixtures) = State::build(vendor, id, world, &self.inner.ids);
+        let (state, fixtures) = State::build(vendor, crate::vendor::id_style(vendor), id, world, &self.inner.ids);
         let mut b = Bindings { fixtures, ..Default::default() };
         for k in Kind::ALL {
             b.absent.insert(k.word().to_string(), state.absent_id(k));
@@ -335,7 +333,8 @@ impl Emulator {
         else {
             return Default::default();
         };
-        let (state, ids) = State::build(vendor, t, &world.patched(patch), &self.inner.ids);
+        let (state, ids) =
+            State::build(vendor, crate::vendor::id_style(vendor), t, &world.patched(patch), &self.inner.ids);
         self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(t, state);
         ids
     }
@@ -397,7 +396,7 @@ impl Emulator {
             return control::handle(self, req);
         }
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(p) = protocol::all().find(|p| p.recognizes(req)) else {
+        let Some(p) = crate::vendor::protocols().find(|p| p.recognizes(req)) else {
             return HttpResponse::json(
                 400,
                 &serde_json::json!({"Code": "MissingAuthentication", "Message": "apiconform emulator: the request is not signed in any known vendor's scheme"}),
@@ -457,7 +456,8 @@ impl Emulator {
         let Some(state) = tenants.get_mut(&tenant) else {
             return Err(rules::fail("InternalError"));
         };
-        rules::dispatch(vendor, action, state, &Req { params }).unwrap_or_else(|| Err(rules::fail("InternalError")))
+        crate::vendor::dispatch(vendor, action, state, &Req { params })
+            .unwrap_or_else(|| Err(rules::fail("InternalError")))
     }
 
     /// The next `count` calls of `action` answer the vendor's common error
@@ -510,7 +510,8 @@ impl Emulator {
         let w = flow
             .entry((tenant, action.to_string()))
             .or_insert_with(|| SlidingWindow::new(requests, Duration::from_secs(per_seconds as u64)));
-        w.try_admit(Instant::now()).map_err(|wait| rules::throttled(vendor, wait.as_millis().max(1) as u64))?;
+        w.try_admit(Instant::now())
+            .map_err(|wait| rules::throttled(crate::vendor::throttling_code(vendor), wait.as_millis().max(1) as u64))?;
         Ok(())
     }
 
@@ -527,7 +528,7 @@ mod tests {
     #[test]
     fn a_nonce_is_unique_only_within_the_window() {
         let keys = Inner::default();
-        let w = protocol::TIME_WINDOW;
+        let w = crate::protocol::TIME_WINDOW;
         assert!(keys.fresh_nonce("vendor-a", "ak", "n1", 1000));
         assert!(!keys.fresh_nonce("vendor-a", "ak", "n1", 1000 + w));
         assert!(keys.fresh_nonce("vendor-a", "other", "n1", 1000 + w));

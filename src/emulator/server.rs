@@ -16,7 +16,7 @@
 //! back off (5 ms doubling to 1 s) instead of spinning.
 
 use super::Emulator;
-use crate::protocol::{self, ErrorReply, HttpRequest, HttpResponse, ReplyCtx};
+use crate::protocol::{ErrorReply, HttpRequest, HttpResponse, ReplyCtx};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use std::future::Future;
@@ -274,7 +274,7 @@ impl Emulator {
     /// still be on the wire.
     fn limit_error(&self, req: &HttpRequest, status: u16, code: &str, message: String) -> HttpResponse {
         let message = format!("apiconform emulator: {message}");
-        let mut resp = match protocol::all().find(|p| p.recognizes(req)) {
+        let mut resp = match crate::vendor::protocols().find(|p| p.recognizes(req)) {
             Some(p) => {
                 let q = |k: &str| req.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                 let v1_xml = p.errors_in_xml(req);

@@ -220,17 +220,6 @@ pub trait Protocol: Send + Sync {
     }
 }
 
-/// The protocol for a vendor name.
-pub fn for_vendor(vendor: &str) -> Option<&'static dyn Protocol> {
-    crate::vendor::get(vendor).map(|v| v.protocol)
-}
-
-/// Every protocol, for request detection (no allocation: this is on the
-/// emulator's request path).
-pub fn all() -> impl Iterator<Item = &'static dyn Protocol> {
-    crate::vendor::ALL.iter().map(|v| v.protocol)
-}
-
 /// Parses `Key=value` items out of an Authorization header's parameter list
 /// (`Credential=..., SignedHeaders=..., Signature=...`), separated by commas
 /// with or without spaces.

@@ -15,7 +15,7 @@ use crate::case::Auth;
 use crate::contract::RateLimit;
 use crate::live;
 use crate::normalize::Redactor;
-use crate::protocol::{self, HttpResponse, Normalized};
+use crate::protocol::{HttpResponse, Normalized};
 use crate::recording::Recording;
 use crate::suite::{CaseStep, CheckedExpect};
 use crate::template::Bindings;
@@ -253,7 +253,9 @@ impl Harness {
         let pending: Vec<Created> = self.created.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut log = Vec::new();
         for c in pending {
-            let (Some(p), Some(b)) = (protocol::for_vendor(&c.vendor), self.live_binding(&c.vendor)) else { continue };
+            let (Some(p), Some(b)) = (crate::vendor::protocol_of(&c.vendor), self.live_binding(&c.vendor)) else {
+                continue;
+            };
             let mut out = TrialOutcome::default();
             let mut r = Redactor::new(&b.bindings);
             let mut ch = Channel { p, b: &b, redactor: &mut r, out: &mut out };
@@ -300,7 +302,7 @@ impl Harness {
                 log.push(format!("{vendor}: nothing to sweep (the harness creates no resources there)"));
                 continue;
             };
-            let (Some(p), Some(b)) = (protocol::for_vendor(vendor), self.live_binding(vendor)) else { continue };
+            let (Some(p), Some(b)) = (crate::vendor::protocol_of(vendor), self.live_binding(vendor)) else { continue };
             let mut out = TrialOutcome::default();
             let mut r = Redactor::new(&b.bindings);
             let mut ch = Channel { p, b: &b, redactor: &mut r, out: &mut out };

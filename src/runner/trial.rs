@@ -11,10 +11,10 @@ use super::verdict::{check, dry_run_expectation, save};
 use super::{Harness, Target, TrialOutcome};
 use crate::case::Auth;
 use crate::contract::RateLimit;
-use crate::emulator::state::{IdAlloc, State};
 use crate::live;
+use crate::model::state::{IdAlloc, State};
 use crate::normalize::Redactor;
-use crate::protocol::{self, Credentials, HttpResponse, Normalized, Protocol};
+use crate::protocol::{Credentials, HttpResponse, Normalized, Protocol};
 use crate::recording::Recording;
 use crate::suite::{Api, Case, CaseStep, CheckedExpect};
 use crate::template::Bindings;
@@ -119,7 +119,13 @@ impl TargetKind for OnMock {
     const TARGET: Target = Target::Mock;
 
     async fn bind(&self, _h: &Harness, api: &Api, case: &Case, seq: u64) -> Result<Binding, String> {
-        let (state, fixtures) = State::build(&api.vendor, 1_000_000 + seq, &case.world, &IdAlloc::default());
+        let (state, fixtures) = State::build(
+            &api.vendor,
+            crate::vendor::id_style(&api.vendor),
+            1_000_000 + seq,
+            &case.world,
+            &IdAlloc::default(),
+        );
         let mut bindings = Bindings { fixtures, ..Default::default() };
         for k in Kind::ALL {
             bindings.absent.insert(k.word().to_string(), state.absent_id(k));
@@ -196,7 +202,14 @@ impl TargetKind for OnLive {
         let v = &cfg.vendors[&api.vendor];
         let creds = v.credentials.clone().ok_or("no credentials")?;
         let (scheme, host) = v.scheme_and_host();
-        let state = State::build(&api.vendor, 7, &WorldSpec::default(), &IdAlloc::default()).0;
+        let state = State::build(
+            &api.vendor,
+            crate::vendor::id_style(&api.vendor),
+            7,
+            &WorldSpec::default(),
+            &IdAlloc::default(),
+        )
+        .0;
         let absent = Kind::ALL.iter().map(|k| (k.word().to_string(), state.absent_id(*k))).collect();
         Ok(Binding {
             creds,
@@ -252,7 +265,7 @@ impl Harness {
     }
 
     async fn run_trial<K: TargetKind>(&self, k: &K, api: &Api, case: &Case, dry_run: Option<bool>) -> TrialOutcome {
-        let Some(p) = protocol::for_vendor(&api.vendor) else {
+        let Some(p) = crate::vendor::protocol_of(&api.vendor) else {
             return TrialOutcome {
                 failures: vec![format!("no protocol module for vendor `{}`", api.vendor)],
                 ..Default::default()

@@ -11,8 +11,8 @@ pub mod aliyun;
 pub mod ksyun;
 pub mod volcengine;
 
-use crate::emulator::rules::{Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::State;
+use crate::model::rules::{Fail, FlagDoc, Outcome, Req};
+use crate::model::state::{IdStyle, State};
 use crate::protocol::Protocol;
 use crate::world::Kind;
 
@@ -77,7 +77,7 @@ pub struct ActionError {
 
 impl ActionError {
     pub fn fail(&self, action: &str, version: &str) -> Fail {
-        let f = crate::emulator::rules::fail(self.code);
+        let f = crate::model::rules::fail(self.code);
         if self.with_action_and_version {
             f.arg(action).arg(version)
         } else {
@@ -186,7 +186,39 @@ pub fn region(name: &str) -> &'static str {
 /// other.
 pub fn flags_of(vendor: &str, action: &str) -> impl Iterator<Item = &'static FlagDoc> {
     let api = get(vendor).and_then(|v| v.apis.iter().find(|a| a.action == action));
-    api.map_or(&[][..], |a| a.flags).iter().chain(crate::emulator::state::FLAGS)
+    api.map_or(&[][..], |a| a.flags).iter().chain(crate::model::state::FLAGS)
+}
+
+/// The protocol for a vendor name.
+pub fn protocol_of(name: &str) -> Option<&'static dyn Protocol> {
+    get(name).map(|v| v.protocol)
+}
+
+/// Every protocol, for request detection (no allocation: this is on the
+/// emulator's request path).
+pub fn protocols() -> impl Iterator<Item = &'static dyn Protocol> {
+    ALL.iter().map(|v| v.protocol)
+}
+
+/// How the state model names a vendor's resources (Alibaba's format for a
+/// name no vendor has, as before the descriptor existed).
+pub fn id_style(name: &str) -> IdStyle {
+    get(name).unwrap_or(ALL[0]).id_style()
+}
+
+/// The code the emulator answers a throttled request with.
+pub fn throttling_code(name: &str) -> &'static str {
+    get(name).map_or("RequestLimitExceeded", |v| v.throttling_codes[0])
+}
+
+/// Runs the rule for `vendor`/`action`; `None` when the emulator does not
+/// implement that action.
+pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Option<Outcome> {
+    let v = get(vendor)?;
+    match v.apis.iter().find(|a| a.action == action) {
+        Some(api) => Some((api.run)(state, req)),
+        None => (v.support)(action, state, req),
+    }
 }
 
 /// Whether any vendor means "throttled, retry later" by this code.
@@ -206,6 +238,11 @@ impl Vendor {
     pub fn version_of(&self, _action: &str) -> &'static str {
         self.version
     }
+
+    /// What the state model reads from the descriptor to name resources.
+    pub fn id_style(&self) -> IdStyle {
+        IdStyle { format: self.id_format, key_pair_ids_are_names: self.key_pair_ids_are_names }
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +255,14 @@ mod tests {
             assert_eq!(ALL.iter().filter(|w| w.name == v.name).count(), 1, "{}", v.name);
             assert_eq!(v.protocol.vendor(), v.name);
             assert!(!v.throttling_codes.is_empty(), "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn every_flag_says_why_it_is_not_typed_state() {
+        let all = ALL.iter().flat_map(|v| v.apis).flat_map(|a| a.flags);
+        for f in all.chain(crate::model::state::FLAGS) {
+            assert!(f.why.len() > 20, "{} {}: say why it stays a flag", f.kind, f.name);
         }
     }
 }

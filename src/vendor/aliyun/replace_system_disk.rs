@@ -18,8 +18,8 @@
 //!    non-root login, host name, OS type changes, sizes;
 //! 6. encryption and KMS; 7. capacity, quotas and stock; phase 8: billing.
 
-use crate::emulator::rules::{client_token, fail, flag, password_ok, ram_allows, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, KmsKey, State};
+use crate::model::rules::{client_token, fail, flag, password_ok, ram_allows, Fail, FlagDoc, Outcome, Req};
+use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, KmsKey, State};
 use crate::world::UnpaidOrder;
 use serde_json::{json, Map, Value};
 

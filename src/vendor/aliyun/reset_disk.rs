@@ -8,8 +8,8 @@
 //! encryption (KMS) → account (arrears, balance, snapshot service, white
 //! list, service availability) → DryRun. `run` reads as these phases.
 
-use crate::emulator::rules::{fail, flag, ram_allows, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, Instance, Snapshot, State, Work};
+use crate::model::rules::{fail, flag, ram_allows, Fail, FlagDoc, Outcome, Req};
+use crate::model::state::{Disk, Flags, Instance, Snapshot, State, Work};
 use serde_json::Map;
 
 /// Conditions a world can set for this API.

@@ -5,9 +5,9 @@
 //! APIs under test. Only the fields the cases need are returned; their names
 //! follow the vendor's public API reference.
 
-use crate::emulator::rules::support::{batch_status, instance_status_change, obj, page, paging_param};
-use crate::emulator::rules::{fail, Fail, Outcome, Req};
-use crate::emulator::state::{State, Work};
+use crate::model::rules::support::{batch_status, instance_status_change, obj, page, paging_param};
+use crate::model::rules::{fail, Fail, Outcome, Req};
+use crate::model::state::{State, Work};
 use crate::world::Kind;
 use serde_json::{json, Map, Value};
 
@@ -136,13 +136,13 @@ fn create_snapshot(s: &mut State, r: &Req) -> Outcome {
     let id = s.new_id(Kind::Snapshot);
     s.snapshots.insert(
         id.clone(),
-        crate::emulator::state::Snapshot {
+        crate::model::state::Snapshot {
             id: id.clone(),
             name: r.get(&["SnapshotName"]).unwrap_or_default().to_string(),
             disk_id: Some(disk.to_string()),
             status: "progressing".into(),
             content,
-            created: crate::emulator::state::TODAY.into(),
+            created: crate::model::state::TODAY.into(),
             encrypted,
             flags: Vec::new(),
         },
@@ -201,11 +201,11 @@ fn describe_key_pairs(s: &mut State, r: &Req) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::rules::support::testing::{call, crowded, ids};
+    use crate::model::rules::support::testing::{call, crowded, ids};
 
     #[test]
     fn aliyun_pages_with_page_number_and_page_size() {
-        let mut s = crowded("aliyun");
+        let mut s = crowded("aliyun", super::super::VENDOR.id_style());
         let first = call(dispatch, &mut s, &[]).unwrap();
         assert_eq!(
             (&first["TotalCount"], &first["PageNumber"], &first["PageSize"]),

@@ -13,8 +13,8 @@
 //! with the common `MissingParameter` / `InvalidParameterValue` (naming the
 //! parameter), Ksyun's only verified parameter error.
 
-use crate::emulator::rules::{fail, flag, is_uuid, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, State};
+use crate::model::rules::{fail, flag, is_uuid, Fail, FlagDoc, Outcome, Req};
+use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, State};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 

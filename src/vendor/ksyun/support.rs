@@ -5,9 +5,9 @@
 //! APIs under test. Only the fields the cases need are returned; their names
 //! follow the vendor's public API reference.
 
-use crate::emulator::rules::support::{batch_status, obj, page, paging_param};
-use crate::emulator::rules::{fail, Outcome, Req};
-use crate::emulator::state::State;
+use crate::model::rules::support::{batch_status, obj, page, paging_param};
+use crate::model::rules::{fail, Outcome, Req};
+use crate::model::state::State;
 
 use serde_json::{json, Value};
 
@@ -60,11 +60,11 @@ fn stop_or_start_instances(s: &mut State, r: &Req, action: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::rules::support::testing::{call, crowded, ids};
+    use crate::model::rules::support::testing::{call, crowded, ids};
 
     #[test]
     fn ksyun_pages_with_max_results_and_marker() {
-        let mut s = crowded("ksyun");
+        let mut s = crowded("ksyun", super::super::VENDOR.id_style());
         let (mut seen, mut marker) = (Vec::new(), 0);
         loop {
             let p = call(dispatch, &mut s, &[("MaxResults", "5"), ("Marker", &marker.to_string())]).unwrap();

@@ -14,8 +14,8 @@
 //! SDK's request model carries a volume type, so the replacement takes the
 //! old system volume's; a volume without one leaves it empty.
 
-use crate::emulator::rules::{client_token, fail, flag, password_ok, Fail, FlagDoc, Outcome, Req};
-use crate::emulator::state::{Disk, Flags, Image, Instance, KeyPair, State};
+use crate::model::rules::{client_token, fail, flag, password_ok, Fail, FlagDoc, Outcome, Req};
+use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, State};
 use serde_json::{Map, Value};
 
 const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";

@@ -5,9 +5,9 @@
 //! APIs under test. Only the fields the cases need are returned; their names
 //! follow the vendor's public API reference.
 
-use crate::emulator::rules::support::{instance_status_change, obj, page, paging_param};
-use crate::emulator::rules::{fail, Outcome, Req};
-use crate::emulator::state::State;
+use crate::model::rules::support::{instance_status_change, obj, page, paging_param};
+use crate::model::rules::{fail, Outcome, Req};
+use crate::model::state::State;
 
 use serde_json::{json, Map, Value};
 
@@ -62,11 +62,11 @@ fn stop_or_start_instance(s: &mut State, r: &Req, action: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::rules::support::testing::{call, crowded, ids};
+    use crate::model::rules::support::testing::{call, crowded, ids};
 
     #[test]
     fn volcengine_pages_with_max_results_and_next_token() {
-        let mut s = crowded("volcengine");
+        let mut s = crowded("volcengine", super::super::VENDOR.id_style());
         let (mut seen, mut token) = (Vec::new(), String::new());
         loop {
             let p = call(dispatch, &mut s, &[("MaxResults", "7"), ("NextToken", &token)]).unwrap();

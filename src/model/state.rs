@@ -195,6 +195,16 @@ pub const FLAGS: &[FlagDoc] = &[flag(
     "not a cloud condition: it switches the emulator's clock to the control API",
 )];
 
+/// How a vendor names resources, read from its descriptor by the caller
+/// (the model does not know the vendors).
+#[derive(Debug, Clone, Copy)]
+pub struct IdStyle {
+    /// A resource ID in the vendor's format, from 32 hex digits.
+    pub format: fn(Kind, &str) -> String,
+    /// Whether key pairs are known by their names (no separate ID).
+    pub key_pair_ids_are_names: bool,
+}
+
 /// One tenant's resources, by ID.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct State {
@@ -224,6 +234,15 @@ pub struct State {
     /// Where this tenant's IDs come from (shared by the whole emulator).
     #[serde(skip)]
     ids: IdAlloc,
+    /// The vendor's ID format.
+    #[serde(skip)]
+    style: IdStyle,
+}
+
+impl PartialEq for IdStyle {
+    fn eq(&self, other: &IdStyle) -> bool {
+        std::ptr::fn_addr_eq(self.format, other.format) && self.key_pair_ids_are_names == other.key_pair_ids_are_names
+    }
 }
 
 /// A state change that takes time in a real cloud.
@@ -255,18 +274,18 @@ pub type FixtureIds = BTreeMap<String, String>;
 impl State {
     /// A new ID of `kind` in the vendor's format.
     pub fn new_id(&mut self, kind: Kind) -> String {
-        make_id(&self.vendor, kind, self.ids.fresh())
+        make_id(self.style, kind, self.ids.fresh())
     }
 
     /// An ID of `kind` that is well formed and does not exist (a reserved
     /// name no fixture can have, so it is never handed out).
     pub fn absent_id(&self, kind: Kind) -> String {
-        make_id(&self.vendor, kind, self.ids.named(self.tenant, &format!("\0absent {}", kind.word())))
+        make_id(self.style, kind, self.ids.named(self.tenant, &format!("\0absent {}", kind.word())))
     }
 
     /// Builds the tenant's state from a world, with the vendor's defaults;
-    /// IDs come from `ids`.
-    pub fn build(vendor: &str, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> (State, FixtureIds) {
+    /// IDs come from `ids`, in the vendor's `style`.
+    pub fn build(vendor: &str, style: IdStyle, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> (State, FixtureIds) {
         let mut s = State {
             vendor: vendor.to_string(),
             instances: BTreeMap::new(),
@@ -290,8 +309,9 @@ impl State {
             pending: Vec::new(),
             tenant,
             ids: alloc.clone(),
+            style,
         };
-        let ids = fixture_ids(vendor, tenant, w, alloc);
+        let ids = fixture_ids(style, tenant, w, alloc);
         s.add_instances(w, &ids);
         s.add_disks(w, &ids);
         s.add_images(w, &ids);
@@ -581,14 +601,14 @@ impl State {
 
 /// Every fixture's ID, allocated first so that fixtures can refer to each
 /// other by name.
-fn fixture_ids(vendor: &str, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> BTreeMap<String, String> {
+fn fixture_ids(style: IdStyle, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> BTreeMap<String, String> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for (name, kind) in w.fixtures() {
         let id = match kind {
-            Kind::KeyPair if crate::vendor::get(vendor).is_some_and(|v| v.key_pair_ids_are_names) => {
+            Kind::KeyPair if style.key_pair_ids_are_names => {
                 w.key_pairs[name].name.clone().unwrap_or_else(|| name.to_string())
             }
-            _ => make_id(vendor, kind, alloc.named(tenant, name)),
+            _ => make_id(style, kind, alloc.named(tenant, name)),
         };
         ids.insert(name.to_string(), id);
     }
@@ -596,9 +616,8 @@ fn fixture_ids(vendor: &str, tenant: u64, w: &WorldSpec, alloc: &IdAlloc) -> BTr
 }
 
 /// An ID in the vendor's format (`Vendor::id_format`), from a counter.
-fn make_id(vendor: &str, kind: Kind, seed: u64) -> String {
-    let format = crate::vendor::get(vendor).map_or(crate::vendor::ALL[0].id_format, |v| v.id_format);
-    format(kind, &hex_id(seed))
+fn make_id(style: IdStyle, kind: Kind, seed: u64) -> String {
+    (style.format)(kind, &hex_id(seed))
 }
 
 #[cfg(test)]
@@ -614,7 +633,8 @@ mod tests {
             "images": { "old": {}, "new": { "os_type": "windows" } },
         }))
         .unwrap();
-        let mut s = State::build(crate::vendor::ALL[0].name, 1, &world, &IdAlloc::default()).0;
+        let style = IdStyle { format: |kind, h| format!("{}-{h}", kind.word()), key_pair_ids_are_names: false };
+        let mut s = State::build("aliyun", style, 1, &world, &IdAlloc::default()).0;
         s.manual_time = manual_time;
         s
     }

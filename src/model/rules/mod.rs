@@ -33,9 +33,8 @@ pub fn fail(code: &'static str) -> Fail {
     Fail { code, status: None, args: Vec::new(), common: false, retry_after_ms: None }
 }
 
-/// The vendor's flow-control error, with its retry hint.
-pub fn throttled(vendor: &str, retry_after_ms: u64) -> Fail {
-    let code = crate::vendor::get(vendor).map_or("RequestLimitExceeded", |v| v.throttling_codes[0]);
+/// The vendor's flow-control error (`code`), with its retry hint.
+pub fn throttled(code: &'static str, retry_after_ms: u64) -> Fail {
     Fail { retry_after_ms: Some(retry_after_ms), ..fail(code).common() }
 }
 
@@ -119,16 +118,6 @@ impl<'a> Req<'a> {
             .collect();
         p.sort();
         p.join("&")
-    }
-}
-
-/// Runs the rule for `vendor`/`action`; `None` when the emulator does not
-/// implement that action.
-pub fn dispatch(vendor: &str, action: &str, state: &mut State, req: &Req) -> Option<Outcome> {
-    let v = crate::vendor::get(vendor)?;
-    match v.apis.iter().find(|a| a.action == action) {
-        Some(api) => Some((api.run)(state, req)),
-        None => (v.support)(action, state, req),
     }
 }
 
@@ -270,14 +259,6 @@ mod tests {
         assert_eq!(password_classes("abc def1", sp), None);
         assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
         assert!(!is_uuid("IMG-1"));
-    }
-
-    #[test]
-    fn every_flag_says_why_it_is_not_typed_state() {
-        let all = crate::vendor::ALL.iter().flat_map(|v| v.apis).flat_map(|a| a.flags);
-        for f in all.chain(crate::emulator::state::FLAGS) {
-            assert!(f.why.len() > 20, "{} {}: say why it stays a flag", f.kind, f.name);
-        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! changes Stop/Start make. They read and change the tenant's [`State`].
 
 use super::{fail, Fail, Req};
-use crate::emulator::state::{State, Work};
+use crate::model::state::{State, Work};
 use serde_json::{Map, Value};
 
 pub fn obj(v: Value) -> Map<String, Value> {
@@ -56,14 +56,14 @@ pub fn batch_status<'a>(s: &mut State, ids: Vec<&'a str>, stop: bool) -> Vec<(&'
 #[cfg(test)]
 pub mod testing {
     use super::super::{Outcome, Req};
-    use crate::emulator::state::{IdAlloc, State};
+    use crate::model::state::{IdAlloc, IdStyle, State};
     use serde_json::{json, Map, Value};
 
     /// A tenant with 25 instances.
-    pub fn crowded(vendor: &str) -> State {
+    pub fn crowded(vendor: &str, style: IdStyle) -> State {
         let instances: Map<String, Value> = (0..25).map(|i| (format!("i{i}"), json!({}))).collect();
         let world = serde_json::from_value(json!({ "instances": instances })).unwrap();
-        State::build(vendor, 1, &world, &IdAlloc::default()).0
+        State::build(vendor, style, 1, &world, &IdAlloc::default()).0
     }
 
     /// DescribeInstances through a vendor's dispatch: the body, or `code [args]`.
