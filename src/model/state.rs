@@ -634,7 +634,7 @@ mod tests {
         }))
         .unwrap();
         let style = IdStyle { format: |kind, h| format!("{}-{h}", kind.word()), key_pair_ids_are_names: false };
-        let mut s = State::build("aliyun", style, 1, &world, &IdAlloc::default()).0;
+        let mut s = State::build("test-vendor", style, 1, &world, &IdAlloc::default()).0;
         s.manual_time = manual_time;
         s
     }
