@@ -7,9 +7,17 @@
 //! `src/vendor/` now asks the descriptor (`vendor::get(name)`) instead of
 //! naming a vendor.
 
-pub mod aliyun;
-pub mod ksyun;
-pub mod volcengine;
+/// Declares each wing's module and lists its descriptor in [`ALL`], in
+/// that order: adding a vendor is one name here.
+macro_rules! wings {
+    ($($wing:ident),* $(,)?) => {
+        $(pub mod $wing;)*
+        /// Every vendor, registered once.
+        pub static ALL: &[&Vendor] = &[$(&$wing::VENDOR),*];
+    };
+}
+
+wings!(aliyun, volcengine, ksyun);
 
 use crate::model::rules::{Fail, FlagDoc, Outcome, Req};
 use crate::model::state::{IdStyle, State};
@@ -166,9 +174,6 @@ impl StagingCalls {
         n.status < 300 && v.and_then(|v| v.as_str()) == Some(self.status_value.as_str())
     }
 }
-
-/// Every vendor, once.
-pub static ALL: &[&Vendor] = &[&aliyun::VENDOR, &volcengine::VENDOR, &ksyun::VENDOR];
 
 /// The vendor of that name.
 pub fn get(name: &str) -> Option<&'static Vendor> {
