@@ -292,3 +292,19 @@ _OUT = sys.stdout
 def emit(obj):
     _OUT.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     _OUT.flush()
+
+
+def client_key(req):
+    """What one SDK client is built from: a call with the same endpoint,
+    region and credentials reuses it."""
+    cred = req["credentials"]
+    return (req["endpoint"], req.get("region"), cred.get("access_key_id"), cred.get("secret"),
+            cred.get("session_token"))
+
+
+def body_success(rid, raw, dropped):
+    """A success from an SDK that hands back only the body text: no status,
+    the request ID read from the body."""
+    body = json_body(raw)
+    request_id = body.get("RequestId") if isinstance(body, dict) else None
+    return outcome(rid, "success", request_id=request_id, body=body, dropped=dropped)

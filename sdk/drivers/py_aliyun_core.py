@@ -109,10 +109,8 @@ class Driver:
             return self.error(rid, e, gone)
         except Exception as e:
             return c.unexpected(rid, e, gone)
-        body = c.json_body(raw)
-        request_id = body.get("RequestId") if isinstance(body, dict) else None
         # do_action_with_exception returns only the body: no status on success.
-        return c.outcome(rid, "success", request_id=request_id, body=body, dropped=gone)
+        return c.body_success(rid, raw, gone)
 
     @staticmethod
     def error(rid, e, gone):

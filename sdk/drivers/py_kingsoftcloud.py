@@ -42,8 +42,7 @@ class Driver:
 
     def client(self, req):
         cred = req["credentials"]
-        key = (req["endpoint"], req.get("region"), cred.get("access_key_id"), cred.get("secret"),
-               cred.get("session_token"))
+        key = c.client_key(req)
         if key not in self.clients:
             http = self.http_profile(endpoint=req["endpoint"], protocol="http", reqTimeout=READ_TIMEOUT_S)
             credential = self.credential(cred.get("access_key_id"), cred.get("secret"),
@@ -88,10 +87,8 @@ class Driver:
             return self.error(rid, e, gone)
         except Exception as e:
             return c.unexpected(rid, e, gone)
-        body = c.json_body(raw)
-        request_id = body.get("RequestId") if isinstance(body, dict) else None
         # The client returns the body text only: no status on success.
-        return c.outcome(rid, "success", request_id=request_id, body=body, dropped=gone)
+        return c.body_success(rid, raw, gone)
 
     @staticmethod
     def error(rid, e, gone):

@@ -35,8 +35,7 @@ class Driver:
 
     def client(self, req):
         cred = req["credentials"]
-        key = (req["endpoint"], req.get("region"), cred.get("access_key_id"), cred.get("secret"),
-               cred.get("session_token"))
+        key = c.client_key(req)
         if key not in self.clients:
             self.clients[key] = self.session.create_client(
                 "kec",

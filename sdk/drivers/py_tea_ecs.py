@@ -41,8 +41,7 @@ class Driver:
 
     def client(self, req):
         cred = req["credentials"]
-        key = (req["endpoint"], req.get("region"), cred.get("access_key_id"), cred.get("secret"),
-               cred.get("session_token"))
+        key = c.client_key(req)
         if key not in self.clients:
             cfg = self.config_cls(
                 access_key_id=cred.get("access_key_id"),

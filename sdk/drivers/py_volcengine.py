@@ -37,8 +37,7 @@ class Driver:
 
     def api(self, req):
         cred = req["credentials"]
-        key = (req["endpoint"], req.get("region"), cred.get("access_key_id"), cred.get("secret"),
-               cred.get("session_token"))
+        key = c.client_key(req)
         if key not in self.apis:
             cfg = self.core.Configuration()
             cfg.ak = cred.get("access_key_id")
