@@ -115,9 +115,18 @@ fn main() {
     let suite = Suite::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/cases"))).expect("cases load");
     let emu = Emulator::from_suite(&suite);
     emu.set_flow_control(false);
+    // As `apiconform serve` does at start.
+    let reserved = emu.reserve_memory();
     let counters: Vec<(AtomicU64, AtomicU64)> = APIS.iter().map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
     let stop = AtomicBool::new(false);
-    println!("soak: {} s, {} s intervals, vendors: {}", a.seconds, a.interval, APIS.len());
+    println!(
+        "soak: {} s, {} s intervals, vendors: {}, fixed stores reserved: {:.0} MiB, RSS at start {:.1} MiB",
+        a.seconds,
+        a.interval,
+        APIS.len(),
+        reserved as f64 / (1 << 20) as f64,
+        rss_mib()
+    );
     println!("{:>6} {:>11} {:>11} {:>11} {:>11} {:>9}", "t(s)", "aliyun/s", "volc/s", "ksyun/s", "total/s", "RSS MiB");
     let rows = std::thread::scope(|s| {
         for ((vendor, action), (ok, bad)) in APIS.iter().zip(&counters) {

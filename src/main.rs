@@ -805,6 +805,8 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
     };
     let emulator = apiconform::emulator::Emulator::from_suite(&suite);
     emulator.set_flow_control(flow_control);
+    // A server's memory is taken at start, not while the nonce store fills.
+    emulator.reserve_memory();
     // `GET /_apiconform/requests?vendor=V` shows what clients sent with the
     // default keys (bounded per key).
     emulator.watch_default_keys();

@@ -495,6 +495,16 @@ impl Emulator {
         Some(Fail { retry_after_ms: retry, ..rules::fail(code).common() })
     }
 
+    /// Takes the memory of the fixed-size stores (the nonce store) now, as a
+    /// long-running server does at start, so that its resident memory does
+    /// not climb while they fill under load. The in-process emulator of a
+    /// test run skips this and pays only for the pages its requests touch.
+    /// Returns the bytes reserved.
+    pub fn reserve_memory(&self) -> usize {
+        self.inner.nonces.reserve();
+        self.inner.nonces.bytes()
+    }
+
     /// Switches the documented flow control on or off.
     pub fn set_flow_control(&self, on: bool) {
         self.inner.flow_off.store(!on, Ordering::Relaxed);
