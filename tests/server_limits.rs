@@ -159,3 +159,84 @@ async fn connections_over_the_cap_get_a_503_and_are_closed() {
     }
     assert_eq!(fourth, Some(400), "no slot was freed");
 }
+
+/// Writes `head` (the server may close before it is all read) and returns
+/// what came back.
+async fn exchange_lenient(addr: &str, head: &[u8]) -> (u16, Value, String) {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let _ = c.write_all(head).await;
+    let raw = until_closed(&mut c).await;
+    let (status, body) = status_and_body(&raw);
+    (status, body, raw)
+}
+
+// What hyper refuses before the emulator sees a request (its own limits and
+// parse errors) used to come back as a bare status with an empty body.
+
+#[tokio::test]
+async fn a_target_over_hypers_limit_is_refused_in_the_vendors_format() {
+    let addr = server(Limits::default()).await;
+    let head = format!(
+        "GET /?Action=DescribeInstances&Version=2014-05-26&Pad={} HTTP/1.1\r\nHost: {addr}\r\nx-acs-action: DescribeInstances\r\nAuthorization: ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host,Signature=00\r\n\r\n",
+        "x".repeat(70_000)
+    );
+    let (status, body, raw) = exchange_lenient(&addr, head.as_bytes()).await;
+    assert_eq!((status, &body["Code"]), (414, &Value::from("RequestURITooLong")), "{raw:.300}");
+    assert!(body["RequestId"].is_string(), "Alibaba's error body: {body}");
+    assert!(body["Message"].as_str().unwrap().contains("32768"), "{body}");
+    assert!(raw.to_ascii_lowercase().contains("connection: close"), "{raw:.300}");
+}
+
+#[tokio::test]
+async fn a_head_over_hypers_buffer_or_header_count_is_refused_in_the_vendors_format() {
+    let addr = server(Limits::default()).await;
+    // Over 256 KiB of head, the vendor's headers first.
+    let junk = format!("X-Junk: {}\r\n", "y".repeat(30_000)).repeat(10);
+    let head = format!(
+        "GET /?Action=ReplaceSystemVolume&Version=2020-04-01 HTTP/1.1\r\nHost: {addr}\r\n{VOLCENGINE}\r\n{junk}\r\n"
+    );
+    let (status, body, raw) = exchange_lenient(&addr, head.as_bytes()).await;
+    assert_eq!(status, 431, "{raw:.300}");
+    let err = &body["ResponseMetadata"]["Error"];
+    assert_eq!(err["Code"], "RequestHeaderFieldsTooLarge", "Volcengine's error body: {body}");
+    assert_eq!(body["ResponseMetadata"]["Action"], "ReplaceSystemVolume", "{body}");
+    // More than 100 header lines, the vendor's header last.
+    let many: String = (0..120).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let head = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n{many}X-Amz-Date: 20260101T000000Z\r\n\r\n");
+    let (status, body, raw) = exchange_lenient(&addr, head.as_bytes()).await;
+    assert_eq!(status, 431, "{raw:.300}");
+    assert_eq!(body["Error"]["Code"], "RequestHeaderFieldsTooLarge", "Ksyun's error body: {body}");
+}
+
+#[tokio::test]
+async fn a_malformed_head_is_refused_in_the_vendors_format_or_plain_json() {
+    let addr = server(Limits::default()).await;
+    let head =
+        format!("GET /?Action=A&Version=2016-03-04 HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Date: 20260101T000000Z\r\nBad Name: v\r\n\r\n");
+    let (status, body, raw) = exchange_lenient(&addr, head.as_bytes()).await;
+    assert_eq!(status, 400, "{raw:.300}");
+    assert_eq!(body["Error"]["Code"], "MalformedRequest", "Ksyun's error body: {body}");
+    // Nothing tells the vendor: plain JSON, never an empty body.
+    let (status, body, raw) = exchange_lenient(&addr, b"GET / HTTP/1.1\r\nHost: h\r\n\x01\x02: v\r\n\r\n").await;
+    assert_eq!((status, &body["Code"]), (400, &Value::from("MalformedRequest")), "{raw:.300}");
+}
+
+#[tokio::test]
+async fn the_head_copy_starts_again_for_each_request_of_a_keep_alive_connection() {
+    let addr = server(Limits::default()).await;
+    let mut c = TcpStream::connect(&addr).await.unwrap();
+    // First a request the emulator answers (an unsigned one: a 400 with a body).
+    c.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nX-First: 1\r\n\r\n").as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = tokio::time::timeout(BOUND, c.read(&mut first)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 400"));
+    let head = format!(
+        "GET /?Action=ReplaceSystemVolume&Version=2020-04-01&Pad={} HTTP/1.1\r\nHost: {addr}\r\n{VOLCENGINE}\r\n\r\n",
+        "p".repeat(70_000)
+    );
+    let _ = c.write_all(head.as_bytes()).await;
+    let raw = until_closed(&mut c).await;
+    let (status, body) = status_and_body(&raw);
+    assert_eq!(status, 414, "{raw:.300}");
+    assert_eq!(body["ResponseMetadata"]["Error"]["Code"], "RequestURITooLong", "{body}");
+}

@@ -17,6 +17,7 @@
 //! hyper on a TCP listener, with resource limits.
 
 pub mod control;
+pub mod head;
 pub mod nonces;
 pub mod server;
 pub mod wiretap;

@@ -5,17 +5,18 @@
 //! them one 200 MB body stayed in memory, idle and slow-header clients held
 //! connections forever, and an accept loop out of file descriptors spun.
 //! So: the body is capped ([`Limits::max_body_bytes`]), headers and the
-//! URI too, below hyper's own limits so that the refusal comes in the
-//! vendor's error format whenever the vendor can be told from the request
-//! (hyper's own 400/414/431 have empty bodies, and it answers them before
-//! any request reaches us); headers must arrive within
+//! URI too, below hyper's own limits, and refused in the vendor's error
+//! format whenever the vendor can be told from the request; what hyper
+//! refuses itself before any request reaches us (a malformed head, a target
+//! or head over its limits) is answered the same way from a copy of the
+//! head ([`super::head`]) instead of hyper's empty body; headers must arrive within
 //! [`Limits::header_timeout`], which hyper restarts when a keep-alive
 //! connection goes idle, so it is the idle timeout as well; a body must
 //! arrive within [`Limits::body_timeout`]; connections beyond
 //! [`Limits::max_connections`] get a 503 and are closed; and failed accepts
 //! back off (5 ms doubling to 1 s) instead of spinning.
 
-use super::Emulator;
+use super::{head, Emulator};
 use crate::protocol::{ErrorReply, HttpRequest, HttpResponse, ReplyCtx};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -51,6 +52,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 
 /// hyper's own limit on the request head (request line and headers).
 pub const HYPER_MAX_HEADER_BYTES: usize = 256 * 1024;
+/// hyper's own limit on header lines.
+pub const HYPER_MAX_HEADERS: usize = 100;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -159,16 +162,21 @@ impl Emulator {
             let _ = stream.set_nodelay(true);
             let emu = self.clone();
             tokio::spawn(async move {
+                let svc_emu = emu.clone();
                 let svc = hyper::service::service_fn(move |req| {
-                    let emu = emu.clone();
+                    let emu = svc_emu.clone();
                     async move { Ok::<_, std::convert::Infallible>(emu.handle_hyper(req, &limits).await) }
                 });
+                let answer: head::Answer = {
+                    let emu = emu.clone();
+                    Box::new(move |seen, status| emu.refused_head(seen, status, &limits))
+                };
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(limits.header_timeout)
                     .max_header_size(HYPER_MAX_HEADER_BYTES)
                     .max_buf_size(HYPER_MAX_HEADER_BYTES.max(limits.max_uri_bytes * 2))
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .serve_connection(hyper_util::rt::TokioIo::new(head::HeadTap::new(stream, answer)), svc)
                     .await;
                 drop(permit);
             });
@@ -266,6 +274,39 @@ impl Emulator {
                 Err(self.limit_error(req, 408, "RequestTimeout", msg))
             }
         }
+    }
+
+    /// The answer to a head hyper refused itself (see [`head`]): the same
+    /// codes as the emulator's own limits, as raw HTTP/1.1.
+    fn refused_head(&self, seen: &head::SeenHead, status: u16, limits: &Limits) -> Vec<u8> {
+        let (code, message) = match status {
+            414 => (
+                "RequestURITooLong",
+                format!(
+                    "the request line has {} bytes; the emulator takes a request target of at most {}",
+                    seen.request_line_bytes(),
+                    limits.max_uri_bytes
+                ),
+            ),
+            431 => (
+                "RequestHeaderFieldsTooLarge",
+                format!(
+                    "the request head is over {HYPER_MAX_HEADER_BYTES} bytes or {HYPER_MAX_HEADERS} header lines; the emulator takes at most {} bytes of headers",
+                    limits.max_header_bytes
+                ),
+            ),
+            _ => ("MalformedRequest", "the request head is not valid HTTP/1.1".to_string()),
+        };
+        let resp = self.limit_error(&seen.request(), status, code, message);
+        let reason = hyper::StatusCode::from_u16(resp.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let mut out = format!("HTTP/1.1 {} {reason}\r\n", resp.status);
+        for (k, v) in &resp.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str(&format!("content-length: {}\r\n\r\n", resp.body.len()));
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&resp.body);
+        out
     }
 
     /// A limit's refusal, in the vendor's error format when the request's
