@@ -279,6 +279,160 @@ fn arbitrary_requests_get_an_answer() {
     r.unwrap();
 }
 
+// ---- request bytes over HTTP ----
+
+/// One edit of a request's bytes on the wire.
+#[derive(Debug, Clone)]
+enum ByteEdit {
+    Set(prop::sample::Index, u8),
+    Insert(prop::sample::Index, Vec<u8>),
+    Delete(prop::sample::Index, usize),
+    Truncate(prop::sample::Index),
+}
+
+fn byte_edit() -> impl Strategy<Value = ByteEdit> {
+    let idx = any::<prop::sample::Index>;
+    let piece = prop_oneof![
+        prop::collection::vec(any::<u8>(), 1..8),
+        prop::sample::select(vec![
+            b"\r\n".to_vec(),
+            b"\r\n\r\n".to_vec(),
+            b"\n".to_vec(),
+            b" ".to_vec(),
+            b":".to_vec(),
+            b"\xc3\xa9".to_vec(),
+            b"\xff".to_vec(),
+            b"\r\nTransfer-Encoding: chunked".to_vec(),
+            b"\r\nContent-Length: 99999999999999999999".to_vec(),
+            b"\r\nExpect: 100-continue".to_vec(),
+            b"%".to_vec(),
+            b"%zz".to_vec(),
+        ]),
+        (1..70_000usize).prop_map(|n| vec![b'x'; n]),
+    ];
+    prop_oneof![
+        (idx(), any::<u8>()).prop_map(|(i, b)| ByteEdit::Set(i, b)),
+        (idx(), piece).prop_map(|(i, p)| ByteEdit::Insert(i, p)),
+        (idx(), 1..16usize).prop_map(|(i, n)| ByteEdit::Delete(i, n)),
+        idx().prop_map(ByteEdit::Truncate),
+    ]
+}
+
+/// `req` as an HTTP/1.1 request on the wire.
+fn wire_bytes(req: &HttpRequest) -> Vec<u8> {
+    let q = req.query_string();
+    let target = if q.is_empty() { req.path.clone() } else { format!("{}?{q}", req.path) };
+    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
+    for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-length")) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len()));
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&req.body);
+    out
+}
+
+fn apply(mut bytes: Vec<u8>, edits: &[ByteEdit]) -> Vec<u8> {
+    for e in edits {
+        let at = |i: &prop::sample::Index| if bytes.is_empty() { 0 } else { i.index(bytes.len()) };
+        match e {
+            ByteEdit::Set(i, b) if !bytes.is_empty() => {
+                let i = at(i);
+                bytes[i] = *b;
+            }
+            ByteEdit::Set(..) => {}
+            ByteEdit::Insert(i, p) => {
+                let i = at(i);
+                bytes.splice(i..i, p.iter().copied());
+            }
+            ByteEdit::Delete(i, n) => {
+                let i = at(i);
+                let end = (i + n).min(bytes.len());
+                bytes.drain(i..end);
+            }
+            ByteEdit::Truncate(i) => {
+                let i = at(i);
+                bytes.truncate(i);
+            }
+        }
+    }
+    bytes
+}
+
+/// Sends `bytes`, half-closes, and reads everything until the server closes.
+fn send_raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut c = std::net::TcpStream::connect(addr).expect("the server still accepts");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let _ = c.write_all(bytes);
+    let _ = c.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
+}
+
+/// The first final answer in `out`: (status, body length), skipping 100s.
+fn first_answer(out: &[u8]) -> Option<(u16, usize)> {
+    let mut rest = out;
+    loop {
+        let text = String::from_utf8_lossy(rest);
+        let head_end = text.find("\r\n\r\n")?;
+        let status: u16 = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+        let len = text[..head_end]
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if status >= 200 {
+            return Some((status, len));
+        }
+        rest = &rest[head_end + 4..];
+    }
+}
+
+#[test]
+fn request_bytes_over_http_get_an_answer_with_a_body() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let limits = apiconform::emulator::server::Limits {
+        header_timeout: std::time::Duration::from_secs(2),
+        body_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let emu = Emulator::from_suite(suite());
+    emu.set_flow_control(false);
+    let addr = rt.block_on(emu.spawn_with("127.0.0.1:0", limits)).unwrap();
+    let mut runner = TestRunner::new(Config { cases: cases(300), failure_persistence: None, ..Config::default() });
+    let n = std::sync::atomic::AtomicU64::new(0);
+    let strategy = (0..VENDORS.len(), prop::collection::vec(byte_edit(), 1..4), any::<u64>());
+    let r = runner.run(&strategy, |(vendor, edits, nonce)| {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let req = signed(vendor, VENDORS[vendor].3, &[], &protocol::hex_id(nonce));
+        let bytes = apply(wire_bytes(&req), &edits);
+        let out = send_raw(addr, &bytes);
+        let complete_head = bytes.windows(4).any(|w| w == b"\r\n\r\n") || bytes.windows(2).any(|w| w == b"\n\n");
+        let Some((status, body)) = first_answer(&out) else {
+            // Only a head that never ended may be dropped without an answer.
+            prop_assert!(
+                !complete_head,
+                "no answer to {:?}: {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)]),
+                String::from_utf8_lossy(&out)
+            );
+            return Ok(());
+        };
+        prop_assert!(status < 500 || status == 503, "status {status}: {}", String::from_utf8_lossy(&out));
+        let head_only = bytes.starts_with(b"HEAD ");
+        prop_assert!(body > 0 || head_only, "status {status} with an empty body: {}", String::from_utf8_lossy(&out));
+        Ok(())
+    });
+    eprintln!("request bytes over HTTP: {} inputs", n.into_inner());
+    r.unwrap();
+    // The server is still there and still right.
+    let good = signed(0, VENDORS[0].3, &[], "after-the-fuzz");
+    let out = send_raw(addr, &wire_bytes(&good));
+    let (status, body) = first_answer(&out).expect("an answer after the fuzz");
+    assert!(body > 0 && status < 500, "{}", String::from_utf8_lossy(&out));
+}
+
 // ---- the case loader ----
 
 const COMMON: &str = "vendor: aliyun\nsource: test\ncommon_params: [RegionId]\nerrors:\n  - { status: 400, code: SignatureDoesNotMatch, message: \"m\" }\n";
