@@ -408,7 +408,10 @@ fn request_bytes_over_http_get_an_answer_with_a_body() {
         let req = signed(vendor, VENDORS[vendor].3, &[], &protocol::hex_id(nonce));
         let bytes = apply(wire_bytes(&req), &edits);
         let out = send_raw(addr, &bytes);
-        let complete_head = bytes.windows(4).any(|w| w == b"\r\n\r\n") || bytes.windows(2).any(|w| w == b"\n\n");
+        // Empty lines before a request line are skipped (RFC 9112 2.2).
+        let start = bytes.iter().position(|b| *b != b'\r' && *b != b'\n').unwrap_or(bytes.len());
+        let rest = &bytes[start..];
+        let complete_head = rest.windows(4).any(|w| w == b"\r\n\r\n") || rest.windows(2).any(|w| w == b"\n\n");
         let Some((status, body)) = first_answer(&out) else {
             // Only a head that never ended may be dropped without an answer.
             prop_assert!(

@@ -174,6 +174,11 @@ impl Emulator {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(limits.header_timeout)
+                    // A client that shuts down its side after sending (as
+                    // `nc -N` and many fuzzers do) still gets its answer;
+                    // without this hyper may drop it when it reads the EOF
+                    // while the request is being handled.
+                    .half_close(true)
                     .max_header_size(HYPER_MAX_HEADER_BYTES)
                     .max_buf_size(HYPER_MAX_HEADER_BYTES.max(limits.max_uri_bytes * 2))
                     .serve_connection(hyper_util::rt::TokioIo::new(head::HeadTap::new(stream, answer)), svc)
