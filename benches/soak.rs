@@ -1,10 +1,13 @@
-//! Sustained load: `cargo bench --bench soak -- --seconds 600 [--interval 10]`.
+//! Sustained load: `cargo bench --bench soak -- --seconds 600 [--interval 10] [--http]`.
 //!
 //! One thread per vendor calls that vendor's API under test (its `success`
 //! case) through the emulator's whole request path (signature, time window,
 //! nonce, rule, rendering; no sockets, so the figures are the emulator's, not
 //! the kernel's), as fast as it can, every request signed now with a fresh
-//! nonce and carrying a fresh ClientToken where the API takes one. Every
+//! nonce and carrying a fresh ClientToken where the API takes one. With
+//! `--http`, the requests go over loopback instead, to the server `apiconform
+//! serve` runs (its limits, hyper, the head copy), four keep-alive
+//! connections per vendor; the client side is a few KiB in the same process. Every
 //! interval it prints each vendor's throughput and the process's resident
 //! memory (`VmRSS` of /proc/self/status); at the end, the first interval
 //! against the last. A long run shows whether the nonce store or the
@@ -27,10 +30,11 @@ const APIS: &[(&str, &str)] =
 struct Args {
     seconds: u64,
     interval: u64,
+    http: bool,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { seconds: 60, interval: 10 };
+    let mut a = Args { seconds: 60, interval: 10, http: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -40,6 +44,7 @@ fn args() -> Result<Args, String> {
         match arg.as_str() {
             "--seconds" => a.seconds = num("--seconds")?,
             "--interval" => a.interval = num("--interval")?,
+            "--http" => a.http = true,
             // cargo bench passes `--bench`; ignore what is not ours.
             _ => {}
         }
@@ -59,45 +64,112 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
-/// Calls one vendor's API until `stop`; counts successes and failures.
-fn drive(
-    emu: &Emulator,
-    suite: &Suite,
-    vendor: &str,
-    action: &str,
-    ok: &AtomicU64,
-    bad: &AtomicU64,
-    stop: &AtomicBool,
-) {
-    let api = suite.apis.iter().find(|a| a.vendor == vendor && a.action == action).expect("API under test");
-    let case = api.cases.iter().find(|c| c.name == "success").expect("a `success` case");
-    let step = &case.steps[0];
-    let (creds, b) = emu.create_tenant(vendor, &case.world);
-    let mut params: Vec<(String, String)> = step.params.iter().map(|(k, v)| (k.clone(), b.resolve(v))).collect();
-    let token = api.contract.params.contains_key("ClientToken");
-    let p = apiconform::vendor::protocol_of(vendor).expect("vendor");
-    let wire = Wire::default();
-    let run = std::process::id();
-    let mut i: u64 = 0;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let fresh = format!("{run:x}-{vendor}-{i}");
-        if token {
-            params.retain(|(k, _)| k != "ClientToken");
-            params.push(("ClientToken".into(), fresh.clone()));
+/// Signed requests for one vendor's API under test, each with a fresh nonce
+/// and ClientToken.
+struct Requests {
+    params: Vec<(String, String)>,
+    token: bool,
+    creds: apiconform::protocol::Credentials,
+    version: String,
+    action: &'static str,
+    vendor: &'static str,
+    i: u64,
+}
+
+impl Requests {
+    fn new(emu: &Emulator, suite: &Suite, vendor: &'static str, action: &'static str) -> Requests {
+        let api = suite.apis.iter().find(|a| a.vendor == vendor && a.action == action).expect("API under test");
+        let case = api.cases.iter().find(|c| c.name == "success").expect("a `success` case");
+        let step = &case.steps[0];
+        let (creds, b) = emu.create_tenant(vendor, &case.world);
+        let params = step.params.iter().map(|(k, v)| (k.clone(), b.resolve(v))).collect();
+        let token = api.contract.params.contains_key("ClientToken");
+        Requests { params, token, creds, version: step.version.clone(), action, vendor, i: 0 }
+    }
+
+    fn next(&mut self, host: &str) -> apiconform::protocol::HttpRequest {
+        self.i += 1;
+        let fresh = format!("{:x}-{}-{}", std::process::id(), self.vendor, self.i);
+        if self.token {
+            self.params.retain(|(k, _)| k != "ClientToken");
+            self.params.push(("ClientToken".into(), fresh.clone()));
         }
         let call = Call {
-            action,
-            version: &step.version,
-            params: &params,
-            wire: &wire,
-            host: "127.0.0.1:1",
+            action: self.action,
+            version: &self.version,
+            params: &self.params,
+            wire: &Wire::default(),
+            host,
             region: "cn-beijing",
             now: apiconform::clock::now_secs(),
             nonce: &fresh,
         };
-        let resp = emu.handle(&p.encode(&call, &creds));
+        apiconform::vendor::protocol_of(self.vendor).expect("vendor").encode(&call, &self.creds)
+    }
+}
+
+/// Calls one vendor's API in process until `stop`; counts successes and failures.
+fn drive(mut reqs: Requests, emu: &Emulator, ok: &AtomicU64, bad: &AtomicU64, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let resp = emu.handle(&reqs.next("127.0.0.1:1"));
         match resp.status {
+            200 => ok.fetch_add(1, Ordering::Relaxed),
+            _ => bad.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// `req` as HTTP/1.1 bytes.
+fn wire_bytes(req: &apiconform::protocol::HttpRequest) -> Vec<u8> {
+    let q = req.query_string();
+    let target = if q.is_empty() { req.path.clone() } else { format!("{}?{q}", req.path) };
+    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
+    for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-length")) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", req.body.len()));
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&req.body);
+    out
+}
+
+/// Calls one vendor's API over one keep-alive connection until `stop`.
+async fn drive_http(
+    mut reqs: Requests,
+    addr: std::net::SocketAddr,
+    ok: &AtomicU64,
+    bad: &AtomicU64,
+    stop: &AtomicBool,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let host = addr.to_string();
+    let conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.set_nodelay(true).expect("nodelay");
+    let mut conn = tokio::io::BufReader::new(conn);
+    let mut line = String::new();
+    let mut body = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        conn.get_mut().write_all(&wire_bytes(&reqs.next(&host))).await.expect("send");
+        let (mut status, mut len) = (0u16, 0usize);
+        loop {
+            line.clear();
+            if conn.read_line(&mut line).await.expect("answer") == 0 {
+                panic!("the server closed the connection");
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(s) = line.strip_prefix("HTTP/1.1 ") {
+                status = s.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
+            } else if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        body.resize(len, 0);
+        conn.read_exact(&mut body).await.expect("body");
+        match status {
             200 => ok.fetch_add(1, Ordering::Relaxed),
             _ => bad.fetch_add(1, Ordering::Relaxed),
         };
@@ -120,7 +192,8 @@ fn main() {
     let counters: Vec<(AtomicU64, AtomicU64)> = APIS.iter().map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
     let stop = AtomicBool::new(false);
     println!(
-        "soak: {} s, {} s intervals, vendors: {}, fixed stores reserved: {:.0} MiB, RSS at start {:.1} MiB",
+        "soak{}: {} s, {} s intervals, vendors: {}, fixed stores reserved: {:.0} MiB, RSS at start {:.1} MiB",
+        if a.http { " over HTTP" } else { "" },
         a.seconds,
         a.interval,
         APIS.len(),
@@ -128,20 +201,59 @@ fn main() {
         rss_mib()
     );
     println!("{:>6} {:>11} {:>11} {:>11} {:>11} {:>9}", "t(s)", "aliyun/s", "volc/s", "ksyun/s", "total/s", "RSS MiB");
-    let rows = std::thread::scope(|s| {
-        for ((vendor, action), (ok, bad)) in APIS.iter().zip(&counters) {
-            let (emu, suite, stop) = (&emu, &suite, &stop);
-            s.spawn(move || drive(emu, suite, vendor, action, ok, bad, stop));
-        }
-        let rows = report(&a, &counters);
-        stop.store(true, Ordering::Relaxed);
-        rows
-    });
+    let rows = if a.http {
+        over_http(&a, &emu, &suite, &counters, &stop)
+    } else {
+        in_process(&a, &emu, &suite, &counters, &stop)
+    };
     summary(&rows, &counters);
 }
 
+type Counters = [(AtomicU64, AtomicU64)];
+
+fn in_process(a: &Args, emu: &Emulator, suite: &Suite, counters: &Counters, stop: &AtomicBool) -> Vec<(f64, f64)> {
+    std::thread::scope(|s| {
+        for ((vendor, action), (ok, bad)) in APIS.iter().zip(counters) {
+            let reqs = Requests::new(emu, suite, vendor, action);
+            s.spawn(move || drive(reqs, emu, ok, bad, stop));
+        }
+        let rows = report(a, counters);
+        stop.store(true, Ordering::Relaxed);
+        rows
+    })
+}
+
+/// Four connections per vendor (one client thread each) to the server
+/// `serve` runs (two worker threads).
+fn over_http(a: &Args, emu: &Emulator, suite: &Suite, counters: &Counters, stop: &AtomicBool) -> Vec<(f64, f64)> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let addr = rt
+        .block_on(emu.clone().spawn_with("127.0.0.1:0", apiconform::emulator::server::Limits::default()))
+        .expect("listen");
+    std::thread::scope(|s| {
+        for ((vendor, action), (ok, bad)) in APIS.iter().zip(counters) {
+            let conns: Vec<Requests> = (0..4).map(|_| Requests::new(emu, suite, vendor, action)).collect();
+            s.spawn(move || {
+                let client = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let [c1, c2, c3, c4] = <[Requests; 4]>::try_from(conns).ok().expect("four");
+                client.block_on(async {
+                    tokio::join!(
+                        drive_http(c1, addr, ok, bad, stop),
+                        drive_http(c2, addr, ok, bad, stop),
+                        drive_http(c3, addr, ok, bad, stop),
+                        drive_http(c4, addr, ok, bad, stop),
+                    )
+                });
+            });
+        }
+        let rows = report(a, counters);
+        stop.store(true, Ordering::Relaxed);
+        rows
+    })
+}
+
 /// (total req/s, RSS MiB) per interval.
-fn report(a: &Args, counters: &[(AtomicU64, AtomicU64)]) -> Vec<(f64, f64)> {
+fn report(a: &Args, counters: &Counters) -> Vec<(f64, f64)> {
     let start = Instant::now();
     let mut last: Vec<u64> = vec![0; counters.len()];
     let mut rows = Vec::new();
@@ -162,7 +274,7 @@ fn report(a: &Args, counters: &[(AtomicU64, AtomicU64)]) -> Vec<(f64, f64)> {
     rows
 }
 
-fn summary(rows: &[(f64, f64)], counters: &[(AtomicU64, AtomicU64)]) {
+fn summary(rows: &[(f64, f64)], counters: &Counters) {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return };
     let ok: u64 = counters.iter().map(|(o, _)| o.load(Ordering::Relaxed)).sum();
     let bad: u64 = counters.iter().map(|(_, b)| b.load(Ordering::Relaxed)).sum();
