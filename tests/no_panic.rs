@@ -376,7 +376,8 @@ fn first_answer(out: &[u8]) -> Option<(u16, usize)> {
     loop {
         let text = String::from_utf8_lossy(rest);
         let head_end = text.find("\r\n\r\n")?;
-        let status: u16 = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+        let status: u16 =
+            text.strip_prefix("HTTP/1.1 ").or_else(|| text.strip_prefix("HTTP/1.0 "))?.get(..3)?.parse().ok()?;
         let len = text[..head_end]
             .lines()
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))

@@ -119,7 +119,7 @@ impl SeenHead {
 /// a write) is one: 400, 414 or 431 with no body. Every answer the emulator
 /// itself gives has a body.
 fn hypers_refusal(bytes: &[u8]) -> Option<u16> {
-    let status = match bytes.strip_prefix(b"HTTP/1.1 ")?.get(..4)? {
+    let status = match status_of(bytes)? {
         b"400 " => 400,
         b"414 " => 414,
         b"431 " => 431,
@@ -132,7 +132,14 @@ fn hypers_refusal(bytes: &[u8]) -> Option<u16> {
 /// The start of a final answer (not a `100 Continue`): the next bytes read
 /// are the next request's head.
 fn starts_an_answer(bytes: &[u8]) -> bool {
-    bytes.strip_prefix(b"HTTP/1.1 ").is_some_and(|rest| rest.first().is_some_and(|d| *d != b'1'))
+    status_of(bytes).is_some_and(|s| s[0] != b'1')
+}
+
+/// The status code and the space after it, when `bytes` starts a response
+/// (HTTP/1.1, or HTTP/1.0 to an HTTP/1.0 client).
+fn status_of(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_prefix(b"HTTP/1.1 ").or_else(|| bytes.strip_prefix(b"HTTP/1.0 "))?;
+    rest.get(..4)
 }
 
 /// What the server answers instead of hyper's refusal of `head` with `status`:
@@ -295,6 +302,7 @@ mod tests {
         );
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 54\r\n\r\n{}";
         assert_eq!(hypers_refusal(ours), None);
+        assert_eq!(hypers_refusal(b"HTTP/1.0 400 Bad Request\r\ncontent-length: 0\r\n\r\n"), Some(400));
         assert_eq!(hypers_refusal(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
         assert!(starts_an_answer(b"HTTP/1.1 200 OK\r\n"));
         assert!(!starts_an_answer(b"HTTP/1.1 100 Continue\r\n\r\n"));
