@@ -119,20 +119,6 @@ fn drive(mut reqs: Requests, emu: &Emulator, ok: &AtomicU64, bad: &AtomicU64, st
     }
 }
 
-/// `req` as HTTP/1.1 bytes.
-fn wire_bytes(req: &apiconform::protocol::HttpRequest) -> Vec<u8> {
-    let q = req.query_string();
-    let target = if q.is_empty() { req.path.clone() } else { format!("{}?{q}", req.path) };
-    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
-    for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-length")) {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("content-length: {}\r\n\r\n", req.body.len()));
-    let mut out = head.into_bytes();
-    out.extend_from_slice(&req.body);
-    out
-}
-
 /// Calls one vendor's API over one keep-alive connection until `stop`.
 async fn drive_http(
     mut reqs: Requests,
@@ -149,7 +135,7 @@ async fn drive_http(
     let mut line = String::new();
     let mut body = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        conn.get_mut().write_all(&wire_bytes(&reqs.next(&host))).await.expect("send");
+        conn.get_mut().write_all(&reqs.next(&host).to_http1()).await.expect("send");
         let (mut status, mut len) = (0u16, 0usize);
         loop {
             line.clear();

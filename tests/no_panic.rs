@@ -318,18 +318,11 @@ fn byte_edit() -> impl Strategy<Value = ByteEdit> {
     ]
 }
 
-/// `req` as an HTTP/1.1 request on the wire.
+/// `req` on the wire, closing the connection after its answer.
 fn wire_bytes(req: &HttpRequest) -> Vec<u8> {
-    let q = req.query_string();
-    let target = if q.is_empty() { req.path.clone() } else { format!("{}?{q}", req.path) };
-    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
-    for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-length")) {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len()));
-    let mut out = head.into_bytes();
-    out.extend_from_slice(&req.body);
-    out
+    let mut req = req.clone();
+    req.headers.push(("connection".into(), "close".into()));
+    req.to_http1()
 }
 
 fn apply(mut bytes: Vec<u8>, edits: &[ByteEdit]) -> Vec<u8> {

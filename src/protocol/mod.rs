@@ -67,6 +67,21 @@ impl HttpRequest {
     pub fn query_string(&self) -> String {
         encode_pairs(&self.query)
     }
+
+    /// The request as HTTP/1.1 bytes, its `content-length` set to the body's
+    /// (for tests and benches that speak to a server over a raw socket).
+    pub fn to_http1(&self) -> Vec<u8> {
+        let q = self.query_string();
+        let target = if q.is_empty() { self.path.clone() } else { format!("{}?{q}", self.path) };
+        let mut head = format!("{} {target} HTTP/1.1\r\n", self.method);
+        for (k, v) in self.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-length")) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", self.body.len()));
+        let mut out = head.into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
 }
 
 /// `k=v&...` with RFC 3986 escapes, in the given order.
