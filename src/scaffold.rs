@@ -103,9 +103,10 @@ pub fn parse_case_path(path: &str) -> Result<(String, String), String> {
     Ok((parts[..3].join("::"), case.to_string()))
 }
 
-/// Writes `<root>/<vendor>/<service>/<Action>/<case>.yaml`: every required
-/// parameter of the contract, filled from the API's world, expecting the
-/// documented success. Returns the file written.
+/// Writes `<root>/<vendor>/<service>/<Action>/<case>.yaml`: the request of
+/// the API's `success` case, or else every required parameter of the
+/// contract filled from the API's world, expecting the documented success.
+/// Returns the file written.
 pub fn new_case(suite: &Suite, root: &Path, path: &str) -> Result<PathBuf, String> {
     let (api_path, case) = parse_case_path(path)?;
     let Some(api) = suite.apis.iter().find(|a| a.path() == api_path) else {
@@ -119,14 +120,56 @@ pub fn new_case(suite: &Suite, root: &Path, path: &str) -> Result<PathBuf, Strin
 
 fn case_text(api: &Api, case: &str) -> String {
     let mut out = format!("{}\nname: {case}\n", schema_line(3));
-    out.push_str("condition: \"TODO: quote the documented condition this case exercises\"\ntags: []\nrequest:\n");
-    for (name, param) in api.contract.params.iter().filter(|(_, p)| p.required) {
-        let wire = name.replace(".N", ".1");
-        let value = fixture_ref(&api.world, name).unwrap_or_else(|| literal(param));
-        out.push_str(&format!("  {wire}: {value}\n"));
+    out.push_str("condition: \"TODO: quote the documented condition this case exercises\"\ntags: []\n");
+    match documented_success(api) {
+        Some(success) => {
+            out.push_str(&format!(
+                "# From {}, a request that succeeds;\n# change one thing for an error case.\nrequest:\n",
+                success.file.display()
+            ));
+            for (wire, value) in &success.steps[0].params {
+                out.push_str(&format!("  {wire}: {}\n", yaml_value(value)));
+            }
+        }
+        None => {
+            out.push_str("# Every required parameter, filled from the API's world.\nrequest:\n");
+            for (name, param) in api.contract.params.iter().filter(|(_, p)| p.required) {
+                let wire = name.replace(".N", ".1");
+                let value = fixture_ref(&api.world, name).unwrap_or_else(|| literal(param));
+                out.push_str(&format!("  {wire}: {value}\n"));
+            }
+        }
     }
     out.push_str("# The documented success; for an error, its status and `code:`.\nexpect:\n  status: 200\n");
     out
+}
+
+/// The API's own `success` case when it is one plain call on the default
+/// world: parameters the contract requires only in combination (an image or
+/// a password, say) are right there, so a new case starts from a request
+/// that passes.
+fn documented_success(api: &Api) -> Option<&crate::suite::Case> {
+    api.cases.iter().find(|c| {
+        c.name == "success"
+            && c.given == WorldSpec::default()
+            && c.steps.len() == 1
+            && c.steps[0].action == api.action
+            && c.steps[0].expect.status == 200
+    })
+}
+
+/// A templated value as a YAML scalar: a lone `${ref}` bare, as the shipped
+/// cases write it, anything else quoted.
+fn yaml_value(v: &str) -> String {
+    let lone_ref = v
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+    if lone_ref {
+        v.to_string()
+    } else {
+        quoted(v)
+    }
 }
 
 /// `${fixture.id}` for an ID parameter: the fixture of the matching kind

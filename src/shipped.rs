@@ -79,6 +79,9 @@ pub fn load(shipped: Files, source: Source) -> Result<Suite, Diagnostics> {
                 api.dir = map(&api.dir);
                 for case in &mut api.cases {
                     case.file = map(&case.file);
+                    for at in case.steps.iter_mut().filter_map(|s| s.expect.at.as_mut()) {
+                        at.file = map(&at.file);
+                    }
                 }
             }
             Ok(suite)

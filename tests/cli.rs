@@ -146,6 +146,30 @@ fn init_and_new_write_cases_that_lint_and_run_over_the_shipped_ones() {
     let run = sb.run(&["--cases", "mine", "run", "::my-instance-not-found"]);
     assert_eq!(code(&run), 0, "{}", text(&run));
 
+    // `new` starts from the API's own success, so its case passes as written.
+    for api in
+        ["aliyun::ecs::ReplaceSystemDisk", "volcengine::ecs::ReplaceSystemVolume", "ksyun::kec::ModifyInstanceImage"]
+    {
+        let new = sb.run(&["--cases", "mine", "new", &format!("{api}::my-success")]);
+        assert_eq!(code(&new), 0, "{}", text(&new));
+    }
+    let run = sb.run(&["--cases", "mine", "run", "::my-success"]);
+    assert_eq!(code(&run), 0, "{}", text(&run));
+    assert!(text(&run).contains("3 passed"), "{}", text(&run));
+    // A failing expectation of the user's names the user's file, not the
+    // directory the layers were staged in.
+    let wrong = sb.work().join("mine/volcengine/ecs/ReplaceSystemVolume/my-wrong.yaml");
+    let text_of = std::fs::read_to_string(sb.work().join("mine/volcengine/ecs/ReplaceSystemVolume/my-success.yaml"))
+        .unwrap()
+        .replace("name: my-success", "name: my-wrong")
+        .replace("status: 200", "status: 404\n  code: InvalidInstance.NotFound");
+    std::fs::write(&wrong, text_of).unwrap();
+    let run = sb.run(&["--cases", "mine", "run", "::my-wrong"]);
+    assert_eq!(code(&run), 1, "{}", text(&run));
+    assert!(text(&run).contains("mine/volcengine/ecs/ReplaceSystemVolume/my-wrong.yaml:"), "{}", text(&run));
+    assert!(!text(&run).contains("apiconform-cases-"), "a staging path: {}", text(&run));
+    std::fs::remove_file(&wrong).unwrap();
+
     // A file at a shipped path replaces the shipped one.
     let shipped =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/aliyun/ecs/ReplaceSystemDisk/instance-not-found.yaml");
