@@ -37,7 +37,10 @@ fn describe_instances(s: &mut State, r: &Req) -> Outcome {
                 .disks
                 .values()
                 .filter(|d| d.instance_id.as_deref() == Some(&i.id))
-                .map(|d| json!({ "VolumeId": d.id, "Kind": d.role, "Size": d.size_gib, "Status": d.status }))
+                // Only the ID: the vendor's model of this answer
+                // (VolumeForDescribeInstancesOutput in its SDKs) has no
+                // other field; sizes and kinds come from DescribeVolumes.
+                .map(|d| json!({ "VolumeId": d.id }))
                 .collect();
             json!({ "InstanceId": i.id, "Status": i.status.to_ascii_uppercase(), "ImageId": i.image_id,
                     "OsType": i.os_type, "Volumes": vols })
