@@ -227,6 +227,11 @@ pub trait Protocol: Send + Sync {
     fn render_error(&self, ctx: &ReplyCtx, err: &ErrorReply) -> HttpResponse;
     /// A request id in the vendor's format, from a counter.
     fn request_id(&self, seq: u64) -> String;
+    /// The parameters the signing scheme adds to a call's own (`Action`,
+    /// `Version`, and for a signature in the query, its fields).
+    fn protocol_params(&self) -> &'static [&'static str] {
+        &["Action", "Version"]
+    }
     /// Whether an error answered from the request line and headers alone
     /// (the body unread) is XML rather than JSON.
     fn errors_in_xml(&self, req: &HttpRequest) -> bool {

@@ -12,20 +12,11 @@
 use crate::emulator::wiretap::WireRecord;
 use crate::normalize::Redactor;
 
-/// Parameters the signing schemes add; everything else is the call's own.
-const PROTOCOL_PARAMS: &[&str] = &[
-    "Action",
-    "Version",
-    "Format",
-    "Timestamp",
-    "SignatureNonce",
-    "SignatureMethod",
-    "SignatureVersion",
-    "SignatureType",
-    "AccessKeyId",
-    "Signature",
-    "SecurityToken",
-];
+/// A parameter some vendor's signing scheme adds (each protocol lists its
+/// own); everything else is the call's own.
+fn is_protocol_param(name: &str) -> bool {
+    crate::vendor::protocols().any(|p| p.protocol_params().contains(&name))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -146,7 +137,7 @@ fn collect(
             Some(token) => (token.clone(), token),
             None => (redactor.text(v), redactor.text(&value)),
         };
-        let protocol = PROTOCOL_PARAMS.contains(&name.as_str());
+        let protocol = is_protocol_param(&name);
         out.push(Param { name, encoded, value, location, protocol });
     }
 }

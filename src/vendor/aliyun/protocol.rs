@@ -252,6 +252,10 @@ impl Protocol for Aliyun {
         "aliyun"
     }
 
+    fn protocol_params(&self) -> &'static [&'static str] {
+        V1_PROTOCOL_PARAMS
+    }
+
     fn recognizes(&self, req: &HttpRequest) -> bool {
         req.header("authorization").is_some_and(|a| a.starts_with("ACS3-"))
             || req.header("x-acs-action").is_some()
