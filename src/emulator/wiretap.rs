@@ -9,8 +9,9 @@
 //!
 //! Nothing is recorded for a key nobody watches, so the ordinary request
 //! path pays one relaxed atomic load. A watched key keeps at most
-//! [`PER_KEY`] requests (the oldest go first), so a long-running server
-//! stays bounded.
+//! [`PER_KEY`] requests and [`PER_KEY_BYTES`] of them (the oldest go first),
+//! so a long-running server stays bounded even when a client sends the
+//! largest requests the limits let through.
 
 use crate::protocol::HttpRequest;
 use serde::Serialize;
@@ -20,6 +21,9 @@ use std::sync::Mutex;
 
 /// At most this many requests are kept per watched key.
 pub const PER_KEY: usize = 1000;
+/// At most this many bytes of requests (target, headers, body) are kept per
+/// watched key: a thousand SDK requests of a few KiB fit.
+pub const PER_KEY_BYTES: usize = 8 << 20;
 /// Bodies longer than this are kept truncated (the SDK requests under test
 /// are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,7 +58,24 @@ impl WireRecord {
 #[derive(Default)]
 pub struct Wiretap {
     watched: AtomicUsize,
-    records: Mutex<HashMap<String, VecDeque<WireRecord>>>,
+    records: Mutex<HashMap<String, Kept>>,
+}
+
+/// One watched key's requests and their size.
+#[derive(Default)]
+struct Kept {
+    list: VecDeque<WireRecord>,
+    bytes: usize,
+}
+
+impl WireRecord {
+    fn bytes(&self) -> usize {
+        self.method.len()
+            + self.path.len()
+            + self.raw_query.len()
+            + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            + self.body.len()
+    }
 }
 
 impl Wiretap {
@@ -62,7 +83,7 @@ impl Wiretap {
     pub fn watch(&self, access_key_id: &str) {
         let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
         if !r.contains_key(access_key_id) {
-            r.insert(access_key_id.to_string(), VecDeque::new());
+            r.insert(access_key_id.to_string(), Kept::default());
             self.watched.store(r.len(), Ordering::Relaxed);
         }
     }
@@ -83,19 +104,23 @@ impl Wiretap {
     pub fn keep(&self, req: &HttpRequest, raw_query: &str, status: u16) {
         let Some(ak) = access_key_of(req) else { return };
         let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = r.get_mut(&ak) else { return };
-        if list.len() >= PER_KEY {
-            list.pop_front();
-        }
+        let Some(kept) = r.get_mut(&ak) else { return };
         let body = &req.body[..req.body.len().min(MAX_BODY)];
-        list.push_back(WireRecord {
+        let record = WireRecord {
             method: req.method.clone(),
             path: req.path.clone(),
             raw_query: raw_query.to_string(),
             headers: req.headers.clone(),
             body: String::from_utf8_lossy(body).into_owned(),
             status,
-        });
+        };
+        kept.bytes += record.bytes();
+        kept.list.push_back(record);
+        while kept.list.len() > PER_KEY || (kept.bytes > PER_KEY_BYTES && kept.list.len() > 1) {
+            if let Some(old) = kept.list.pop_front() {
+                kept.bytes -= old.bytes();
+            }
+        }
     }
 
     /// Takes (and clears) what was kept for these keys, in arrival order
@@ -104,8 +129,9 @@ impl Wiretap {
         let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for k in keys {
-            if let Some(l) = r.get_mut(*k) {
-                out.extend(l.drain(..));
+            if let Some(kept) = r.get_mut(*k) {
+                out.extend(kept.list.drain(..));
+                kept.bytes = 0;
             }
         }
         out
@@ -114,7 +140,7 @@ impl Wiretap {
     /// A copy of what was kept for these keys.
     pub fn peek(&self, keys: &[&str]) -> Vec<WireRecord> {
         let r = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter().filter_map(|k| r.get(*k)).flat_map(|l| l.iter().cloned()).collect()
+        keys.iter().filter_map(|k| r.get(*k)).flat_map(|kept| kept.list.iter().cloned()).collect()
     }
 }
 
@@ -173,5 +199,22 @@ mod tests {
         assert!(tap.take(&["AK"]).is_empty());
         tap.unwatch("AK");
         assert!(!tap.active());
+    }
+
+    #[test]
+    fn the_largest_requests_are_bounded_in_bytes_too() {
+        let tap = Wiretap::default();
+        tap.watch("AK");
+        let mut big = req(&[("x-pad", &"p".repeat(60_000))], &[("AccessKeyId", "AK")]);
+        big.body = vec![b'b'; 2 * MAX_BODY];
+        for i in 0..300 {
+            tap.keep(&big, &format!("AccessKeyId=AK&n={i}"), 200);
+        }
+        let kept = tap.peek(&["AK"]);
+        let bytes: usize = kept.iter().map(WireRecord::bytes).sum();
+        assert!(bytes <= PER_KEY_BYTES, "{bytes} bytes kept");
+        assert!(kept.len() > 10 && kept.len() < 300, "{} kept", kept.len());
+        assert!(kept.last().unwrap().raw_query.ends_with("n=299"), "the newest is kept");
+        assert_eq!(kept[0].body.len(), MAX_BODY);
     }
 }
