@@ -273,4 +273,13 @@ fn summary(rows: &[(f64, f64)], counters: &Counters) {
         (last.0 / first.0 - 1.0) * 100.0
     );
     println!("RSS: first {:.1} MiB, last {:.1} MiB, min {lo:.1}, max {hi:.1}", first.1, last.1);
+    // The goals of the hardening issue: the last interval's throughput, and
+    // every interval's RSS, within 20% of the first interval's.
+    let within = |v: f64, of: f64| (v / of - 1.0).abs() <= 0.2;
+    let verdict = |ok: bool| if ok { "within" } else { "OUTSIDE" };
+    println!(
+        "goals (±20% of the first interval): throughput {}, RSS {}",
+        verdict(within(last.0, first.0)),
+        verdict(within(lo, first.1) && within(hi, first.1))
+    );
 }
