@@ -103,6 +103,7 @@ fn main() {
             let call = Call {
                 action: "ReplaceSystemDisk",
                 version: "2014-05-26",
+                service: "",
                 params: &params,
                 wire: &wire,
                 host: &emu_addr,

@@ -97,6 +97,7 @@ impl Requests {
         let call = Call {
             action: self.action,
             version: &self.version,
+            service: "",
             params: &self.params,
             wire: &Wire::default(),
             host,

@@ -226,6 +226,7 @@ fn as_case(api: &Api, success: &Case, i: usize, probe: &Probe) -> Case {
         name: "probe".into(),
         action: api.action.clone(),
         version: api.contract.version.clone(),
+        service: api.service.clone(),
         params: probe.params.clone(),
         wire: success.steps[0].wire.clone(),
         auth: Default::default(),

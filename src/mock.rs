@@ -93,6 +93,7 @@ pub async fn mount_step(server: &MockServer, m: MockStep<'_>) {
         action: step.action.clone(),
         version: step.version.clone(),
         region: region.to_string(),
+        service: step.service.clone(),
         request_id: p.request_id(seq),
         xml: false,
     };

@@ -50,6 +50,7 @@ impl Server {
         let call = Call {
             action,
             version,
+            service: "",
             params: &params,
             wire: &Wire::default(),
             host: &self.addr,

@@ -294,6 +294,7 @@ fn aliyun_call(r: &Rehearsal, action: &str, params: &[(&str, &str)]) -> Value {
     let call = Call {
         action,
         version: "2014-05-26",
+        service: "",
         params: &params,
         wire: &Wire::default(),
         host: &r.addr,

@@ -35,6 +35,7 @@ fn signed(vendor: usize, action: &str, params: &[(String, String)], nonce: &str)
     let call = Call {
         action,
         version,
+        service: "",
         params,
         wire: &Wire::default(),
         host: "127.0.0.1:1",

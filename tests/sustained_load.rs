@@ -27,6 +27,7 @@ fn replace(emu: &Emulator, instance: &str, image: &str, token: &str, nonce: u64)
     let call = Call {
         action: "ReplaceSystemVolume",
         version: "2020-04-01",
+        service: "",
         params: &params,
         wire: &Wire::default(),
         host: "127.0.0.1:1",

@@ -24,7 +24,7 @@ pub mod wiretap;
 
 use crate::contract::{CommonErrors, Contract, DocumentedError};
 use crate::model::{rules, state};
-use crate::protocol::{Credentials, ErrorReply, HttpRequest, HttpResponse, KeyStore, Protocol, ReplyCtx};
+use crate::protocol::{Credentials, ErrorReply, HttpRequest, HttpResponse, Inbound, KeyStore, Protocol, ReplyCtx};
 use crate::template::Bindings;
 use crate::window::SlidingWindow;
 use crate::world::{Kind, WorldSpec};
@@ -416,23 +416,28 @@ impl Emulator {
         let mut ctx: ReplyCtx = inbound.reply.clone();
         ctx.request_id = p.request_id(seq);
         let vendor = p.vendor();
-        let outcome = self.run_rule(p, &inbound.access_key_id, &inbound.action, &inbound.version, &inbound.params);
+        let outcome = self.run_rule(p, &inbound);
         match outcome {
             Ok(result) => p.render_success(&ctx, &result),
             Err(f) => p.render_error(&ctx, &self.error_reply(vendor, &inbound.action, &f)),
         }
     }
 
-    fn run_rule(
-        &self,
-        p: &dyn Protocol,
-        ak: &str,
-        action: &str,
-        version: &str,
-        params: &[(String, String)],
-    ) -> rules::Outcome {
+    fn run_rule(&self, p: &dyn Protocol, inbound: &Inbound) -> rules::Outcome {
+        let (ak, action, version, params) =
+            (inbound.access_key_id.as_str(), inbound.action.as_str(), inbound.version.as_str(), &inbound.params);
         let vendor = p.vendor();
-        let Some(contract) = self.inner.contracts.get(vendor).and_then(|c| c.get(action)) else {
+        let contracts = self.inner.contracts.get(vendor);
+        // A vendor that signs the service into the request (Volcengine)
+        // routes on it: a service no contract has is unknown, and an action
+        // of another service is not found in this one (assumed: the
+        // gateway answers as for an unknown action).
+        let service = inbound.reply.service.as_str();
+        if !service.is_empty() && !contracts.is_some_and(|c| c.values().any(|k| k.service == service)) {
+            return Err(rules::fail("ServiceNotFound").common().arg(service));
+        }
+        let contract = contracts.and_then(|c| c.get(action)).filter(|c| service.is_empty() || c.service == service);
+        let Some(contract) = contract else {
             return Err(crate::vendor::get(vendor)
                 .map_or(rules::fail("InvalidAction"), |v| v.unknown_action.fail(action, version)));
         };

@@ -330,6 +330,7 @@ impl Emulator {
                         .or_else(|| req.header("x-acs-version").map(str::to_string))
                         .unwrap_or_default(),
                     region: String::new(),
+                    service: String::new(),
                     request_id: p.request_id(self.next_seq()),
                     xml: v1_xml,
                 };

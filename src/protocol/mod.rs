@@ -132,6 +132,9 @@ impl std::fmt::Debug for Credentials {
 pub struct Call<'a> {
     pub action: &'a str,
     pub version: &'a str,
+    /// The service the action belongs to (`storage_ebs`), where the vendor
+    /// signs it into the request; empty for the vendor's main one.
+    pub service: &'a str,
     pub params: &'a [(String, String)],
     pub wire: &'a Wire,
     /// `host[:port]`, as it will appear in the Host header.
@@ -170,6 +173,9 @@ pub struct Inbound {
 pub struct ReplyCtx {
     pub action: String,
     pub version: String,
+    /// The service the request was signed for, where the vendor signs one;
+    /// empty otherwise.
+    pub service: String,
     pub region: String,
     pub request_id: String,
     /// Answer in XML rather than JSON.

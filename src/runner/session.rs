@@ -379,6 +379,8 @@ fn support_step(action: &str, version: &str, params: &[(String, String)]) -> Cas
         name: "stage".into(),
         action: action.to_string(),
         version: version.into(),
+        // The vendor's main service: staging calls are its actions.
+        service: String::new(),
         params: params.to_vec(),
         wire: Default::default(),
         auth: Auth::Valid,

@@ -119,6 +119,7 @@ impl Harness {
         let call = Call {
             action: &r.step.action,
             version: &r.step.version,
+            service: &r.step.service,
             params: r.params,
             wire: &r.step.wire,
             host: &ch.b.host,

@@ -183,7 +183,7 @@ impl SdkHarness {
             id: tenant.seq,
             action: &step.action,
             version: &step.version,
-            service: &api.service,
+            service: &step.service,
             endpoint: &self.addr.to_string(),
             region: crate::vendor::region(&api.vendor),
             credentials: json!({
@@ -207,12 +207,8 @@ impl SdkHarness {
 
     /// The step's parameters with the contract's types, for the driver.
     fn typed_params(&self, api: &Api, action: &str, params: &[(String, String)]) -> Vec<Value> {
-        let contract = self
-            .suite
-            .apis
-            .iter()
-            .find(|a| a.vendor == api.vendor && a.service == api.service && a.action == action)
-            .map(|a| &a.contract);
+        let contract =
+            self.suite.apis.iter().find(|a| a.vendor == api.vendor && a.action == action).map(|a| &a.contract);
         params
             .iter()
             .map(|(name, value)| {

@@ -27,14 +27,17 @@ pub(super) struct RawApi {
 
 /// Parses and checks the case files of each API.
 pub(super) fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) -> Vec<Api> {
-    // Contracts of sibling APIs, so that a step may call another action
-    // of the same vendor and service.
+    // Contracts of sibling APIs, so that a step may call another action of
+    // the same vendor: of the same service first, then of its others (a
+    // Volcengine case verifies volume sizes with EBS DescribeVolumes).
     let contracts: Vec<(String, String, Contract)> =
         raw_apis.iter().map(|r| (r.api.vendor.clone(), r.api.service.clone(), r.api.contract.clone())).collect();
     let mut apis = Vec::new();
     for RawApi { mut api, files, .. } in raw_apis {
-        let siblings: Vec<&Contract> =
-            contracts.iter().filter(|(v, s, _)| *v == api.vendor && *s == api.service).map(|(_, _, c)| c).collect();
+        let mut siblings: Vec<(bool, &Contract)> =
+            contracts.iter().filter(|(v, _, _)| *v == api.vendor).map(|(_, s, c)| (*s != api.service, c)).collect();
+        siblings.sort_by_key(|(other_service, _)| *other_service);
+        let siblings: Vec<&Contract> = siblings.into_iter().map(|(_, c)| c).collect();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut cases = Vec::new();
         for (file, text) in files {
@@ -350,7 +353,7 @@ impl Checker<'_> {
                         .or_else(|| Some(format!("actions with a contract here: {}", names.join(", "))));
                     self.err(
                         yaml::pos_of(a),
-                        format!("no contract for action `{}` in {}/{}", a.value, self.api.vendor, self.api.service),
+                        format!("no contract for action `{}` of {}", a.value, self.api.vendor),
                         hint,
                     );
                     (a.value.clone(), None)
@@ -386,6 +389,7 @@ impl Checker<'_> {
             name: s.name.unwrap_or_else(|| format!("step{}", i + 1)),
             action,
             version: contract.version.clone(),
+            service: contract.service.clone(),
             params: s.request.0.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
             wire: s.wire.unwrap_or_default(),
             auth: s.auth.unwrap_or_default(),

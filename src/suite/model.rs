@@ -54,6 +54,8 @@ pub struct CaseStep {
     pub name: String,
     pub action: String,
     pub version: String,
+    /// The service of the action's contract.
+    pub service: String,
     /// Wire name and templated value, in the order written.
     pub params: Vec<(String, String)>,
     pub wire: Wire,

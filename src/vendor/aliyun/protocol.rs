@@ -118,6 +118,7 @@ impl Aliyun {
             action: req.header("x-acs-action").unwrap_or_default().to_string(),
             version: req.header("x-acs-version").unwrap_or_default().to_string(),
             region: DEFAULT_REGION.into(),
+            service: String::new(),
             request_id: String::new(),
             xml: false,
         };
@@ -191,6 +192,7 @@ impl Aliyun {
             action: get("Action").or_else(|| req.header("x-acs-action")).unwrap_or_default().to_string(),
             version: get("Version").or_else(|| req.header("x-acs-version")).unwrap_or_default().to_string(),
             region: get("RegionId").unwrap_or(DEFAULT_REGION).to_string(),
+            service: String::new(),
             request_id: String::new(),
             xml: !format.eq_ignore_ascii_case("json"),
         };

@@ -98,6 +98,7 @@ impl Protocol for Ksyun {
             action: get("Action").or_else(|| req.header("x-action").map(str::to_string)).unwrap_or_default(),
             version: get("Version").or_else(|| req.header("x-version").map(str::to_string)).unwrap_or_default(),
             region: String::new(),
+            service: String::new(),
             request_id: String::new(),
             xml: !json,
         };

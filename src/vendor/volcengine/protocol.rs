@@ -14,6 +14,15 @@ use crate::protocol::*;
 use crate::{clock, signing};
 use serde_json::{json, Map, Value};
 
+/// The service a reply names: the one the request was signed for, else ECS.
+fn service_of(ctx: &ReplyCtx) -> &str {
+    if ctx.service.is_empty() {
+        SERVICE
+    } else {
+        &ctx.service
+    }
+}
+
 pub struct Volcengine;
 
 const SERVICE: &str = "ecs";
@@ -57,7 +66,7 @@ impl Protocol for Volcengine {
             access_key_id: &creds.access_key_id,
             secret: &creds.secret,
             region: call.region,
-            service: SERVICE,
+            service: if call.service.is_empty() { SERVICE } else { call.service },
         };
         headers.push(("Authorization".into(), signing::VOLCENGINE.authorization(&key, &date, &signed, &cr)));
         HttpRequest { method: method.as_str().into(), path: "/".into(), query, headers, body }
@@ -84,6 +93,7 @@ impl Protocol for Volcengine {
             action: get("Action").unwrap_or_default(),
             version: get("Version").unwrap_or_default(),
             region: String::new(),
+            service: String::new(),
             request_id: String::new(),
             xml: false,
         };
@@ -101,6 +111,9 @@ impl Protocol for Volcengine {
             return Err(reject("MissingRequestInfo", vec!["Credential".into()], &reply));
         };
         reply.region = region.to_string();
+        // Which services exist, and which actions each has, is the
+        // emulator's to decide from the contracts (ServiceNotFound there).
+        reply.service = service.to_string();
         let Some(xdate) = req.header("x-date") else {
             return Err(reject("MissingRequestInfo", vec!["X-Date".into()], &reply));
         };
@@ -125,9 +138,6 @@ impl Protocol for Volcengine {
         if !signing::same(&expected, sig) {
             return Err(reject("SignatureDoesNotMatch", vec![], &reply));
         }
-        if service != SERVICE {
-            return Err(reject("ServiceNotFound", vec![service.to_string()], &reply));
-        }
         let params = all.into_iter().filter(|(k, _)| k != "Action" && k != "Version").collect();
         Ok(Inbound {
             action: reply.action.clone(),
@@ -146,7 +156,7 @@ impl Protocol for Volcengine {
                     "RequestId": ctx.request_id,
                     "Action": ctx.action,
                     "Version": ctx.version,
-                    "Service": SERVICE,
+                    "Service": service_of(ctx),
                     "Region": ctx.region,
                 },
                 "Result": result,
@@ -168,7 +178,7 @@ impl Protocol for Volcengine {
                     "RequestId": ctx.request_id,
                     "Action": ctx.action,
                     "Version": ctx.version,
-                    "Service": SERVICE,
+                    "Service": service_of(ctx),
                     "Region": ctx.region,
                     "Error": e,
                 }

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 pub fn dispatch(action: &str, s: &mut State, r: &Req) -> Option<Outcome> {
     Some(match action {
         "DescribeInstances" => describe_instances(s, r),
+        "DescribeVolumes" => describe_volumes(s, r),
         "StopInstance" | "StartInstance" => stop_or_start_instance(s, r, action),
         _ => return None,
     })
@@ -49,6 +50,31 @@ fn describe_instances(s: &mut State, r: &Req) -> Outcome {
     let total = list.len();
     let next = if offset.saturating_add(size) < total { (offset + size).to_string() } else { String::new() };
     Ok(obj(json!({ "Instances": page(list, offset, size), "TotalCount": total, "NextToken": next })))
+}
+
+/// EBS (`storage_ebs`) DescribeVolumes: where a volume's size and kind are
+/// read. PageNumber from 1, PageSize 1 to 100 (default 10).
+fn describe_volumes(s: &mut State, r: &Req) -> Outcome {
+    let size = paging_param(r, "PageSize", 1..=100, 10, |_| fail("InvalidArgument"))?;
+    let number = paging_param(r, "PageNumber", 1..=u64::from(u32::MAX), 1, |_| fail("InvalidArgument"))?;
+    let ids = r.list("VolumeIds");
+    let instance = r.get(&["InstanceId"]);
+    let kind = r.get(&["Kind"]);
+    let list: Vec<Value> = s
+        .disks
+        .values()
+        .filter(|d| ids.is_empty() || ids.contains(&d.id.as_str()))
+        .filter(|d| instance.is_none_or(|i| d.instance_id.as_deref() == Some(i)))
+        .filter(|d| kind.is_none_or(|k| d.role == k))
+        .map(|d| {
+            // The vendor's model has Size as a string of GiB.
+            json!({ "VolumeId": d.id, "Kind": d.role, "Size": d.size_gib.to_string(), "Status": d.status,
+                    "InstanceId": d.instance_id.clone().unwrap_or_default(), "VolumeType": d.category })
+        })
+        .collect();
+    let total = list.len();
+    let offset = (number - 1).saturating_mul(size);
+    Ok(obj(json!({ "Volumes": page(list, offset, size), "TotalCount": total, "PageNumber": number, "PageSize": size })))
 }
 
 fn stop_or_start_instance(s: &mut State, r: &Req, action: &str) -> Outcome {
