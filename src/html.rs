@@ -323,10 +323,10 @@ fn sdks(h: &mut String, diff: Option<&Value>) {
             };
             let _ = write!(
                 h,
-                "<tr class=\"c-{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"c-{}\"><td>{}</td><td class=\"case\"><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 s("class"),
                 s("class"),
-                s("case"),
+                case_cell(&s("case")),
                 s("step"),
                 s("section"),
                 s("what"),
@@ -340,9 +340,24 @@ fn sdks(h: &mut String, diff: Option<&Value>) {
     h.push_str("</section>");
 }
 
+/// An escaped case path that breaks only between its parts, its case name
+/// kept whole.
+fn case_cell(path: &str) -> String {
+    match path.rsplit_once("::") {
+        Some((api, name)) => format!("{}::<wbr><span class=\"nw\">{name}</span>", api.replace("::", "::<wbr>")),
+        None => format!("<span class=\"nw\">{path}</span>"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_path_breaks_between_its_parts_only() {
+        assert_eq!(case_cell("v::s::A::my-case"), "v::<wbr>s::<wbr>A::<wbr><span class=\"nw\">my-case</span>");
+        assert_eq!(case_cell("x"), "<span class=\"nw\">x</span>");
+    }
 
     #[test]
     fn markup_in_any_field_is_escaped() {
