@@ -1,4 +1,4 @@
-//! Sustained load: `cargo bench --bench soak -- --seconds 600 [--interval 10] [--http]`.
+//! Sustained load: `cargo bench --bench soak -- --seconds 600 [--interval 10] [--http] [--check]`.
 //!
 //! One thread per vendor calls that vendor's API under test (its `success`
 //! case) through the emulator's whole request path (signature, time window,
@@ -7,7 +7,10 @@
 //! nonce and carrying a fresh ClientToken where the API takes one. With
 //! `--http`, the requests go over loopback instead, to the server `apiconform
 //! serve` runs (its limits, hyper, the head copy), four keep-alive
-//! connections per vendor; the client side is a few KiB in the same process. Every
+//! connections per vendor; the client side is a few KiB in the same process.
+//! With `--check` it exits 1 when a goal is missed (the last interval's
+//! throughput or any interval's RSS more than 20% from the first interval's,
+//! or a request not answered 200), for the nightly soak. Every
 //! interval it prints each vendor's throughput and the process's resident
 //! memory (`VmRSS` of /proc/self/status); at the end, the first interval
 //! against the last. A long run shows whether the nonce store or the
@@ -31,10 +34,11 @@ struct Args {
     seconds: u64,
     interval: u64,
     http: bool,
+    check: bool,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { seconds: 60, interval: 10, http: false };
+    let mut a = Args { seconds: 60, interval: 10, http: false, check: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -45,6 +49,7 @@ fn args() -> Result<Args, String> {
             "--seconds" => a.seconds = num("--seconds")?,
             "--interval" => a.interval = num("--interval")?,
             "--http" => a.http = true,
+            "--check" => a.check = true,
             // cargo bench passes `--bench`; ignore what is not ours.
             _ => {}
         }
@@ -193,7 +198,10 @@ fn main() {
     } else {
         in_process(&a, &emu, &suite, &counters, &stop)
     };
-    summary(&rows, &counters);
+    let met = summary(&rows, &counters);
+    if a.check && !met {
+        std::process::exit(1);
+    }
 }
 
 type Counters = [(AtomicU64, AtomicU64)];
@@ -261,8 +269,9 @@ fn report(a: &Args, counters: &Counters) -> Vec<(f64, f64)> {
     rows
 }
 
-fn summary(rows: &[(f64, f64)], counters: &Counters) {
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return };
+/// Prints the figures; true when every goal is met.
+fn summary(rows: &[(f64, f64)], counters: &Counters) -> bool {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return false };
     let ok: u64 = counters.iter().map(|(o, _)| o.load(Ordering::Relaxed)).sum();
     let bad: u64 = counters.iter().map(|(_, b)| b.load(Ordering::Relaxed)).sum();
     let (lo, hi) = rows.iter().fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(r.1), hi.max(r.1)));
@@ -278,9 +287,7 @@ fn summary(rows: &[(f64, f64)], counters: &Counters) {
     // every interval's RSS, within 20% of the first interval's.
     let within = |v: f64, of: f64| (v / of - 1.0).abs() <= 0.2;
     let verdict = |ok: bool| if ok { "within" } else { "OUTSIDE" };
-    println!(
-        "goals (±20% of the first interval): throughput {}, RSS {}",
-        verdict(within(last.0, first.0)),
-        verdict(within(lo, first.1) && within(hi, first.1))
-    );
+    let (throughput, rss) = (within(last.0, first.0), within(lo, first.1) && within(hi, first.1));
+    println!("goals (±20% of the first interval): throughput {}, RSS {}", verdict(throughput), verdict(rss));
+    throughput && rss && bad == 0
 }
