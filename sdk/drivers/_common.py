@@ -185,6 +185,18 @@ def unsupported(req_id, reason, dropped_names=None):
     return outcome(req_id, "unsupported", reason=reason, dropped=dropped_names or [])
 
 
+def call_sdk(req_id, call, sdk_errors, on_error, dropped_names=None):
+    """Calls the SDK once. Returns (its answer, None), or (None, the outcome)
+    when it raised: its own errors through on_error, any other exception as
+    unexpected."""
+    try:
+        return call(), None
+    except sdk_errors as e:
+        return None, on_error(e)
+    except Exception as e:
+        return None, unexpected(req_id, e, dropped_names)
+
+
 def unexpected(req_id, e, dropped_names=None):
     """An exception the driver did not expect from the SDK (or a driver bug):
     reported as an error with its class, never a crash."""

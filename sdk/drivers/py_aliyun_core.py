@@ -103,12 +103,10 @@ class Driver:
         sent = dict(request.get_query_params() or {})
         sent.update(request.get_body_params() or {})
         gone = c.dropped(canonical, sent)
-        try:
-            raw = self.client(req).do_action_with_exception(request)
-        except self.sdk_errors as e:
-            return self.error(rid, e, gone)
-        except Exception as e:
-            return c.unexpected(rid, e, gone)
+        raw, failed = c.call_sdk(rid, lambda: self.client(req).do_action_with_exception(request), self.sdk_errors,
+                                 lambda e: self.error(rid, e, gone), gone)
+        if failed:
+            return failed
         # do_action_with_exception returns only the body: no status on success.
         return c.body_success(rid, raw, gone)
 

@@ -81,12 +81,10 @@ class Driver:
         attr_to_key = {attr: key for key, attr in keys.items()}
         kept = c.flatten({attr_to_key.get(a, a): v for a, v in vars(request).items()})
         gone = c.dropped(canonical, kept)
-        try:
-            raw = getattr(self.client(req), action)(request)
-        except self.sdk_error as e:
-            return self.error(rid, e, gone)
-        except Exception as e:
-            return c.unexpected(rid, e, gone)
+        raw, failed = c.call_sdk(rid, lambda: getattr(self.client(req), action)(request), self.sdk_error,
+                                 lambda e: self.error(rid, e, gone), gone)
+        if failed:
+            return failed
         # The client returns the body text only: no status on success.
         return c.body_success(rid, raw, gone)
 

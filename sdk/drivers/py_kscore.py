@@ -56,12 +56,10 @@ class Driver:
         if action not in client.meta.service_model.operation_names or not hasattr(client, method):
             return c.unsupported(rid, f"kscore's kec model has no operation {action}")
         kwargs = {p["name"]: c.convert(p.get("value"), p.get("type") or "string") for p in req["params"]}
-        try:
-            resp = getattr(client, method)(**kwargs)
-        except self.client_error as e:
-            return self.error(rid, e)
-        except Exception as e:
-            return c.unexpected(rid, e)
+        resp, failed = c.call_sdk(rid, lambda: getattr(client, method)(**kwargs), self.client_error,
+                                  lambda e: self.error(rid, e))
+        if failed:
+            return failed
         meta = resp.get("ResponseMetadata", {})
         body = {k: v for k, v in resp.items() if k != "ResponseMetadata"}
         return c.outcome(rid, "success", status=meta.get("HTTPStatusCode"),

@@ -112,12 +112,10 @@ class Driver:
         except Exception as e:  # the model refused a value (client-side validation): the SDK's own error
             gone = c.dropped(canonical, [n for n in canonical.values() if n not in unknown])
             return c.outcome(rid, "error", message=str(e), exception=c.describe_exception(e), dropped=gone)
-        try:
-            resp = getattr(api, c.snake(action))(body)
-        except self.api_exception as e:
-            return self.error(rid, e, gone)
-        except Exception as e:
-            return c.unexpected(rid, e, gone)
+        resp, failed = c.call_sdk(rid, lambda: getattr(api, c.snake(action))(body), self.api_exception,
+                                  lambda e: self.error(rid, e, gone), gone)
+        if failed:
+            return failed
         data = wire(resp)
         # The SDK hands back only Result: no status, no RequestId on success.
         return c.outcome(rid, "success", body=data, dropped=gone)

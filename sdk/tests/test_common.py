@@ -19,6 +19,26 @@ def p(name, value, kind="string"):
     return {"name": name, "value": value, "type": kind}
 
 
+class CallSdk(unittest.TestCase):
+    def test_an_answer_the_sdks_own_error_and_anything_else(self):
+        class SdkError(Exception):
+            pass
+
+        def boom(exc):
+            def call():
+                raise exc
+            return call
+
+        on_error = lambda e: {"kind": "sdk-error", "what": str(e)}  # noqa: E731
+        self.assertEqual(c.call_sdk(1, lambda: "body", SdkError, on_error), ("body", None))
+        self.assertEqual(c.call_sdk(1, boom(SdkError("no")), SdkError, on_error),
+                         (None, {"kind": "sdk-error", "what": "no"}))
+        answer, failed = c.call_sdk(1, boom(KeyError("k")), SdkError, on_error, ["X"])
+        self.assertIsNone(answer)
+        self.assertEqual((failed["outcome"], failed["dropped"]), ("error", ["X"]))
+        self.assertIn("KeyError", json.dumps(failed["exception"]))
+
+
 class Convert(unittest.TestCase):
     def test_types(self):
         self.assertEqual(c.convert("60", "integer"), 60)

@@ -432,12 +432,14 @@ impl Emulator {
         // routes on it: a service no contract has is unknown, and an action
         // of another service is not found in this one (assumed: the
         // gateway answers as for an unknown action).
+        // The action's contract is looked up first, so that a request that
+        // names both rightly pays for no scan of the services.
         let service = inbound.reply.service.as_str();
-        if !service.is_empty() && !contracts.is_some_and(|c| c.values().any(|k| k.service == service)) {
-            return Err(rules::fail("ServiceNotFound").common().arg(service));
-        }
         let contract = contracts.and_then(|c| c.get(action)).filter(|c| service.is_empty() || c.service == service);
         let Some(contract) = contract else {
+            if !service.is_empty() && !contracts.is_some_and(|c| c.values().any(|k| k.service == service)) {
+                return Err(rules::fail("ServiceNotFound").common().arg(service));
+            }
             return Err(crate::vendor::get(vendor)
                 .map_or(rules::fail("InvalidAction"), |v| v.unknown_action.fail(action, version)));
         };

@@ -192,7 +192,7 @@ impl SdkHarness {
                 "session_token": call_creds.session_token,
             }),
             auth: auth_name(step.auth),
-            params: self.typed_params(api, &step.action, params),
+            params: self.typed_params(api, step, params),
         };
         let reply = driver.call(&request)?;
         let records = self.emulator.take_wire(&[&tenant.creds.access_key_id, &tenant.unknown]);
@@ -206,9 +206,13 @@ impl SdkHarness {
     }
 
     /// The step's parameters with the contract's types, for the driver.
-    fn typed_params(&self, api: &Api, action: &str, params: &[(String, String)]) -> Vec<Value> {
-        let contract =
-            self.suite.apis.iter().find(|a| a.vendor == api.vendor && a.action == action).map(|a| &a.contract);
+    fn typed_params(&self, api: &Api, step: &CaseStep, params: &[(String, String)]) -> Vec<Value> {
+        let contract = self
+            .suite
+            .apis
+            .iter()
+            .find(|a| a.vendor == api.vendor && a.service == step.service && a.action == step.action)
+            .map(|a| &a.contract);
         params
             .iter()
             .map(|(name, value)| {
