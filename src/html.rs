@@ -4,112 +4,132 @@
 //! the SDK-upgrade diff (`apiconform sdk diff --format json`), so it can be
 //! written by `run --html` or later by `report --html` from saved results.
 //!
-//! Every string in it passes through [`esc`]; the inputs were redacted
-//! before they were saved. Filters live in the URL fragment
-//! (`#verdict=fail&vendor=aliyun&q=disk`), so a link shows a filtered view.
+//! The page is a maud template: every value is escaped unless it is wrapped
+//! in `PreEscaped`, which only the page's own stylesheet and script are (a
+//! test holds that). A results file is input like any other, so a field that
+//! holds markup must show as text, whatever its JSON type. Filters live in
+//! the URL fragment (`#verdict=fail&vendor=aliyun&q=disk`), so a link shows a
+//! filtered view.
 
 use crate::results::{RunResults, Trial};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
-
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = include_str!("html/report.css");
 const SCRIPT: &str = include_str!("html/report.js");
 
 /// The whole page.
 pub fn render(results: &RunResults, sdk_diff: Option<&Value>) -> String {
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>apiconform report</title><style>{STYLE}</style></head><body>"
-    );
-    header(&mut h, results);
-    filters(&mut h, &results.trials);
-    failures(&mut h, &results.trials);
-    coverage(&mut h, results);
-    trials(&mut h, &results.trials);
-    parity(&mut h, &results.parity);
-    sdks(&mut h, sdk_diff);
-    let _ = writeln!(h, "<script>{SCRIPT}</script></body></html>");
-    h
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "apiconform report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (header(results))
+                (filters(&results.trials))
+                (failures(&results.trials))
+                (coverage(results))
+                (trials(&results.trials))
+                (parity(&results.parity))
+                (sdks(sdk_diff))
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    };
+    page.into_string() + "\n"
+}
+
+/// A JSON value as text: a string as it is, `null` or missing as a dash,
+/// anything else (a number, or whatever a crafted file holds) as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "–".into(),
+        other => other.to_string(),
+    }
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
 }
 
 fn vendor_of(api: &str) -> &str {
     api.split("::").next().unwrap_or(api)
 }
 
-fn header(h: &mut String, r: &RunResults) {
+fn header(r: &RunResults) -> Markup {
     let count = |v: &str| r.trials.iter().filter(|t| t.verdict == v).count();
-    let _ = write!(
-        h,
-        "<header><h1>apiconform report</h1><p class=\"meta\">apiconform {} · finished {} · targets: {}</p>\
-         <p class=\"totals\"><span class=\"v-pass\" id=\"total-pass\">{} passed</span> \
-         <span class=\"v-fail\" id=\"total-fail\">{} failed</span> \
-         <span class=\"v-skip\" id=\"total-skip\">{} skipped</span></p>\
-         <nav><a href=\"#coverage\">Coverage</a> <a href=\"#cases\">Cases</a> <a href=\"#parity\">Parity</a> \
-         <a href=\"#sdks\">SDKs</a></nav></header>",
-        esc(&r.tool_version),
-        esc(&r.finished_at),
-        esc(&r.targets.join(", ")),
-        count("pass"),
-        count("fail"),
-        count("skip"),
-    );
-}
-
-fn select(h: &mut String, id: &str, label: &str, values: &BTreeSet<String>) {
-    let _ = write!(h, "<label>{label} <select id=\"f-{id}\" data-filter=\"{id}\"><option value=\"\">all</option>");
-    for v in values {
-        let _ = write!(h, "<option>{}</option>", esc(v));
+    html! {
+        header {
+            h1 { "apiconform report" }
+            p.meta { "apiconform " (r.tool_version) " · finished " (r.finished_at) " · targets: " (r.targets.join(", ")) }
+            p.totals {
+                span.v-pass #total-pass { (count("pass")) " passed" } " "
+                span.v-fail #total-fail { (count("fail")) " failed" } " "
+                span.v-skip #total-skip { (count("skip")) " skipped" }
+            }
+            nav {
+                a href="#coverage" { "Coverage" } " " a href="#cases" { "Cases" } " "
+                a href="#parity" { "Parity" } " " a href="#sdks" { "SDKs" }
+            }
+        }
     }
-    h.push_str("</select></label> ");
 }
 
-fn filters(h: &mut String, trials: &[Trial]) {
+fn select(id: &str, label: &str, values: &BTreeSet<String>) -> Markup {
+    html! {
+        label {
+            (label) " "
+            select id={ "f-" (id) } data-filter=(id) {
+                option value="" { "all" }
+                @for v in values { option { (v) } }
+            }
+        }
+        " "
+    }
+}
+
+fn filters(trials: &[Trial]) -> Markup {
     let set = |f: &dyn Fn(&Trial) -> Vec<String>| -> BTreeSet<String> { trials.iter().flat_map(f).collect() };
-    h.push_str("<section id=\"filters\" class=\"filters\">");
-    select(h, "vendor", "Vendor", &set(&|t| vec![vendor_of(&t.api).to_string()]));
-    select(h, "api", "API", &set(&|t| vec![t.api.clone()]));
-    select(h, "target", "Target", &set(&|t| vec![t.target.clone()]));
-    select(h, "verdict", "Verdict", &set(&|t| vec![t.verdict.clone()]));
-    select(h, "tag", "Tag", &set(&|t| t.tags.clone()));
-    h.push_str(
-        "<label>Search <input id=\"f-q\" data-filter=\"q\" type=\"search\" placeholder=\"case, code, text\"></label> \
-         <span class=\"shown\">showing <b id=\"shown\">0</b> of <b id=\"total\">0</b> trials</span></section>",
-    );
+    html! {
+        section #filters .filters {
+            (select("vendor", "Vendor", &set(&|t| vec![vendor_of(&t.api).to_string()])))
+            (select("api", "API", &set(&|t| vec![t.api.clone()])))
+            (select("target", "Target", &set(&|t| vec![t.target.clone()])))
+            (select("verdict", "Verdict", &set(&|t| vec![t.verdict.clone()])))
+            (select("tag", "Tag", &set(&|t| t.tags.clone())))
+            label { "Search " input #f-q data-filter="q" type="search" placeholder="case, code, text"; } " "
+            span.shown { "showing " b #shown { "0" } " of " b #total { "0" } " trials" }
+        }
+    }
 }
 
 /// Links to every failed trial, first thing under the filters.
-fn failures(h: &mut String, trials: &[Trial]) {
+fn failures(trials: &[Trial]) -> Markup {
     let failed: Vec<&Trial> = trials.iter().filter(|t| t.verdict == "fail").collect();
-    if failed.is_empty() {
-        h.push_str("<p id=\"failures\" class=\"v-pass\">Every trial passed or was skipped.</p>");
-        return;
+    html! {
+        @if failed.is_empty() {
+            p #failures .v-pass { "Every trial passed or was skipped." }
+        } @else {
+            section #failures {
+                h2 { "Failures" }
+                ul {
+                    @for t in failed {
+                        li {
+                            a href={ "#" (anchor(&t.name)) } { code { (t.name) } } " "
+                            (t.detail.first().map(String::as_str).unwrap_or_default())
+                        }
+                    }
+                }
+            }
+        }
     }
-    h.push_str("<section id=\"failures\"><h2>Failures</h2><ul>");
-    for t in failed {
-        let first = t.detail.first().map(String::as_str).unwrap_or_default();
-        let _ = write!(h, "<li><a href=\"#{}\"><code>{}</code></a> {}</li>", anchor(&t.name), esc(&t.name), esc(first));
-    }
-    h.push_str("</ul></section>");
 }
 
 /// An element id for a trial name.
@@ -118,10 +138,12 @@ fn anchor(name: &str) -> String {
     format!("t-{id}")
 }
 
-fn verdict_cell(v: Option<&str>) -> String {
-    match v {
-        Some(v) => format!("<td class=\"v-{0}\">{0}</td>", esc(v)),
-        None => "<td class=\"v-none\">–</td>".into(),
+fn verdict_cell(v: Option<&str>) -> Markup {
+    html! {
+        @match v {
+            Some(v) => td class={ "v-" (v) } { (v) },
+            None => td.v-none { "–" },
+        }
     }
 }
 
@@ -139,241 +161,289 @@ fn matrix_targets(coverage: &Value) -> Vec<String> {
     out
 }
 
-fn coverage(h: &mut String, r: &RunResults) {
+fn coverage(r: &RunResults) -> Markup {
     let targets = matrix_targets(&r.coverage);
     let assumed: BTreeMap<(&str, &str), &str> =
         r.trials.iter().filter_map(|t| t.assumed.as_deref().map(|a| ((t.api.as_str(), t.case.as_str()), a))).collect();
-    h.push_str("<section id=\"coverage\"><h2>Coverage: every documented error × target</h2>");
-    h.push_str("<table class=\"matrix\"><thead><tr><th>API</th><th>status</th><th>code</th><th>basis</th>");
-    for t in &targets {
-        let _ = write!(h, "<th>{}</th>", esc(t));
-    }
-    h.push_str("<th>live (date)</th><th>cases / waiver</th></tr></thead><tbody>");
-    for row in r.coverage["rows"].as_array().into_iter().flatten() {
-        let api = row["api"].as_str().unwrap_or_default();
-        let cases: Vec<&str> = row["cases"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        let reasons: Vec<&str> = cases.iter().filter_map(|c| assumed.get(&(api, *c)).copied()).collect();
-        let basis = if reasons.is_empty() {
-            "<td class=\"doc\">doc-stated</td>".to_string()
-        } else {
-            format!("<td class=\"assumed\" title=\"{}\">assumed</td>", esc(&reasons.join("; ")))
-        };
-        let verdicts: Vec<&str> = targets
-            .iter()
-            .filter_map(|t| row["verdicts"][t.as_str()].as_str())
-            .chain(row["live"]["verdict"].as_str())
-            .collect();
-        let row_verdict = ["fail", "pass", "skip"].into_iter().find(|v| verdicts.contains(v)).unwrap_or("none");
-        let _ = write!(
-            h,
-            "<tr class=\"row\" data-vendor=\"{}\" data-api=\"{}\" data-verdict=\"{row_verdict}\" data-text=\"{}\"><td>{}</td><td>{}</td><td><code>{}</code></td>{basis}",
-            esc(vendor_of(api)),
-            esc(api),
-            esc(&format!("{api} {} {}", row["code"].as_str().unwrap_or_default(), cases.join(" ")).to_lowercase()),
-            esc(api),
-            row["status"],
-            esc(row["code"].as_str().unwrap_or_default()),
-        );
-        for t in &targets {
-            h.push_str(&verdict_cell(row["verdicts"][t.as_str()].as_str()));
-        }
-        match row["live"].as_object() {
-            Some(l) => {
-                let v = l.get("verdict").and_then(Value::as_str).unwrap_or("–");
-                let at = l.get("recorded_at").and_then(Value::as_str).unwrap_or_default();
-                let _ = write!(h, "<td class=\"v-{0}\">{0} <small>{1}</small></td>", esc(v), esc(at));
+    html! {
+        section #coverage {
+            h2 { "Coverage: every documented error × target" }
+            table.matrix {
+                thead { tr {
+                    th { "API" } th { "status" } th { "code" } th { "basis" }
+                    @for t in &targets { th { (t) } }
+                    th { "live (date)" } th { "cases / waiver" }
+                } }
+                tbody {
+                    @for row in r.coverage["rows"].as_array().into_iter().flatten() {
+                        (coverage_row(row, &targets, &assumed))
+                    }
+                }
             }
-            None => h.push_str("<td class=\"v-none\">not recorded</td>"),
         }
-        let last = match row["waiver"].as_str() {
-            Some(w) if cases.is_empty() => format!("<span class=\"waiver\">waived: {}</span>", esc(w)),
-            _ if cases.is_empty() => "<span class=\"missing\">missing</span>".into(),
-            _ => esc(&cases.join(", ")),
-        };
-        let _ = write!(h, "<td>{last}</td></tr>");
     }
-    h.push_str("</tbody></table></section>");
 }
 
-fn diff_html(d: &str) -> String {
-    d.lines()
-        .map(|l| {
-            let class = match l.chars().next() {
+fn coverage_row(row: &Value, targets: &[String], assumed: &BTreeMap<(&str, &str), &str>) -> Markup {
+    let api = str_of(&row["api"]);
+    let code = str_of(&row["code"]);
+    let cases: Vec<&str> = row["cases"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let reasons: Vec<&str> = cases.iter().filter_map(|c| assumed.get(&(api, *c)).copied()).collect();
+    let verdicts: Vec<&str> = targets
+        .iter()
+        .filter_map(|t| row["verdicts"][t.as_str()].as_str())
+        .chain(row["live"]["verdict"].as_str())
+        .collect();
+    let row_verdict = ["fail", "pass", "skip"].into_iter().find(|v| verdicts.contains(v)).unwrap_or("none");
+    let search = format!("{api} {code} {}", cases.join(" ")).to_lowercase();
+    html! {
+        tr.row data-vendor=(vendor_of(api)) data-api=(api) data-verdict=(row_verdict) data-text=(search) {
+            td { (api) }
+            td { (text(&row["status"])) }
+            td { code { (code) } }
+            @if reasons.is_empty() {
+                td.doc { "doc-stated" }
+            } @else {
+                td.assumed title=(reasons.join("; ")) { "assumed" }
+            }
+            @for t in targets { (verdict_cell(row["verdicts"][t.as_str()].as_str())) }
+            @match row["live"].as_object() {
+                Some(l) => {
+                    @let v = l.get("verdict").and_then(Value::as_str).unwrap_or("–");
+                    td class={ "v-" (v) } { (v) " " small { (l.get("recorded_at").and_then(Value::as_str).unwrap_or_default()) } }
+                }
+                None => td.v-none { "not recorded" },
+            }
+            td {
+                @match row["waiver"].as_str() {
+                    Some(w) if cases.is_empty() => span.waiver { "waived: " (w) },
+                    _ if cases.is_empty() => span.missing { "missing" },
+                    _ => (cases.join(", ")),
+                }
+            }
+        }
+    }
+}
+
+fn diff_html(d: &str) -> Markup {
+    html! {
+        @for (i, l) in d.lines().enumerate() {
+            @if i > 0 { "\n" }
+            @let class = match l.chars().next() {
                 Some('+') if !l.starts_with("+++") => "add",
                 Some('-') if !l.starts_with("---") => "del",
                 Some('@') => "hunk",
                 _ => "ctx",
             };
-            format!("<span class=\"{class}\">{}</span>", esc(l))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn trials(h: &mut String, trials: &[Trial]) {
-    h.push_str("<section id=\"cases\"><h2>Cases</h2>");
-    for t in trials {
-        let text = format!("{} {} {} {}", t.name, t.condition, t.detail.join(" "), t.tags.join(" ")).to_lowercase();
-        let _ = write!(
-            h,
-            "<details id=\"{}\" class=\"trial v-{v}\" data-vendor=\"{}\" data-api=\"{}\" data-target=\"{}\" data-verdict=\"{v}\" \
-             data-tags=\"{}\" data-text=\"{}\"{}><summary><span class=\"badge v-{v}\">{v}</span> <code>{}</code>",
-            anchor(&t.name),
-            esc(vendor_of(&t.api)),
-            esc(&t.api),
-            esc(&t.target),
-            esc(&t.tags.join(" ")),
-            esc(&text),
-            if t.verdict == "fail" { " open" } else { "" },
-            esc(&t.name),
-            v = esc(&t.verdict),
-        );
-        for tag in &t.tags {
-            let _ = write!(h, " <span class=\"tag\">{}</span>", esc(tag));
+            span class=(class) { (l) }
         }
-        if let Some(a) = &t.assumed {
-            let _ = write!(h, " <span class=\"tag assumed\" title=\"{}\">assumed</span>", esc(a));
-        }
-        let _ = write!(
-            h,
-            "</summary><blockquote class=\"condition\">{}</blockquote><p class=\"file\">{} · {} ms</p>",
-            esc(&t.condition),
-            esc(&t.file.display().to_string()),
-            t.duration_ms
-        );
-        if !t.detail.is_empty() {
-            let _ = write!(h, "<pre class=\"detail\">{}</pre>", esc(&t.detail.join("\n")));
-        }
-        if let Some(d) = &t.snapshot_diff {
-            let _ = write!(h, "<h4>Snapshot diff</h4><pre class=\"diff\">{}</pre>", diff_html(d));
-        }
-        let _ =
-            write!(h, "<h4>Transcript (redacted)</h4><pre class=\"transcript\">{}</pre></details>", esc(&t.transcript));
     }
-    h.push_str("</section>");
 }
 
-fn parity(h: &mut String, parity: &Value) {
-    h.push_str("<section id=\"parity\"><h2>Parity: emulator against live recordings</h2>");
+fn trials(trials: &[Trial]) -> Markup {
+    html! {
+        section #cases {
+            h2 { "Cases" }
+            @for t in trials { (trial(t)) }
+        }
+    }
+}
+
+fn trial(t: &Trial) -> Markup {
+    let search = format!("{} {} {} {}", t.name, t.condition, t.detail.join(" "), t.tags.join(" ")).to_lowercase();
+    let v = &t.verdict;
+    html! {
+        details id=(anchor(&t.name)) class={ "trial v-" (v) } data-vendor=(vendor_of(&t.api)) data-api=(t.api)
+            data-target=(t.target) data-verdict=(v) data-tags=(t.tags.join(" ")) data-text=(search)
+            open[t.verdict == "fail"] {
+            summary {
+                span class={ "badge v-" (v) } { (v) } " " code { (t.name) }
+                @for tag in &t.tags { " " span.tag { (tag) } }
+                @if let Some(a) = &t.assumed { " " span.tag.assumed title=(a) { "assumed" } }
+            }
+            blockquote.condition { (t.condition) }
+            p.file { (t.file.display()) " · " (t.duration_ms) " ms" }
+            @if !t.detail.is_empty() { pre.detail { (t.detail.join("\n")) } }
+            @if let Some(d) = &t.snapshot_diff { h4 { "Snapshot diff" } pre.diff { (diff_html(d)) } }
+            h4 { "Transcript (redacted)" }
+            pre.transcript { (t.transcript) }
+        }
+    }
+}
+
+fn parity(parity: &Value) -> Markup {
     let rows = parity.as_array().cloned().unwrap_or_default();
-    if rows.is_empty() {
-        h.push_str("<p class=\"empty\">No live recordings to compare with.</p></section>");
-        return;
-    }
-    h.push_str("<table><thead><tr><th>case</th><th>recorded</th><th>step</th><th>field</th><th>emulator</th><th>live</th><th>accepted</th></tr></thead><tbody>");
-    for c in rows {
-        let name = c["case"].as_str().unwrap_or_default();
-        let at = c["recorded_at"].as_str().unwrap_or_default();
-        let diffs = c["differences"].as_array().cloned().unwrap_or_default();
-        if diffs.is_empty() {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td colspan=\"5\" class=\"v-pass\">same</td></tr>",
-                esc(name),
-                esc(at)
-            );
-        }
-        for d in diffs {
-            let s = |k: &str| esc(d[k].as_str().unwrap_or_default());
-            let accepted = d["accepted"].as_str().map_or("<span class=\"v-fail\">no</span>".into(), esc);
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{accepted}</td></tr>",
-                esc(name),
-                esc(at),
-                s("step"),
-                s("field"),
-                s("emulator"),
-                s("live")
-            );
+    html! {
+        section #parity {
+            h2 { "Parity: emulator against live recordings" }
+            @if rows.is_empty() {
+                p.empty { "No live recordings to compare with." }
+            } @else {
+                table {
+                    thead { tr {
+                        th { "case" } th { "recorded" } th { "step" } th { "field" }
+                        th { "emulator" } th { "live" } th { "accepted" }
+                    } }
+                    tbody { @for c in &rows { (parity_rows(c)) } }
+                }
+            }
         }
     }
-    h.push_str("</tbody></table></section>");
 }
 
-fn sdks(h: &mut String, diff: Option<&Value>) {
-    h.push_str("<section id=\"sdks\"><h2>SDKs: upgrade diff per flavour</h2>");
+fn parity_rows(c: &Value) -> Markup {
+    let (name, at) = (str_of(&c["case"]), str_of(&c["recorded_at"]));
+    let diffs = c["differences"].as_array().cloned().unwrap_or_default();
+    html! {
+        @if diffs.is_empty() {
+            tr { td { (name) } td { (at) } td colspan="5" .v-pass { "same" } }
+        }
+        @for d in &diffs {
+            tr {
+                td { (name) } td { (at) } td { (str_of(&d["step"])) } td { (str_of(&d["field"])) }
+                td { (str_of(&d["emulator"])) } td { (str_of(&d["live"])) }
+                td {
+                    @match d["accepted"].as_str() {
+                        Some(a) => (a),
+                        None => span.v-fail { "no" },
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sdks(diff: Option<&Value>) -> Markup {
     let flavours = diff.and_then(Value::as_array).cloned().unwrap_or_default();
-    if flavours.is_empty() {
-        h.push_str("<p class=\"empty\">No SDK diff given (<code>--sdk-diff FILE</code>).</p></section>");
-        return;
-    }
-    for f in flavours {
-        let s = &f["summary"];
-        let _ = write!(
-            h,
-            "<div class=\"flavour\"><h3><code>{}</code> {} → {}</h3><p class=\"summary\">\
-             <span class=\"c-breaking\">{} breaking</span> <span class=\"c-notable\">{} notable</span> \
-             <span class=\"c-noise\">{} noise</span> <span>{} unchanged</span> of {} cases</p>",
-            esc(f["flavour"].as_str().unwrap_or_default()),
-            esc(f["from"].as_str().unwrap_or_default()),
-            esc(f["to"].as_str().unwrap_or_default()),
-            s["breaking"],
-            s["notable"],
-            s["noise"],
-            s["unchanged"],
-            s["cases"],
-        );
-        h.push_str("<table><thead><tr><th>class</th><th>case</th><th>step</th><th>section</th><th>what</th><th>old</th><th>new</th><th>accepted</th></tr></thead><tbody>");
-        for c in f["changes"].as_array().into_iter().flatten() {
-            let s = |k: &str| match &c[k] {
-                Value::String(x) => esc(x),
-                Value::Null => "–".into(),
-                other => esc(&other.to_string()),
-            };
-            let _ = write!(
-                h,
-                "<tr class=\"c-{}\"><td>{}</td><td class=\"case\"><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                s("class"),
-                s("class"),
-                case_cell(&s("case")),
-                s("step"),
-                s("section"),
-                s("what"),
-                s("old"),
-                s("new"),
-                s("accepted")
-            );
+    html! {
+        section #sdks {
+            h2 { "SDKs: upgrade diff per flavour" }
+            @if flavours.is_empty() {
+                p.empty { "No SDK diff given (" code { "--sdk-diff FILE" } ")." }
+            }
+            @for f in &flavours { (flavour(f)) }
         }
-        h.push_str("</tbody></table></div>");
     }
-    h.push_str("</section>");
 }
 
-/// An escaped case path that breaks only between its parts, its case name
-/// kept whole.
-fn case_cell(path: &str) -> String {
-    match path.rsplit_once("::") {
-        Some((api, name)) => format!("{}::<wbr><span class=\"nw\">{name}</span>", api.replace("::", "::<wbr>")),
-        None => format!("<span class=\"nw\">{path}</span>"),
+fn flavour(f: &Value) -> Markup {
+    let s = &f["summary"];
+    html! {
+        div.flavour {
+            h3 { code { (str_of(&f["flavour"])) } " " (str_of(&f["from"])) " → " (str_of(&f["to"])) }
+            p.summary {
+                span.c-breaking { (text(&s["breaking"])) " breaking" } " "
+                span.c-notable { (text(&s["notable"])) " notable" } " "
+                span.c-noise { (text(&s["noise"])) " noise" } " "
+                span { (text(&s["unchanged"])) " unchanged" } " of " (text(&s["cases"])) " cases"
+            }
+            table {
+                thead { tr {
+                    th { "class" } th { "case" } th { "step" } th { "section" } th { "what" }
+                    th { "old" } th { "new" } th { "accepted" }
+                } }
+                tbody {
+                    @for c in f["changes"].as_array().into_iter().flatten() {
+                        tr class={ "c-" (text(&c["class"])) } {
+                            td { (text(&c["class"])) }
+                            td.case { code { (case_cell(&text(&c["case"]))) } }
+                            @for k in ["step", "section", "what", "old", "new", "accepted"] { td { (text(&c[k])) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A case path that breaks only between its parts, its case name kept whole.
+fn case_cell(path: &str) -> Markup {
+    html! {
+        @match path.rsplit_once("::") {
+            Some((api, name)) => {
+                @for part in api.split("::") { (part) "::" wbr; }
+                span.nw { (name) }
+            }
+            None => span.nw { (path) },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// Markup that would run, break out of an attribute or open an element.
+    const BAD: &str = "\"'><x-inj onerror=alert(1)>&amp;</x-inj>";
 
     #[test]
     fn a_case_path_breaks_between_its_parts_only() {
-        assert_eq!(case_cell("v::s::A::my-case"), "v::<wbr>s::<wbr>A::<wbr><span class=\"nw\">my-case</span>");
-        assert_eq!(case_cell("x"), "<span class=\"nw\">x</span>");
+        let cell = |p: &str| case_cell(p).into_string();
+        assert_eq!(cell("v::s::A::my-case"), "v::<wbr>s::<wbr>A::<wbr><span class=\"nw\">my-case</span>");
+        assert_eq!(cell("x"), "<span class=\"nw\">x</span>");
+        assert_eq!(cell("<a>::<b>"), "&lt;a&gt;::<wbr><span class=\"nw\">&lt;b&gt;</span>");
+    }
+
+    /// A results document and SDK diff whose every field holds markup,
+    /// strings where numbers belong included (the coverage row's `status`
+    /// and the SDK summary counts were written as raw JSON text).
+    fn hostile() -> (RunResults, Value) {
+        let s = || BAD.to_string();
+        let trial = Trial {
+            name: s(),
+            api: s(),
+            case: s(),
+            target: s(),
+            verdict: "fail".into(),
+            detail: vec![s(), s()],
+            transcript: s(),
+            duration_ms: 1,
+            condition: s(),
+            tags: vec![s()],
+            file: s().into(),
+            snapshot_diff: Some(format!("+{BAD}\n-{BAD}\n@{BAD}\n {BAD}")),
+            assumed: Some(s()),
+        };
+        let other = Trial { verdict: s(), assumed: None, ..trial.clone() };
+        let row = json!({"api": BAD, "status": BAD, "code": BAD, "cases": [BAD], "waiver": BAD,
+            "verdicts": {BAD: BAD, "emulator": BAD}, "live": {"verdict": BAD, "recorded_at": BAD}});
+        let row2 = json!({"api": BAD, "status": {"x": BAD}, "code": [BAD], "cases": [], "waiver": BAD, "live": BAD});
+        let results = RunResults {
+            format: 1,
+            tool_version: s(),
+            finished_at: s(),
+            targets: vec![s()],
+            trials: vec![trial, other],
+            coverage: json!({"rows": [row, row2]}),
+            parity: json!([{"case": BAD, "recorded_at": BAD, "differences": [
+                {"step": BAD, "field": BAD, "emulator": BAD, "live": BAD, "accepted": BAD},
+                {"step": 1, "field": {"x": BAD}, "accepted": null}]},
+                {"case": BAD, "recorded_at": BAD, "differences": []}]),
+        };
+        let counts = json!({"breaking": BAD, "notable": {"x": BAD}, "noise": [BAD], "unchanged": BAD, "cases": BAD});
+        let change = json!({"case": format!("{BAD}::{BAD}"), "step": BAD, "section": BAD, "class": BAD,
+            "what": BAD, "old": {"x": BAD}, "new": BAD, "accepted": BAD});
+        let sdk = json!([{"flavour": BAD, "from": BAD, "to": BAD, "summary": counts, "changes": [change]}]);
+        (results, sdk)
     }
 
     #[test]
-    fn markup_in_any_field_is_escaped() {
-        assert_eq!(esc("<script>\"x\"&'y'</script>"), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
-        let r = RunResults {
-            format: 1,
-            tool_version: "<b>".into(),
-            finished_at: String::new(),
-            targets: vec![],
-            trials: vec![],
-            coverage: Value::Null,
-            parity: Value::Null,
-        };
-        let sdk = serde_json::json!([{"flavour": "<img src=x>", "summary": {}, "changes": []}]);
-        let page = render(&r, Some(&sdk));
-        assert!(!page.contains("<b>") && !page.contains("<img src=x>"));
+    fn markup_in_every_field_shows_as_text() {
+        let (results, sdk) = hostile();
+        let page = render(&results, Some(&sdk));
+        assert!(!page.contains("<x-inj"), "an element was injected");
+        assert!(!page.contains("\"'>"), "an attribute was closed");
+        assert_eq!(page.matches("<script").count(), 1, "only the page's own script");
+        assert!(page.contains("&quot;'&gt;&lt;x-inj onerror=alert(1)&gt;&amp;amp;&lt;/x-inj&gt;"));
         assert!(!page.contains("http://") && !page.contains("https://"), "no external reference");
+    }
+
+    #[test]
+    fn only_the_pages_own_style_and_script_are_unescaped() {
+        let source = include_str!("html.rs");
+        let opt_out = ["Pre", "Escaped("].concat();
+        let ours = |c: &str| source.matches(&format!("{opt_out}{c})")).count();
+        assert_eq!(source.matches(&opt_out).count(), ours("STYLE") + ours("SCRIPT"), "a value bypasses escaping");
     }
 }

@@ -187,6 +187,53 @@ fn the_report_works_in_a_real_browser() {
     assert!(distinct > 16 && variance > 100.0, "blank screenshot: {distinct} colours, variance {variance}");
 }
 
+/// Script that marks the page when it runs, as markup or as an attribute.
+const PAYLOAD: &str = "\"'><script>document.body.setAttribute('data-pwned','script')</script>\
+<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">";
+
+/// A results file and SDK diff whose every field holds [`PAYLOAD`], numbers
+/// included (the coverage row's `status` and the SDK summary counts were
+/// once written as raw JSON text, and such a file ran its script).
+fn crafted(dir: &Path) {
+    let p = PAYLOAD;
+    let trial = serde_json::json!({"name": p, "api": p, "case": p, "target": p, "verdict": "fail", "detail": [p],
+        "transcript": p, "duration_ms": 1, "condition": p, "tags": [p], "file": p, "snapshot_diff": format!("+{p}\n-{p}"),
+        "assumed": p});
+    let row = serde_json::json!({"api": p, "status": p, "code": p, "cases": [p], "waiver": p,
+        "verdicts": {p: p, "emulator": p}, "live": {"verdict": p, "recorded_at": p}});
+    let results = serde_json::json!({"format": 1, "tool_version": p, "finished_at": p, "targets": [p],
+        "trials": [trial], "coverage": {"rows": [row]},
+        "parity": [{"case": p, "recorded_at": p, "differences": [{"step": p, "field": p, "emulator": p, "live": p, "accepted": p}]}]});
+    let counts = serde_json::json!({"breaking": p, "notable": p, "noise": p, "unchanged": p, "cases": p});
+    let sdk = serde_json::json!([{"flavour": p, "from": p, "to": p, "summary": counts, "changes": [
+        {"case": p, "step": p, "section": p, "class": p, "what": p, "old": p, "new": p, "accepted": p}]}]);
+    std::fs::write(dir.join("crafted.json"), results.to_string()).unwrap();
+    std::fs::write(dir.join("crafted-sdk.json"), sdk.to_string()).unwrap();
+}
+
+#[test]
+fn a_crafted_results_file_cannot_run_script() {
+    let dir = Dir(std::env::temp_dir().join(format!("apiconform-html-crafted-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    crafted(&dir.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_apiconform"))
+        .current_dir(&dir.0)
+        .args(["report", "--results", "crafted.json", "--sdk-diff", "crafted-sdk.json", "--html", "x.html"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the crafted run holds a failure: {}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(dir.0.join("x.html")).unwrap();
+    assert_eq!(page.matches("<script").count(), 1, "only the page's own script");
+    assert!(!page.contains("<img") && !page.contains("\"'>"), "markup or an attribute got through");
+    let Some(chrome) = chromium() else { return };
+    let url = format!("file://{}", dir.0.join("x.html").display());
+    let dom = String::from_utf8(browse(&chrome, &dir.0, &["--dump-dom".into(), url])).unwrap();
+    let body = regex::Regex::new(r"<body[^>]*>").unwrap().find(&dom).expect("a body").as_str().to_string();
+    assert!(!body.contains("data-pwned"), "the crafted file ran its script: {body}");
+    assert!(dom.contains("id=\"shown\">1<"), "the page's own script ran");
+}
+
 /// Distinct colours and the variance of luminance of a PNG.
 fn pixel_stats(path: &Path) -> (usize, f64) {
     let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
