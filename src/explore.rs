@@ -92,7 +92,7 @@ pub fn generate(api: &Api) -> Result<Vec<Probe>, String> {
         }
         let wire = name.replace(".N", ".1");
         g.param(&wire, name, p);
-        for other in &p.conflicts_with {
+        for other in p.conflicts_with.iter().map(|r| r.param.param.as_str()) {
             let v = if p.ty == ParamType::Boolean { "true".to_string() } else { g.seed(&wire, p) };
             let other_p = api.contract.params.get(other);
             let ov = other_p.map(|o| g.seed(other, o)).unwrap_or_else(|| "apiconform".into());

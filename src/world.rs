@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A default world or a patch over one.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorldSpec {
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct WorldSpec {
     pub account: AccountSpec,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceSpec {
     /// `Stopped`, `Running`, `Starting`, `Stopping`, `Pending`, ...
@@ -60,8 +60,12 @@ pub struct InstanceSpec {
     pub creating_image: Option<bool>,
     /// Fixture names of the key pairs bound to the instance.
     pub key_pairs: Option<Vec<String>>,
-    /// Maximum system disk size the instance type supports, GiB.
+    /// Maximum system disk size the instance type supports, GiB (absent:
+    /// no limit is modelled).
     pub max_system_disk_gib: Option<u32>,
+    /// The architecture of the instance type (`x86_64`, `arm64`); absent:
+    /// not compared with the image's.
+    pub architecture: Option<String>,
     /// How a stopped pay-as-you-go VPC instance was stopped: `KeepCharging`
     /// (normal stop mode, the default) or `StopCharging` (no-fees stop mode).
     pub stopped_mode: Option<String>,
@@ -75,7 +79,7 @@ pub struct InstanceSpec {
     pub flags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DiskSpec {
     /// `In_Use`, `Available`, `Creating`, `ReIniting`, ...
@@ -106,7 +110,7 @@ pub struct DiskSpec {
     pub flags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
     /// `Available`, `Deprecated`, `Unavailable`, ...
@@ -140,7 +144,7 @@ pub struct ImageSpec {
     pub flags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotSpec {
     /// Fixture name of the disk the snapshot was taken from.
@@ -158,7 +162,7 @@ pub struct SnapshotSpec {
     pub flags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPairSpec {
     /// The key pair's name; defaults to the fixture name.
@@ -167,7 +171,7 @@ pub struct KeyPairSpec {
     pub key_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KmsKeySpec {
     pub enabled: Option<bool>,
@@ -199,7 +203,7 @@ pub struct RamStatement {
 }
 
 /// Account-wide flags.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSpec {
     pub enough_balance: Option<bool>,
@@ -212,6 +216,9 @@ pub struct AccountSpec {
     pub disk_quota_gib: Option<BTreeMap<String, u32>>,
     /// Dedicated block storage clusters: name → free capacity in GiB.
     pub storage_clusters: Option<BTreeMap<String, u32>>,
+    /// The regions that exist for this account (a `RegionId` outside them
+    /// is refused); absent: any region.
+    pub regions: Option<Vec<String>>,
     /// Account- and region-wide conditions.
     pub flags: Option<Vec<String>>,
 }
@@ -271,7 +278,7 @@ impl WorldSpec {
         patch_map(&mut w.instances, &patch.instances, |b, p| {
             patch_fields!(b, p; status, os_type, image, system_disk, instance_type, zone,
                 charge_type, lock_reason, unpaid_orders, expired, creating_image, key_pairs,
-                max_system_disk_gib, stopped_mode, io_optimized, price_list_disk_types, flags);
+                max_system_disk_gib, architecture, stopped_mode, io_optimized, price_list_disk_types, flags);
         });
         patch_map(&mut w.disks, &patch.disks, |b, p| {
             patch_fields!(b, p; status, role, category, size_gib, instance, encrypted, kms_key,
@@ -292,7 +299,7 @@ impl WorldSpec {
             patch_fields!(b, p; enabled, symmetric, ecs_tag, deleted);
         });
         patch_fields!(w.account, patch.account; enough_balance, snapshot_service, kms_enabled, ram_policy,
-            disk_quota_gib, storage_clusters, flags);
+            disk_quota_gib, storage_clusters, regions, flags);
         w
     }
 

@@ -60,19 +60,22 @@ fn every_boundary_of_every_constrained_parameter_is_generated() {
 
 #[test]
 fn a_contract_the_emulator_does_not_meet_is_found() {
-    let mut s = suite();
-    let api = s.apis.iter_mut().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").expect("api");
-    // The emulator accepts 30 characters; a contract of 20 makes 21 a violation.
-    api.contract.params.get_mut("Password").expect("Password").max_length = Some(20);
-    let h = Harness::start(&s).expect("emulator");
+    let s = suite();
+    // The emulator derives its checks from the contract: an emulator built
+    // from a contract that allows 40 characters accepts 31, which the
+    // shipped contract (at most 30) refuses.
+    let mut broken = suite();
+    let api = broken.apis.iter_mut().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").expect("api");
+    api.contract.params.get_mut("Password").expect("Password").max_length = Some(40);
+    let h = Harness::start(&broken).expect("emulator");
     let report = explore(&s, &h, Target::Emulator, &["ReplaceSystemDisk".to_string()]);
     let found: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.probe.what.as_str(), f.why.as_str())).collect();
     assert_eq!(
         found,
-        vec![("max_length 20 (too long) (one past)", "the contract refuses this value, the target accepted it")]
+        vec![("max_length 30 (too long) (one past)", "the contract refuses this value, the target accepted it")]
     );
     let yaml = apiconform::explore::candidate_yaml(&report.findings[0]);
-    assert!(yaml.contains("name: explore-password-max-length-20-too-long-one-past"), "{yaml}");
+    assert!(yaml.contains("name: explore-password-max-length-30-too-long-one-past"), "{yaml}");
     assert!(yaml.contains("status: 200"), "{yaml}");
 }
 

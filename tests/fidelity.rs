@@ -174,7 +174,21 @@ fn every_prose_condition_names_existing_cases_or_a_waiver() {
     tree_with(&[case], ok, world).expect("loads");
     let bare = "prose:\n  - { text: \"the doc's words\" }\n";
     let err = tree_with(&[case], bare, world).expect_err("a bare prose condition is refused");
-    assert!(err.contains("neither a case nor a waiver"), "{err}");
+    assert!(err.contains("neither a case, a waiver nor a conflict"), "{err}");
+    let conflict = "prose:\n  - { text: \"the doc's words\", conflict: the other page says otherwise }\n";
+    tree_with(&[case], conflict, world).expect("a conflict between the pages is an answer");
+    // A named case must touch what the words are about.
+    let about = |a: &str| format!("prose:\n  - {{ text: \"the doc's words\", cases: [stated], about: [{a}] }}\n");
+    tree_with(&[case], &about("InstanceId"), world).expect("the case sends InstanceId");
+    let err = tree_with(&[case], &about("ImageId"), world).expect_err("the case does not send ImageId");
+    assert!(err.contains("case `stated` does not touch what this prose condition is about (ImageId)"), "{err}");
+    let err = tree_with(&[case], &about("given.instances.status"), world).expect_err("the case sets no state");
+    assert!(err.contains("does not touch"), "{err}");
+    let given = case.replace("request:", "given: { instances: { instance: { status: Running } } }\nrequest:");
+    tree_with(&[&given], &about("given.instances.status"), world).expect("the case sets an instance's status");
+    tree_with(&[&given], &about("given.instances"), world).expect("the case sets an instance");
+    let err = tree_with(&[&given], &about("given.disks"), world).expect_err("the case sets no disk");
+    assert!(err.contains("does not touch"), "{err}");
     let typo = "prose:\n  - { text: x, cases: [stater] }\n";
     let err = tree_with(&[case], typo, world).expect_err("a missing case is refused");
     assert!(err.contains("`stater` that does not exist") && err.contains("stated"), "{err}");
@@ -195,4 +209,20 @@ fn a_burst_is_bounded() {
     let ok = case.replace("repeat: 0", "repeat: 3");
     let s = tree(&[&ok]).expect("loads");
     assert_eq!(s.apis[0].cases[0].steps[0].repeat, 3);
+}
+
+#[test]
+fn a_relation_names_known_parameters_and_documented_codes() {
+    let case = "name: stated\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad }\n";
+    let world = "instances:\n  instance: { status: Stopped }\n";
+    let ok = "at_least_one_of:\n  - { params: [InstanceId, \"InstanceId=x\"], code: Bad }\n";
+    tree_with(&[case], ok, world).expect("loads");
+    let bad = "at_least_one_of:\n  - { params: [InstanceID], code: Nope }\n";
+    let err = tree_with(&[case], bad, world).expect_err("refused");
+    assert!(err.contains("`InstanceID` names no parameter of this contract"), "{err}");
+    assert!(err.contains("did you mean `InstanceId`"), "{err}");
+    assert!(err.contains("`Nope` is documented neither by this API nor by the vendor"), "{err}");
+    let status = "at_least_one_of:\n  - { params: [InstanceId], code: { code: Bad, status: 403 } }\n";
+    let err = tree_with(&[case], status, world).expect_err("Bad is documented with 400 only");
+    assert!(err.contains("`Bad` with status 403 is documented neither"), "{err}");
 }

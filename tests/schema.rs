@@ -6,7 +6,10 @@
 use apiconform::case::{
     AcceptedDifference, Applies, BodyCheck, CaseFile, Expect, LiveApplies, Parity, Step, Targets, Wire,
 };
-use apiconform::contract::{CommonErrors, Contract, DocumentedError, Param, Waiver};
+use apiconform::contract::{
+    Classes, CommonErrors, Contract, DocumentedError, OneOf, Param, ParamCodes, ParamErrors, ProseCondition,
+    StateBound, StateDefault, Waiver,
+};
 use apiconform::world::{
     AccountSpec, DiskSpec, ImageSpec, InstanceSpec, KeyPairSpec, KmsKeySpec, SnapshotSpec, WorldSpec,
 };
@@ -108,8 +111,24 @@ fn contract_schemas_match_the_contract_types() {
     assert_eq!(props(&s, "/properties/params/additionalProperties"), fields::<Param>());
     assert_eq!(props(&s, "/properties/errors/items"), fields::<DocumentedError>());
     assert_eq!(props(&s, "/properties/waivers/items"), fields::<Waiver>());
+    assert_eq!(props(&s, "/properties/prose/items"), fields::<ProseCondition>());
+    assert_eq!(props(&s, "/properties/at_least_one_of/items"), fields::<OneOf>());
+    let param = "/properties/params/additionalProperties/properties";
+    assert_eq!(props(&s, &format!("{param}/codes")), fields::<ParamCodes>());
+    assert_eq!(props(&s, &format!("{param}/classes")), fields::<Classes>());
+    assert_eq!(props(&s, &format!("{param}/default_from")), fields::<StateDefault>());
+    assert_eq!(props(&s, "/definitions/stateBound"), fields::<StateBound>());
+    // The state names a bound may read are the ones the rules give.
+    let states: Vec<&str> = s["definitions"]["stateBound"]["properties"]["state"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(states, apiconform::contract::STATE_NAMES);
     let c = schema("common-errors");
     assert_eq!(props(&c, ""), fields::<CommonErrors>());
+    assert_eq!(props(&c, "/properties/param_errors"), fields::<ParamErrors>());
     assert_eq!(props(&c, "/properties/errors/items"), fields::<DocumentedError>());
 }
 

@@ -50,6 +50,9 @@ struct Key {
 struct Inner {
     /// vendor → action → contract (nested, so lookups borrow and never allocate).
     contracts: HashMap<String, HashMap<String, Contract>>,
+    /// vendor → action → the parameter checks its contract states (APIs
+    /// under test only; support actions check their own).
+    checks: HashMap<String, HashMap<String, ParamChecks>>,
     common: HashMap<String, CommonErrors>,
     /// vendor → access key id → key.
     keys: Mutex<HashMap<String, HashMap<String, Key>>>,
@@ -77,18 +80,7 @@ struct Inner {
 /// (code, remaining count) of an injected fault.
 type Fault = (&'static str, u32);
 
-fn intern(code: &str) -> &'static str {
-    static CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
-    match codes.iter().find(|c| **c == code) {
-        Some(c) => c,
-        None => {
-            let c: &'static str = Box::leak(code.to_string().into_boxed_str());
-            codes.push(c);
-            c
-        }
-    }
-}
+use rules::params::{intern, ParamChecks};
 
 /// A cheap handle; clones share the same emulator.
 #[derive(Clone, Default)]
@@ -176,6 +168,10 @@ impl Emulator {
                 .or_default()
                 .insert(api.action.to_string(), api.contract.clone());
             inner.common.entry(api.vendor.to_string()).or_insert_with(|| api.common.clone());
+            if !api.contract.support {
+                let checks = ParamChecks::new(api.contract, api.common);
+                inner.checks.entry(api.vendor.to_string()).or_default().insert(api.action.to_string(), checks);
+            }
         }
         let emu = Emulator { inner: Arc::new(inner) };
         for (vendor, ak, sk) in default_credentials() {
@@ -464,8 +460,12 @@ impl Emulator {
         let Some(state) = tenants.get_mut(&tenant) else {
             return Err(rules::fail("InternalError"));
         };
-        crate::vendor::dispatch(vendor, action, state, &Req { params })
-            .unwrap_or_else(|| Err(rules::fail("InternalError")))
+        let checks = self.inner.checks.get(vendor).and_then(|c| c.get(action));
+        let req = Req { params, checks };
+        if let Some(c) = checks {
+            c.check(&req)?;
+        }
+        crate::vendor::dispatch(vendor, action, state, &req).unwrap_or_else(|| Err(rules::fail("InternalError")))
     }
 
     /// The next `count` calls of `action` answer the vendor's common error

@@ -71,7 +71,10 @@ pub struct Instance {
     pub expired: bool,
     pub creating_image: bool,
     pub key_pair_ids: Vec<String>,
-    pub max_system_disk_gib: u32,
+    /// The instance type's largest system disk, GiB; `None`: no limit.
+    pub max_system_disk_gib: Option<u32>,
+    /// The instance type's architecture, where the world states it.
+    pub architecture: Option<String>,
     /// `KeepCharging` (normal stop mode) or `StopCharging` (no-fees stop mode).
     pub stopped_mode: String,
     pub io_optimized: bool,
@@ -171,6 +174,8 @@ pub struct Account {
     pub disk_quota_gib: BTreeMap<String, u32>,
     /// Dedicated block storage clusters: name → free capacity in GiB.
     pub storage_clusters: BTreeMap<String, u32>,
+    /// The regions that exist; `None`: any.
+    pub regions: Option<Vec<String>>,
     pub flags: Vec<String>,
 }
 
@@ -301,6 +306,7 @@ impl State {
                 ram_policy: w.account.ram_policy.clone(),
                 disk_quota_gib: w.account.disk_quota_gib.clone().unwrap_or_default(),
                 storage_clusters: w.account.storage_clusters.clone().unwrap_or_default(),
+                regions: w.account.regions.clone(),
                 flags: w.account.flags.clone().unwrap_or_default(),
             },
             client_tokens: ClientTokens::default(),
@@ -346,7 +352,8 @@ impl State {
                 expired: i.expired.unwrap_or(false),
                 creating_image: i.creating_image.unwrap_or(false),
                 key_pair_ids: i.key_pairs.iter().flatten().filter_map(|k| ids.get(k).cloned()).collect(),
-                max_system_disk_gib: i.max_system_disk_gib.unwrap_or(500),
+                max_system_disk_gib: i.max_system_disk_gib,
+                architecture: i.architecture.clone(),
                 stopped_mode: i.stopped_mode.clone().unwrap_or_else(|| "KeepCharging".into()),
                 io_optimized: i.io_optimized.unwrap_or(true),
                 price_list_disk_types: i.price_list_disk_types.clone().unwrap_or_default(),

@@ -113,11 +113,15 @@ pub(super) fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Every prose condition of `api.yaml` has a case that exists, or a waiver.
+/// Every prose condition of `api.yaml` has a case that exists and touches
+/// what the entry is about, a waiver, or a conflict; every relation of the
+/// parameters names known parameters, documented codes and known states.
 fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
     let names: Vec<&str> = api.cases.iter().map(|c| c.name.as_str()).collect();
-    let problems = api.contract.prose_problems(&names);
-    if problems.is_empty() {
+    let mut problems = api.contract.prose_problems(&names);
+    problems.extend(prose_touches(api));
+    let relations = api.contract.relation_problems(&api.common);
+    if problems.is_empty() && relations.is_empty() {
         return;
     }
     let path = api.dir.join("api.yaml");
@@ -126,9 +130,63 @@ fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
         let d = Diagnostic::new(&path, find_pos(&text, &needle), msg.clone()).with_source(&text);
         diags.push(if msg.contains("does not exist") {
             d.suggest(&needle, names.iter().copied())
+        } else if msg.contains("does not touch") {
+            d.hint("name the cases whose request or `given:` is about these words, or correct `about:`")
         } else {
-            d.hint("name the case(s) under `cases:`, or give a `waiver:` with the reason")
+            d.hint("name the case(s) under `cases:` and what they are `about:`, or give a `waiver:` or a `conflict:`")
         });
+    }
+    for (needle, msg) in relations {
+        let d = Diagnostic::new(&path, find_pos(&text, &needle), msg).with_source(&text);
+        diags.push(d.suggest(&needle, api.contract.params.keys().map(String::as_str)));
+    }
+}
+
+/// A prose entry's cases must touch what it is `about`: a parameter their
+/// request sends, an action a step calls, state their `given:` sets, or a
+/// burst (`repeat`).
+fn prose_touches(api: &Api) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in &api.contract.prose {
+        for name in &p.cases {
+            let Some(case) = api.cases.iter().find(|c| &c.name == name) else { continue };
+            if !p.about.is_empty() && !p.about.iter().any(|a| touches(api, case, a)) {
+                let about = p.about.join(", ");
+                out.push((
+                    name.clone(),
+                    format!("case `{name}` does not touch what this prose condition is about ({about})"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn touches(api: &Api, case: &Case, about: &str) -> bool {
+    if about == "repeat" {
+        return case.steps.iter().any(|s| s.repeat > 1);
+    }
+    if let Some(path) = about.strip_prefix("given.") {
+        return given_sets(&case.given, path);
+    }
+    let param = |wire: &str| {
+        wire == about
+            || api.contract.param_for_wire_name(wire).is_some_and(|(n, _)| n == about)
+            || wire.strip_prefix(about).is_some_and(|rest| rest.starts_with('.'))
+    };
+    case.steps.iter().any(|s| s.action == about || s.params.iter().any(|(k, _)| param(k)))
+}
+
+/// Whether `given:` sets `<section>[.<field>]` (`instances.status`,
+/// `account.flags`) on any fixture.
+fn given_sets(given: &WorldSpec, path: &str) -> bool {
+    let (section, field) = path.split_once('.').unwrap_or((path, ""));
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(given) else { return false };
+    let Some(v) = map.get(section) else { return false };
+    let set = |o: &serde_json::Value| field.is_empty() || o.get(field).is_some_and(|f| !f.is_null());
+    match section {
+        "account" => v.as_object().is_some_and(|o| !o.is_empty()) && set(v),
+        _ => v.as_object().is_some_and(|fixtures| fixtures.values().any(set)),
     }
 }
 

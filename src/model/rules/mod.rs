@@ -10,6 +10,7 @@
 //! emulator looks the message up in the contract and the protocol module
 //! renders it.
 
+pub mod params;
 pub mod support;
 
 use super::state::State;
@@ -59,12 +60,28 @@ pub type Outcome = Result<Map<String, Value>, Fail>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Malformed;
 
-/// The request's business parameters with typed accessors.
+/// The request's business parameters with typed accessors, and the checks
+/// its API's contract states (`None` for a support action).
 pub struct Req<'a> {
     pub params: &'a [(String, String)],
+    pub checks: Option<&'a params::ParamChecks>,
 }
 
 impl<'a> Req<'a> {
+    /// The bounds of `name` that depend on the state (the contract's
+    /// `min_from` / `max_from`), `state` giving each state name's value.
+    pub fn state_bounds(&self, name: &str, state: &dyn Fn(&str) -> Option<i64>) -> Result<(), Fail> {
+        self.checks.map_or(Ok(()), |c| c.state_bounds(self, name, state))
+    }
+
+    /// The integer given for `name`, else the contract's `default_from`.
+    pub fn int_or_default(&self, name: &str, state: &dyn Fn(&str) -> Option<i64>) -> Option<i64> {
+        match self.checks {
+            Some(c) => c.int_or_default(self, name, state),
+            None => self.int(&[name]).ok().flatten(),
+        }
+    }
+
     /// The value of the first of `names` present (a name and its aliases).
     pub fn get(&self, names: &[&str]) -> Option<&'a str> {
         names.iter().find_map(|n| self.params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
@@ -176,51 +193,6 @@ fn glob(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// Character classes present in a password: upper, lower, digit, special.
-pub fn password_classes(pw: &str, specials: &str) -> Option<usize> {
-    let (mut up, mut low, mut dig, mut sp) = (false, false, false, false);
-    for c in pw.chars() {
-        if c.is_ascii_uppercase() {
-            up = true;
-        } else if c.is_ascii_lowercase() {
-            low = true;
-        } else if c.is_ascii_digit() {
-            dig = true;
-        } else if specials.contains(c) {
-            sp = true;
-        } else {
-            return None;
-        }
-    }
-    Some([up, low, dig, sp].iter().filter(|x| **x).count())
-}
-
-/// A password of `len` characters with at least `classes` of the four
-/// character classes ([`password_classes`]), specials from `specials`.
-pub fn password_ok(pw: &str, len: std::ops::RangeInclusive<usize>, specials: &str, classes: usize) -> bool {
-    len.contains(&pw.chars().count()) && password_classes(pw, specials).is_some_and(|c| c >= classes)
-}
-
-/// The request's ClientToken, if not empty: at most 64 ASCII characters
-/// (the vendors' shared rule), else the API's `malformed` error.
-pub fn client_token<'a>(r: &Req<'a>, malformed: impl FnOnce() -> Fail) -> Result<Option<&'a str>, Fail> {
-    let token = r.get(&["ClientToken"]).filter(|t| !t.is_empty());
-    match token {
-        Some(t) if t.len() > 64 || !t.is_ascii() => Err(malformed()),
-        _ => Ok(token),
-    }
-}
-
-/// A UUID in the lowercase form Ksyun documents.
-pub fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    s.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,9 +204,9 @@ mod tests {
             ("KeyId.1".to_string(), "a".to_string()),
             ("KeyIdX".into(), "z".into()),
         ];
-        assert_eq!(Req { params: &p }.list("KeyId"), vec!["a", "b"]);
+        assert_eq!(Req { params: &p, checks: None }.list("KeyId"), vec!["a", "b"]);
         let p0 = vec![("KeyId.0".to_string(), "a".to_string())];
-        assert_eq!(Req { params: &p0 }.list("KeyId"), vec!["a"]);
+        assert_eq!(Req { params: &p0, checks: None }.list("KeyId"), vec!["a"]);
     }
 
     #[test]
@@ -244,21 +216,11 @@ mod tests {
             ("B".to_string(), "false".to_string()),
             ("C".into(), "yes".into()),
         ];
-        let r = Req { params: &p };
+        let r = Req { params: &p, checks: None };
         assert_eq!(r.bool(&["A"]), Ok(Some(true)));
         assert_eq!(r.bool(&["B"]), Ok(Some(false)));
         assert_eq!(r.bool(&["C"]), Err(Malformed));
         assert_eq!(r.bool(&["D"]), Ok(None));
-    }
-
-    #[test]
-    fn password_rules() {
-        let sp = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
-        assert_eq!(password_classes("EcsV587!", sp), Some(4));
-        assert_eq!(password_classes("abcdefgh", sp), Some(1));
-        assert_eq!(password_classes("abc def1", sp), None);
-        assert!(is_uuid("98284100-f6d1-4bbf-886a-1b0765024738"));
-        assert!(!is_uuid("IMG-1"));
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub mod testing {
         params: &[(&str, &str)],
     ) -> Result<Map<String, Value>, String> {
         let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        f("DescribeInstances", s, &Req { params: &params }).unwrap().map_err(|e| format!("{} {:?}", e.code, e.args))
+        f("DescribeInstances", s, &Req { params: &params, checks: None })
+            .unwrap()
+            .map_err(|e| format!("{} {:?}", e.code, e.args))
     }
 
     pub fn ids(list: &Value, field: &str) -> Vec<String> {

@@ -4,11 +4,10 @@
 //! `run` reads as the doc's check order, one function per phase:
 //!
 //! Check order:
-//! 1. parameter presence and format: InstanceId; ImageId/DiskId (absent,
-//!    empty, both); the deprecated DiskId path's Platform/Architecture;
-//!    RegionId; Password and PasswordInherit; SystemDisk.Size; ClientToken;
-//!    not-yet-open parameters; SecurityEnhancementStrategy; encryption
-//!    parameters (KMSKeyId length, Encrypted pairing); UseAdditionalService;
+//! 1. parameter presence, format and relations: the contract's
+//!    (`model::rules::params`, before this rule runs); then what needs the
+//!    state: RegionId among the account's regions, and the deprecated DiskId
+//!    path's Platform and Architecture among those of the region's images;
 //! 2. idempotency replay (same ClientToken);
 //! 3. existence: instance, image (or data disk), key pair, KMS key;
 //! 4. locks and instance state: security lock, creation, hibernation,
@@ -18,47 +17,11 @@
 //!    non-root login, host name, OS type changes, sizes;
 //! 6. encryption and KMS; 7. capacity, quotas and stock; phase 8: billing.
 
-use crate::model::rules::{client_token, fail, flag, password_ok, ram_allows, Fail, FlagDoc, Outcome, Req};
+use crate::model::rules::{fail, flag, ram_allows, Fail, FlagDoc, Outcome, Req};
 use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, KmsKey, State};
 use crate::world::UnpaidOrder;
 use serde_json::{json, Map, Value};
 
-/// Specials allowed in a password (the legacy doc's list). The legacy page
-/// renders it as "~! @" and "? /": those spaces are rendering artifacts, not
-/// allowed characters, so a space makes a password malformed.
-const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/‘";
-
-/// `SecurityEnhancementStrategy` values (the legacy page: Active, Deactive).
-const SECURITY_STRATEGIES: &[&str] = &["Active", "Deactive"];
-
-const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64"];
-const PLATFORMS: &[&str] = &[
-    "CentOS",
-    "Ubuntu",
-    "Debian",
-    "SUSE",
-    "OpenSUSE",
-    "RedHat",
-    "Aliyun",
-    "Windows Server 2022",
-    "Windows Server 2019",
-];
-const REGIONS: &[&str] = &[
-    "cn-hangzhou",
-    "cn-shanghai",
-    "cn-beijing",
-    "cn-shenzhen",
-    "cn-qingdao",
-    "cn-zhangjiakou",
-    "cn-huhehaote",
-    "cn-chengdu",
-    "cn-hongkong",
-    "ap-southeast-1",
-    "ap-northeast-1",
-    "us-west-1",
-    "us-east-1",
-    "eu-central-1",
-];
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
     flag("instance", "login_as_non_root", "the instance logs in as a non-root user (ecs:LoginAsNonRoot)", "how the instance logs in (ecs:LoginAsNonRoot) is a condition key of the RAM table with no value the doc defines"),
@@ -84,19 +47,6 @@ pub const FLAGS: &[FlagDoc] = &[
     flag("account", "disk_sold_out", "The requested disk category is sold out in the specified zone.", "stock is the cloud's inventory, not the tenant's state"),
     flag("account", "sync_payment_unsupported", "Synchronous payment is not supported (prepaid instances pay for extra size)", "the doc states no condition for synchronous payment; the case is tagged assumed"),
 ];
-
-/// The vendor-wide MissingParameter, naming the parameter.
-fn missing(name: &str) -> Fail {
-    fail("MissingParameter").common().arg(name)
-}
-
-fn invalid(name: &str) -> Fail {
-    fail("InvalidParameter").common().arg(name)
-}
-
-fn boolean(r: &Req, name: &str) -> Result<Option<bool>, Fail> {
-    r.bool(&[name]).map_err(|_| invalid(name))
-}
 
 /// The action, as the ClientToken records and the operation lock name it.
 const ACTION: &str = "ReplaceSystemDisk";
@@ -125,7 +75,7 @@ struct Found {
 }
 
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    let p = parameters(r)?;
+    let p = parameters(s, r)?;
     // 2. Idempotency: the same token replays the first result. The fingerprint
     // of the first request is stored, but a different one is not refused:
     // neither this API's pages nor the vendor's common errors document a
@@ -136,117 +86,44 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     }
     let found = existence(s, r, &p)?;
     let old_disk = instance_state(s, &found)?;
-    image_compatibility(s, &p, &found, &old_disk)?;
+    image_compatibility(s, r, &p, &found)?;
     encryption(s, &p, &found, &old_disk)?;
-    let size = capacity_and_billing(s, &p, &found, &old_disk)?;
+    let size = capacity_and_billing(s, r, &found, &old_disk)?;
     Ok(replace(s, r, &p, found, &old_disk, size))
 }
 
-/// Phase 1: Presence and format, in the documented order.
-fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
-    let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
-        return Err(missing("InstanceId"));
-    };
-    let (image_id, disk_id) = source(r)?;
-    if let Some(region) = r.get(&["RegionId"]) {
-        if !REGIONS.contains(&region) {
+/// Phase 1: what needs the state, once the contract's checks passed: the
+/// region, and the deprecated DiskId path's Platform and Architecture.
+fn parameters<'a>(s: &State, r: &Req<'a>) -> Result<Params<'a>, Fail> {
+    let given = |name: &str| r.get(&[name]).filter(|v| !v.is_empty());
+    if let (Some(region), Some(regions)) = (r.get(&["RegionId"]), &s.account.regions) {
+        if !regions.iter().any(|x| x == region) {
             return Err(fail("InvalidRegionId.NotExists"));
         }
     }
-    let password = r.get(&["Password"]);
-    let inherit = boolean(r, "PasswordInherit")?;
-    if let Some(pw) = password {
-        if inherit == Some(true) {
-            return Err(fail("InvalidPasswordParam.Mismatch"));
-        }
-        if !password_ok(pw, 8..=30, PASSWORD_SPECIALS, 3) {
-            return Err(fail("InvalidPassword.Malformed").status(400));
-        }
-    }
-    let size = system_disk_size(r)?;
-    let token = client_token(r, || invalid("ClientToken"))?;
-    if r.params.iter().any(|(k, _)| k.starts_with("Arn.")) {
-        // "该参数暂未开放使用。"
-        return Err(invalid("Arn"));
-    }
-    if r.get(&["SecurityEnhancementStrategy"]).is_some_and(|v| !v.is_empty() && !SECURITY_STRATEGIES.contains(&v)) {
-        // No code is documented for a value outside the enum: the common one.
-        return Err(invalid("SecurityEnhancementStrategy"));
-    }
-    let (encrypted, kms) = encryption_parameters(r)?;
-    boolean(r, "UseAdditionalService")?;
-    Ok(Params { instance_id, image_id, disk_id, password, size, token, encrypted, kms })
-}
-
-/// ImageId or (the deprecated path) DiskId, exactly one; the DiskId path
-/// makes the system disk from a data disk and must state the platform and
-/// architecture.
-fn source<'a>(r: &Req<'a>) -> Result<(Option<&'a str>, Option<&'a str>), Fail> {
-    let image_param = r.get(&["ImageId"]);
-    let image_id = image_param.filter(|v| !v.is_empty());
-    let disk_id = r.get(&["DiskId"]).filter(|v| !v.is_empty());
-    match (image_param, image_id, disk_id) {
-        (None, _, None) => return Err(fail("MissingParameter").status(400)),
-        (Some(_), None, None) => return Err(fail("InvalidParameter.AllEmpty")),
-        (_, Some(_), Some(_)) => return Err(fail("InvalidParameter.Conflict").status(403)),
-        _ => {}
-    }
+    let disk_id = given("DiskId");
     if disk_id.is_some() {
-        let Some(arch) = r.get(&["Architecture"]).filter(|v| !v.is_empty()) else {
-            return Err(fail("MissingParameter.Architecture"));
-        };
-        if !ARCHITECTURES.contains(&arch) {
+        // The doc lists no valid values: those of the region's images are
+        // taken (assumed; disk-path-*-malformed).
+        let offered = |f: fn(&Image) -> &str, v: &str| s.images.values().any(|i| f(i) == v);
+        if given("Architecture").is_some_and(|a| !offered(|i| &i.architecture, a)) {
             return Err(fail("InvalidArchitecture.Malformed"));
         }
-        let Some(platform) = r.get(&["Platform"]).filter(|v| !v.is_empty()) else {
-            return Err(fail("MissingParameter.Platform"));
-        };
-        if !PLATFORMS.contains(&platform) {
+        if given("Platform").is_some_and(|p| !offered(|i| &i.platform, p)) {
             return Err(fail("InvalidPlatform.Malformed"));
         }
     }
-    Ok((image_id, disk_id))
-}
-
-/// `SystemDisk.Size`: 20 to 500 GiB.
-fn system_disk_size(r: &Req) -> Result<Option<u32>, Fail> {
-    let size = r.int(&["SystemDisk.Size"]).map_err(|_| fail("InvalidSystemDiskSize.ValueNotSupported"))?;
-    if let Some(sz) = size {
-        if sz <= 0 {
-            return Err(fail("InvalidSystemDiskSize"));
-        }
-        if sz > 500 {
-            return Err(fail("InvalidSystemDiskSize.MoreThanMaxSize"));
-        }
-        if sz < 20 {
-            return Err(fail("InvalidSystemDiskSize.LessThanMinSize"));
-        }
-    }
-    // 20..=500 from here on: no conversion can truncate.
-    Ok(size.and_then(|v| u32::try_from(v).ok()))
-}
-
-/// `Encrypted`, `KMSKeyId` and `EncryptAlgorithm`, and how they pair.
-fn encryption_parameters<'a>(r: &Req<'a>) -> Result<(Option<bool>, Option<&'a str>), Fail> {
-    let encrypted = boolean(r, "Encrypted")?;
-    let kms = r.get(&["KMSKeyId"]).filter(|v| !v.is_empty());
-    if kms.is_some_and(|k| k.chars().count() > 64) {
-        // "字符长度 <= 64", with no code of its own: the common one.
-        return Err(invalid("KMSKeyId"));
-    }
-    let algorithm = r.get(&["EncryptAlgorithm"]).filter(|v| !v.is_empty());
-    if kms.is_some() && encrypted != Some(true) {
-        return Err(fail("InvalidEncrypted.NotMatchKmsKeyId"));
-    }
-    if algorithm.is_some() && encrypted != Some(true) {
-        return Err(fail("InvalidEncrypted.NotMatchEncryptAlgorithm"));
-    }
-    if algorithm.is_some() {
-        // "该参数暂未开放使用。", like Arn: no value is valid yet, so any
-        // value gets the API's own documented refusal.
-        return Err(fail("InvalidEncryptAlgorithm"));
-    }
-    Ok((encrypted, kms))
+    Ok(Params {
+        instance_id: given("InstanceId").unwrap_or_default(),
+        image_id: given("ImageId"),
+        disk_id,
+        password: given("Password"),
+        // 20..=500 when given (the contract's bounds).
+        size: r.int(&["SystemDisk.Size"]).ok().flatten().and_then(|v| u32::try_from(v).ok()),
+        token: given("ClientToken"),
+        encrypted: r.bool(&["Encrypted"]).ok().flatten(),
+        kms: given("KMSKeyId"),
+    })
 }
 
 /// Phase 3: Existence: instance, data disk or image, key pair, KMS key; then the
@@ -364,11 +241,10 @@ fn data_disk_state(d: &Disk, inst: &Instance) -> Result<(), Fail> {
 /// Phase 5: Image compatibility: state and market, architecture, instance type,
 /// I/O optimization, data disk snapshots, Windows key pairs, non-root
 /// login, host name, OS type changes, sizes.
-fn image_compatibility(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), Fail> {
+fn image_compatibility(s: &State, r: &Req, p: &Params, f: &Found) -> Result<(), Fail> {
     let (inst, image) = (&f.inst, &f.image);
     image_market(image)?;
-    let instance_arch = if inst.instance_type.contains("8y") { "arm64" } else { "x86_64" };
-    if image.architecture != instance_arch {
+    if inst.architecture.as_ref().is_some_and(|a| *a != image.architecture) {
         return Err(fail("InvalidInstanceType.NotSupported"));
     }
     if image.has("instance_type_conflict") {
@@ -403,15 +279,23 @@ fn image_compatibility(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Res
     if s.account.has("region_no_image_type_change") && current_os != image.os_type {
         return Err(fail("OperationDenied").status(403));
     }
-    if let Some(sz) = p.size {
-        if sz < image.size_gib {
-            return Err(fail("InvalidSystemDiskSize.LessThanImageSize"));
-        }
-        if sz > image.size_gib.max(old_disk.size_gib) && !image.supports_resize {
-            return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
-        }
+    // [Max{20, [the size of the specified image file]}, 500]: the contract's
+    // min_from; "You cannot specify the SystemDisk.Size for the specified
+    // ImageId": a size above the image's when it cannot resize.
+    r.state_bounds("SystemDisk.Size", &sizes(image, None))?;
+    if p.size.is_some_and(|sz| sz > image.size_gib) && !image.supports_resize {
+        return Err(fail("InvalidSystemDiskSize.ImageNotSupportResize"));
     }
     Ok(())
+}
+
+/// The state the contract's size bounds and default read.
+fn sizes<'a>(image: &'a Image, old_disk: Option<&'a Disk>) -> impl Fn(&str) -> Option<i64> + 'a {
+    move |name| match name {
+        "image.size_gib" => Some(i64::from(image.size_gib)),
+        "system_disk.size_gib" => old_disk.map(|d| i64::from(d.size_gib)),
+        _ => None,
+    }
 }
 
 /// The image's state and its marketplace standing.
@@ -476,12 +360,14 @@ fn encryption(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<(), F
 }
 
 /// Phase 7: Capacity, quotas and stock; phase 8: billing. The new disk's size.
-fn capacity_and_billing(s: &State, p: &Params, f: &Found, old_disk: &Disk) -> Result<u32, Fail> {
+fn capacity_and_billing(s: &State, r: &Req, f: &Found, old_disk: &Disk) -> Result<u32, Fail> {
     let (inst, image) = (&f.inst, &f.image);
     if s.account.has("disk_sold_out") {
         return Err(fail("OperationDenied.DiskNoStock"));
     }
-    let new_size = p.size.unwrap_or_else(|| image.size_gib.max(40));
+    // The given size, else the contract's default: Max{40, image size}.
+    let new_size = r.int_or_default("SystemDisk.Size", &sizes(image, Some(old_disk)));
+    let new_size = new_size.and_then(|v| u32::try_from(v).ok()).unwrap_or_else(|| image.size_gib.max(40));
     capacity(s, inst, old_disk, new_size)?;
     if image.owner == "marketplace" && inst.charge_type != "PostPaid" {
         // "The commodity must be officially operated by Aliyun and in

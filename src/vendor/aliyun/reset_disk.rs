@@ -1,7 +1,8 @@
 //! Alibaba Cloud ECS ResetDisk (`shared/vendor-docs/aliyun-ecs-ResetDisk.zh.txt`).
 //!
-//! Check order: parameter presence and format (DiskId, SnapshotId, DryRun,
-//! RegionId) → existence (disk, snapshot, the disk's instance) → the
+//! Check order: parameter presence and format (DiskId, SnapshotId and DryRun
+//! are the contract's checks, `model::rules::params`, before this rule runs;
+//! then RegionId, a common parameter) → existence (disk, snapshot, the disk's instance) → the
 //! snapshot belongs to the disk → locks (security lock, a conflicting
 //! operation, a reset in progress) → disk state (category, status, unfinished
 //! snapshot) → instance status → snapshot state (ready, restorable) →
@@ -40,20 +41,13 @@ pub const FLAGS: &[FlagDoc] = &[
     ),
 ];
 
-/// The vendor-wide MissingParameter, naming the parameter.
-fn missing(name: &str) -> Fail {
-    fail("MissingParameter").common().arg(name)
-}
-
 pub fn run(s: &mut State, r: &Req) -> Outcome {
-    // Phase 1: presence and format.
-    let Some(disk_id) = r.get(&["DiskId"]).filter(|v| !v.is_empty()) else {
-        return Err(missing("DiskId"));
-    };
-    let Some(snapshot_id) = r.get(&["SnapshotId"]).filter(|v| !v.is_empty()) else {
-        return Err(missing("SnapshotId"));
-    };
-    let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidParameter").common().arg("DryRun"))?;
+    // Phase 1: presence and format (the contract's checks passed), then
+    // RegionId: "malformed" is not defined by the doc; anything but lowercase
+    // letters, digits and hyphens is assumed (case region-id-malformed).
+    let disk_id = r.get(&["DiskId"]).unwrap_or_default();
+    let snapshot_id = r.get(&["SnapshotId"]).unwrap_or_default();
+    let dry_run = r.bool(&["DryRun"]).ok().flatten();
     if let Some(region) = r.get(&["RegionId"]) {
         let ok =
             !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -199,10 +193,11 @@ fn reset(s: &mut State, disk_id: &str, snap: &Snapshot) {
 
 /// "The snapshotId is created before 2013-07-15, it cannot be restored since
 /// the first time the disk detached": a snapshot from before that day, of a
-/// disk detached after the snapshot was made. Dates are `YYYY-MM-DD`, so
+/// disk that has been detached. The sentence orders nothing: a detach
+/// before the snapshot was made counts as well. Dates are `YYYY-MM-DD`, so
 /// they compare as text.
 fn too_old(created: &str, detached: &[String]) -> bool {
-    created < "2013-07-15" && detached.iter().any(|d| d.as_str() > created)
+    created < "2013-07-15" && !detached.is_empty()
 }
 
 #[cfg(test)]
@@ -210,11 +205,12 @@ mod tests {
     use super::too_old;
 
     #[test]
-    fn too_old_needs_an_old_snapshot_and_a_later_detach() {
+    fn too_old_needs_an_old_snapshot_of_a_disk_once_detached() {
         let detached = vec!["2014-01-01".to_string()];
         assert!(too_old("2013-07-14", &detached));
         assert!(!too_old("2013-07-15", &detached));
         assert!(!too_old("2013-07-14", &[]));
-        assert!(!too_old("2013-07-14", &["2013-07-01".to_string()]));
+        // A detach before the snapshot was made counts too: the doc orders nothing.
+        assert!(too_old("2013-07-14", &["2013-07-01".to_string()]));
     }
 }

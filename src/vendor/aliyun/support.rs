@@ -104,8 +104,28 @@ fn describe_disks(s: &mut State, r: &Req) -> Outcome {
 
 fn stop_instance(s: &mut State, r: &Req) -> Outcome {
     let id = r.get(&["InstanceId"]).ok_or_else(|| fail("MissingParameter").common().arg("InstanceId"))?;
+    let mode = stopped_mode(r)?;
     instance_status_change(s, id, "Running", "Stopping", "Stopped")?;
+    set_stopped_mode(s, id, mode);
     Ok(Map::new())
+}
+
+/// `StoppedMode`: `StopCharging` (no-fees stop) or `KeepCharging`; absent,
+/// the normal mode (the world models no account-wide no-fees default).
+fn stopped_mode<'a>(r: &Req<'a>) -> Result<&'a str, Fail> {
+    match r.get(&["StoppedMode"]) {
+        None => Ok("KeepCharging"),
+        Some(m @ ("StopCharging" | "KeepCharging")) => Ok(m),
+        Some(_) => Err(fail("InvalidParameter").common().arg("StoppedMode")),
+    }
+}
+
+/// The stopped instance keeps the mode it was stopped in, as a world's
+/// `stopped_mode` states it: the API under test reads it the same way.
+fn set_stopped_mode(s: &mut State, id: &str, mode: &str) {
+    if let Some(i) = s.instances.get_mut(id) {
+        i.stopped_mode = mode.to_string();
+    }
 }
 
 fn start_instance(s: &mut State, r: &Req) -> Outcome {
@@ -119,7 +139,13 @@ fn stop_or_start_instances(s: &mut State, r: &Req, action: &str) -> Outcome {
     if ids.is_empty() {
         return Err(fail("MissingParameter").common().arg("InstanceId.N"));
     }
-    let set: Vec<Value> = batch_status(s, ids, action == "StopInstances")
+    let stop = action == "StopInstances";
+    let mode = if stop { stopped_mode(r)? } else { "KeepCharging" };
+    let results = batch_status(s, ids, stop);
+    for (id, _) in results.iter().filter(|(_, f)| stop && f.is_none()) {
+        set_stopped_mode(s, id, mode);
+    }
+    let set: Vec<Value> = results
         .into_iter()
         .map(|(id, f)| match f {
             None => json!({ "InstanceId": id, "Code": "200", "Message": "success" }),

@@ -1,21 +1,23 @@
 //! Kingsoft Cloud KEC ModifyInstanceImage (`shared/vendor-docs/ksyun-kec-ModifyInstanceImage.zh.txt`).
 //!
 //! Check order (ARCHITECTURE.md "Error precedence"; the doc states none):
-//! parameter presence and format (InstanceId, ImageId, KeepImageLogin /
-//! InstancePassword, key count, disk size, resize type, user data, password)
-//! → existence (instance, image, key pairs) → instance state (migration,
-//! status) → billing and order (spot charge type, order, sub-order) → image
-//! and instance compatibility (KeepImageLogin on a custom image, disk size on
-//! N2/N3, local image rules, data disk snapshots, key login, OS version,
-//! region) → capacity → upstream availability. `run` reads as these phases.
+//! parameter presence, format and relations (the contract's:
+//! `model::rules::params`, before this rule runs: the UUID patterns,
+//! KeepImageLogin / InstancePassword, at most 10 keys, the disk size's type,
+//! the resize type, base64 user data, the password, ignored when
+//! KeepImageLogin is true) → existence (instance, image, key pairs) →
+//! instance state (migration, status) → billing and order (spot charge type,
+//! order, sub-order) → image and instance compatibility (KeepImageLogin on a
+//! custom image, disk size on N2/N3, local image rules, data disk snapshots,
+//! key login, OS version, region) → capacity → upstream availability. `run`
+//! reads as these phases.
 //!
-//! Where the doc states a condition but gives it no code, the rule answers
-//! with the common `MissingParameter` / `InvalidParameterValue` (naming the
-//! parameter), Ksyun's only verified parameter error.
+//! Where the doc states a condition but gives it no code, the contract's
+//! checks answer with the common `MissingParameter` / `InvalidParameterValue`
+//! (naming the parameter), Ksyun's only verified parameter error.
 
-use crate::model::rules::{fail, flag, is_uuid, Fail, FlagDoc, Outcome, Req};
+use crate::model::rules::{fail, flag, Fail, FlagDoc, Outcome, Req};
 use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, State};
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
 /// Conditions a world can set for this API.
@@ -70,21 +72,6 @@ pub const FLAGS: &[FlagDoc] = &[
     ),
 ];
 
-/// At most 32 characters, at least 8, with upper case, lower case and digits.
-fn password_ok(pw: &str) -> bool {
-    let n = pw.chars().count();
-    (8..=32).contains(&n)
-        && pw.chars().any(|c| c.is_ascii_uppercase())
-        && pw.chars().any(|c| c.is_ascii_lowercase())
-        && pw.chars().any(|c| c.is_ascii_digit())
-        && pw.chars().all(|c| c.is_ascii_graphic())
-}
-
-/// `UserData`: "必须是base64编码" (standard alphabet, padded).
-fn base64_ok(v: &str) -> bool {
-    base64::engine::general_purpose::STANDARD.decode(v).is_ok()
-}
-
 /// `SystemDisk.DiskSize`: "通用型N2、N3主机支持更换操作系统时指定系统盘大小".
 fn sizes_system_disk(instance_type: &str) -> bool {
     ["N2.", "N3."].iter().any(|p| instance_type.starts_with(p))
@@ -131,57 +118,18 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
     Ok(reinstall(s, r, &p, &inst, &image, system_disk))
 }
 
-/// Phase 1: presence and format.
+/// The request's parameters: their presence, format and relations are the
+/// contract's checks, passed before this runs.
 fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
-    let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
-        return Err(fail("MissingParameter").common());
-    };
-    // "标准UUID格式": the doc documents no InstanceId code.
-    if !is_uuid(instance_id) {
-        return Err(fail("InvalidParameterValue").common().arg("InstanceId"));
-    }
-    let image_id = r.get(&["ImageId"]).filter(|v| !v.is_empty());
-    if image_id.is_some_and(|i| !is_uuid(i)) {
-        return Err(fail("ImageIdInvalidParameterValue"));
-    }
-    let keep_login = r
-        .bool(&["KeepImageLogin"])
-        .map_err(|_| fail("InvalidParameterValue").common().arg("KeepImageLogin"))?
-        .unwrap_or(false);
-    // "该参数与InstancePassword必须填写一个" (KeepImageLogin defaults to false).
-    if !keep_login && !r.has(&["InstancePassword"]) {
-        return Err(fail("MissingParameter").common());
-    }
-    let keys = r.list("KeyId");
-    if keys.len() > 10 {
-        return Err(fail("InvalidParameter.InstanceKeyLimitExceeded"));
-    }
-    let size = system_disk_size(r)?;
-    if r.get(&["SystemDisk.ResizeType"]).is_some_and(|v| !["offline", "online"].contains(&v)) {
-        return Err(fail("InvalidParameterValue").common().arg("SystemDisk.ResizeType"));
-    }
-    if r.get(&["UserData"]).is_some_and(|v| !base64_ok(v)) {
-        return Err(fail("InvalidParameterValue").common().arg("UserData"));
-    }
-    // "当该值填写为true,默认InstancePassword参数无效": ignored, not checked.
-    if let Some(pw) = r.get(&["InstancePassword"]).filter(|v| !v.is_empty() && !keep_login) {
-        if !password_ok(pw) {
-            return Err(fail("InvalidParameterValue").common().arg("InstancePassword"));
-        }
-    }
-    Ok(Params { instance_id, image_id, keep_login, keys, size })
-}
-
-/// The doc gives no numeric bounds for SystemDisk.DiskSize; only a size
-/// that is not a positive integer is refused here. The image's size is the
-/// lower bound (checked once the image is known); the N2/N3 rule later.
-fn system_disk_size(r: &Req) -> Result<Option<u32>, Fail> {
-    let size =
-        r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).map_err(|_| fail("RootDiskGbInvalidParameterValue"))?;
-    if size.is_some_and(|v| v < 1 || v > i64::from(u32::MAX)) {
-        return Err(fail("RootDiskGbInvalidParameterValue"));
-    }
-    Ok(size.and_then(|v| u32::try_from(v).ok()))
+    let size = r.int(&["SystemDisk.DiskSize", "SystemDisk_DiskSize"]).ok().flatten();
+    Ok(Params {
+        instance_id: r.get(&["InstanceId"]).unwrap_or_default(),
+        image_id: r.get(&["ImageId"]).filter(|v| !v.is_empty()),
+        keep_login: r.bool(&["KeepImageLogin"]).ok().flatten().unwrap_or(false),
+        keys: r.list("KeyId"),
+        // Positive (the contract's check); beyond 32 bits, the largest.
+        size: size.map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+    })
 }
 
 /// Phases 3 and 4: instance state, billing and order.
@@ -247,6 +195,8 @@ fn compatibility(
     if inst.has("invalid_hostname") {
         return Err(fail("HostNameInvalidParameterValue"));
     }
+    // The doc gives no lower bound; the image's size is assumed
+    // (disk-size-below-image).
     if p.size.is_some_and(|v| v < image.size_gib) {
         return Err(fail("RootDiskGbInvalidParameterValue"));
     }

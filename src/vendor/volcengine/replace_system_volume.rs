@@ -1,24 +1,26 @@
 //! Volcengine ECS ReplaceSystemVolume (`shared/vendor-docs/volcengine-ecs-ReplaceSystemVolume.zh.txt`).
 //!
-//! Check order: presence (InstanceId, ImageId) → format (ClientToken,
-//! booleans and integers, password, credential combination, size limit) →
-//! idempotency (replay, mismatch, still processing) → existence (instance,
-//! image, key pair) → instance state (locks, image creation, owning service,
-//! status, system volume, size limit) → billing (expiry) → image
-//! compatibility (instance type, volume type, Windows key pairs, preset
-//! credentials, host name, size) → DryRun (ARCHITECTURE.md "Error
-//! precedence"; the doc states no order). `run` reads as these phases.
+//! Check order: presence, format and how the credentials combine (the
+//! contract's: `model::rules::params`, before this rule runs) → idempotency
+//! (replay, mismatch, still processing) → existence (instance, image, key
+//! pair) → instance state (locks, image creation, owning service, status,
+//! system volume) → billing (expiry) → image compatibility (instance type,
+//! volume type, Windows key pairs, preset credentials, host name, the size
+//! against the image and the instance type's limit) → DryRun
+//! (ARCHITECTURE.md "Error precedence"; the doc states no order). `run`
+//! reads as these phases.
+//!
+//! The page collapses the password and ClientToken rules (密码规则如下: 说明;
+//! 取值:), so neither is checked: their errors are waived in `api.yaml`.
 //!
 //! `MissingParameter.VolumeType` ("The required parameter VolumeType is not
 //! supplied." / 云盘类型不能为空): no request parameter of the doc or the
 //! SDK's request model carries a volume type, so the replacement takes the
 //! old system volume's; a volume without one leaves it empty.
 
-use crate::model::rules::{client_token, fail, flag, password_ok, Fail, FlagDoc, Outcome, Req};
+use crate::model::rules::{fail, flag, Fail, FlagDoc, Outcome, Req};
 use crate::model::state::{Disk, Flags, Image, Instance, KeyPair, State};
 use serde_json::{Map, Value};
-
-const PASSWORD_SPECIALS: &str = "()`~!@#$%^&*-+=|{}[]:;'<>,.?/";
 
 /// Conditions a world can set for this API.
 pub const FLAGS: &[FlagDoc] = &[
@@ -87,50 +89,37 @@ pub fn run(s: &mut State, r: &Req) -> Outcome {
         Some(n) => Some(s.key_pair_by_name(n).cloned().ok_or_else(|| fail("InvalidKeyPair.NotFound"))?),
         None => None,
     };
-    let old = instance_state(s, &p, &inst)?;
+    let old = instance_state(s, &inst)?;
     if inst.expired {
         // Phase 6: billing.
         return Err(fail("InvalidInstance.Expired"));
     }
-    image_compatibility(&p, &inst, &image, key_pair.is_some())?;
+    image_compatibility(r, &p, &inst, &image, key_pair.is_some())?;
     if p.dry_run {
         return Err(fail("DryRunOperation"));
     }
     Ok(replace(s, &p, old, &image, key_pair, fingerprint))
 }
 
-/// Phases 1 and 2: presence, then format and how the credentials combine.
+/// The request's parameters: their presence, format and how the
+/// credentials combine are the contract's checks, passed before this runs.
 fn parameters<'a>(r: &Req<'a>) -> Result<Params<'a>, Fail> {
-    let Some(instance_id) = r.get(&["InstanceId"]).filter(|v| !v.is_empty()) else {
-        return Err(fail("MissingParameter.InstanceId"));
-    };
-    let Some(image_id) = r.get(&["ImageId"]).filter(|v| !v.is_empty()) else {
-        return Err(fail("MissingParameter.ImageId"));
-    };
-    let token = client_token(r, || fail("InvalidClientToken.Malformed"))?;
-    let keep = r.bool(&["KeepImageCredential"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
-    let dry_run = r.bool(&["DryRun"]).map_err(|_| fail("InvalidArgument"))?.unwrap_or(false);
-    let size = r.int(&["Size"]).map_err(|_| fail("InvalidArgument"))?;
-    let password = r.get(&["Password"]).filter(|v| !v.is_empty());
-    let key_name = r.get(&["KeyPairName"]).filter(|v| !v.is_empty());
-    if password.is_some_and(|pw| !password_ok(pw, 8..=30, PASSWORD_SPECIALS, 3)) {
-        return Err(fail("InvalidPassword.Malformed"));
-    }
-    if keep && password.is_some() {
-        return Err(fail("InvalidPassword.KeepImageCredentialMismatch"));
-    }
-    if keep && key_name.is_some() {
-        return Err(fail("InvalidKeyPairName.KeepImageCredentialMismatch"));
-    }
-    if !keep && password.is_none() && key_name.is_none() {
-        return Err(fail("MissingParameter.PasswordAndKeyPair"));
-    }
-    Ok(Params { instance_id, image_id, token, keep, dry_run, size, key_name })
+    let given = |name: &str| r.get(&[name]).filter(|v| !v.is_empty());
+    let flag = |name: &str| r.bool(&[name]).ok().flatten().unwrap_or(false);
+    Ok(Params {
+        instance_id: given("InstanceId").unwrap_or_default(),
+        image_id: given("ImageId").unwrap_or_default(),
+        token: given("ClientToken"),
+        keep: flag("KeepImageCredential"),
+        dry_run: flag("DryRun"),
+        size: r.int(&["Size"]).ok().flatten(),
+        key_name: given("KeyPairName"),
+    })
 }
 
 /// Phase 5: instance state, locks first, then the system volume: the
 /// instance's current system volume.
-fn instance_state(s: &State, p: &Params, inst: &Instance) -> Result<Disk, Fail> {
+fn instance_state(s: &State, inst: &Instance) -> Result<Disk, Fail> {
     if inst.lock_reason.is_some() || inst.operation_lock.is_some() {
         return Err(fail("OperationDenied.ResourceLocked"));
     }
@@ -152,14 +141,11 @@ fn instance_state(s: &State, p: &Params, inst: &Instance) -> Result<Disk, Fail> 
     if old.category.is_empty() {
         return Err(fail("MissingParameter.VolumeType"));
     }
-    if p.size.is_some_and(|v| v < 1 || v > i64::from(inst.max_system_disk_gib)) {
-        return Err(fail("LimitExceeded.SystemVolumeSize"));
-    }
     Ok(old)
 }
 
 /// Phase 7: image compatibility.
-fn image_compatibility(p: &Params, inst: &Instance, image: &Image, key_pair: bool) -> Result<(), Fail> {
+fn image_compatibility(r: &Req, p: &Params, inst: &Instance, image: &Image, key_pair: bool) -> Result<(), Fail> {
     if image.has("instance_type_unsupported") {
         return Err(fail("InvalidImage.InstanceTypeMismatch"));
     }
@@ -175,10 +161,14 @@ fn image_compatibility(p: &Params, inst: &Instance, image: &Image, key_pair: boo
     if inst.has("hostname_mismatch") {
         return Err(fail("InvalidImage.HostnameMismatch"));
     }
-    if p.size.is_some_and(|v| v < i64::from(image.size_gib)) {
-        return Err(fail("InvalidVolumeSize.ImageSizeMismatch"));
-    }
-    Ok(())
+    // The contract's bounds from the state: not below the image file
+    // (ImageSizeMismatch), not above the instance type's limit.
+    let state = |name: &str| match name {
+        "image.size_gib" => Some(i64::from(image.size_gib)),
+        "instance.max_system_disk_gib" => inst.max_system_disk_gib.map(i64::from),
+        _ => None,
+    };
+    r.state_bounds("Size", &state)
 }
 
 /// Success: a new system volume from the image; the old one is released.
@@ -194,7 +184,7 @@ fn replace(
     let disk = Disk {
         status: status.into(),
         settled_status: "attached".into(),
-        // 1..=max_system_disk_gib (checked above): the conversion is exact.
+        // At least the image's size (checked above), so positive.
         size_gib: p.size.and_then(|v| u32::try_from(v).ok()).unwrap_or(old.size_gib.max(image.size_gib)),
         content: format!("image:{}", image.id),
         ..old
