@@ -76,9 +76,11 @@ pub struct ProseCondition {
     /// pins, and that a live run settles it.
     #[serde(default)]
     pub conflict: Option<String>,
-    /// What the quoted words are about: parameter names, action names (a
-    /// step that calls it), `given.<section>[.<field>]` (state a case sets)
-    /// or `repeat` (a burst). Every named case must touch one of them.
+    /// What the quoted words are about: parameter names (a case sends the
+    /// parameter, or leaves out one the `success` case sends), action names
+    /// (a step that calls it), `given.<section>[.<field>]` (state a case
+    /// sets), `response.<path>` (a field a step checks) or `repeat` (a
+    /// burst). Every named case must touch one of them.
     #[serde(default)]
     pub about: Vec<String>,
 }
@@ -94,6 +96,9 @@ impl Contract {
         for p in &self.prose {
             if p.cases.is_empty() && blank(&p.waiver) && blank(&p.conflict) {
                 out.push((p.text.clone(), "this prose condition has neither a case, a waiver nor a conflict".into()));
+            }
+            if !p.cases.is_empty() && p.about.is_empty() {
+                out.push((p.text.clone(), "this prose condition names cases but not what its words are about".into()));
             }
             for c in p.cases.iter().filter(|c| !case_names.contains(&c.as_str())) {
                 out.push((c.clone(), format!("prose names a case `{c}` that does not exist")));

@@ -161,6 +161,35 @@ fn the_precedence_cases_and_invented_triggers_are_tagged_assumed() {
         ("ksyun::kec::ModifyInstanceImage", "keep-image-login-public-image"),
         ("aliyun::ecs::ReplaceSystemDisk", "client-token-reused-other-parameters"),
         ("volcengine::ecs::ReplaceSystemVolume", "client-token-mismatch"),
+        // Code splits between rows whose messages say the same thing.
+        ("aliyun::ecs::ReplaceSystemDisk", "size-not-an-integer"),
+        ("aliyun::ecs::ReplaceSystemDisk", "size-not-positive"),
+        ("aliyun::ecs::ReplaceSystemDisk", "unpaid-order"),
+        ("aliyun::ecs::ReplaceSystemDisk", "unpaid-upgrade-order"),
+        ("aliyun::ecs::ReplaceSystemDisk", "image-id-missing"),
+        ("aliyun::ecs::ReplaceSystemDisk", "image-and-disk-both-empty"),
+        ("aliyun::ecs::ResetDisk", "disk-not-found"),
+        ("aliyun::ecs::ResetDisk", "disk-released"),
+        // Trigger values the docs never name.
+        ("aliyun::ecs::ReplaceSystemDisk", "spot-instance"),
+        ("aliyun::ecs::ReplaceSystemDisk", "disk-path-disk-category"),
+        ("aliyun::ecs::ReplaceSystemDisk", "disk-path-disk-charge-type"),
+        ("aliyun::ecs::ReplaceSystemDisk", "disk-path-disk-in-use"),
+        ("aliyun::ecs::ReplaceSystemDisk", "disk-path-platform-malformed"),
+        ("aliyun::ecs::ReplaceSystemDisk", "disk-path-architecture-malformed"),
+        ("aliyun::ecs::ReplaceSystemDisk", "image-not-valid"),
+        ("aliyun::ecs::ReplaceSystemDisk", "system-disk-status"),
+        ("aliyun::ecs::ReplaceSystemDisk", "password-with-space"),
+        ("aliyun::ecs::ResetDisk", "local-disk-category"),
+        ("aliyun::ecs::ResetDisk", "operation-conflict"),
+        ("aliyun::ecs::ResetDisk", "region-id-malformed"),
+        ("ksyun::kec::ModifyInstanceImage", "invalid-hostname"),
+        ("ksyun::kec::ModifyInstanceImage", "disk-size-out-of-range"),
+        ("ksyun::kec::ModifyInstanceImage", "overseas-image-type-mismatch"),
+        ("ksyun::kec::ModifyInstanceImage", "snapshot-image-across-os-versions"),
+        ("volcengine::ecs::ReplaceSystemVolume", "resource-locked"),
+        ("volcengine::ecs::ReplaceSystemVolume", "size-above-limit"),
+        ("volcengine::ecs::ReplaceSystemVolume", "system-volume-not-attached"),
     ] {
         assert!(assumed(api, case), "{api} {case}");
     }
@@ -170,8 +199,11 @@ fn the_precedence_cases_and_invented_triggers_are_tagged_assumed() {
 fn every_prose_condition_names_existing_cases_or_a_waiver() {
     let case = "name: stated\ncondition: c\nrequest: { InstanceId: x }\nexpect: { status: 400, code: Bad }\n";
     let world = "instances:\n  instance: { status: Stopped }\n";
-    let ok = "prose:\n  - { text: \"the doc's words\", cases: [stated] }\n  - { text: other, waiver: no code }\n";
+    let ok = "prose:\n  - { text: \"the doc's words\", cases: [stated], about: [InstanceId] }\n  - { text: other, waiver: no code }\n";
     tree_with(&[case], ok, world).expect("loads");
+    let no_about = "prose:\n  - { text: \"the doc's words\", cases: [stated] }\n";
+    let err = tree_with(&[case], no_about, world).expect_err("cases without what they are about");
+    assert!(err.contains("names cases but not what its words are about"), "{err}");
     let bare = "prose:\n  - { text: \"the doc's words\" }\n";
     let err = tree_with(&[case], bare, world).expect_err("a bare prose condition is refused");
     assert!(err.contains("neither a case, a waiver nor a conflict"), "{err}");
@@ -189,7 +221,7 @@ fn every_prose_condition_names_existing_cases_or_a_waiver() {
     tree_with(&[&given], &about("given.instances"), world).expect("the case sets an instance");
     let err = tree_with(&[&given], &about("given.disks"), world).expect_err("the case sets no disk");
     assert!(err.contains("does not touch"), "{err}");
-    let typo = "prose:\n  - { text: x, cases: [stater] }\n";
+    let typo = "prose:\n  - { text: x, cases: [stater], about: [InstanceId] }\n";
     let err = tree_with(&[case], typo, world).expect_err("a missing case is refused");
     assert!(err.contains("`stater` that does not exist") && err.contains("stated"), "{err}");
 }

@@ -143,8 +143,9 @@ fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
 }
 
 /// A prose entry's cases must touch what it is `about`: a parameter their
-/// request sends, an action a step calls, state their `given:` sets, or a
-/// burst (`repeat`).
+/// request sends (or leaves out where the API's `success` case sends it),
+/// an action a step calls, state their `given:` sets, a response field a
+/// step checks (`response.<path>`), or a burst (`repeat`).
 fn prose_touches(api: &Api) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for p in &api.contract.prose {
@@ -169,12 +170,18 @@ fn touches(api: &Api, case: &Case, about: &str) -> bool {
     if let Some(path) = about.strip_prefix("given.") {
         return given_sets(&case.given, path);
     }
+    if let Some(path) = about.strip_prefix("response.") {
+        return case.steps.iter().any(|s| s.action == api.action && s.expect.body.contains_key(path));
+    }
     let param = |wire: &str| {
         wire == about
             || api.contract.param_for_wire_name(wire).is_some_and(|(n, _)| n == about)
             || wire.strip_prefix(about).is_some_and(|rest| rest.starts_with('.'))
     };
-    case.steps.iter().any(|s| s.action == about || s.params.iter().any(|(k, _)| param(k)))
+    let sends = |s: &CaseStep| s.params.iter().any(|(k, _)| param(k));
+    let success = api.cases.iter().find(|c| c.name == "success").and_then(|c| c.steps.first());
+    let leaves_out = |s: &CaseStep| s.action == api.action && success.is_some_and(|ok| sends(ok) && !sends(s));
+    case.steps.iter().any(|s| s.action == about || sends(s) || leaves_out(s))
 }
 
 /// Whether `given:` sets `<section>[.<field>]` (`instances.status`,
