@@ -83,9 +83,11 @@ impl Diagnostic {
 /// otherwise be copied into every diagnostic).
 const MAX_SNIPPET: usize = 200;
 
+/// Line `line` (1-based) of `text` and nothing more: lines end at `\n`,
+/// `\r\n` or a lone `\r`, as YAML counts them.
 fn line_of(text: &str, line: u32) -> Option<String> {
     let n = usize::try_from(line).ok()?.checked_sub(1)?;
-    let l = text.lines().nth(n)?;
+    let l = text.split('\n').flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r')).nth(n)?;
     Some(match l.char_indices().nth(MAX_SNIPPET) {
         Some((at, _)) => format!("{}…", &l[..at]),
         None => l.to_string(),

@@ -89,11 +89,8 @@ struct CasesArgs {
 /// The shipped `cases/` tree, embedded at build time.
 static SHIPPED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/cases");
 
-/// The shipped tree. A debug build run beside its source tree reads that
-/// tree instead when a case file was added or removed since the build (so
-/// `cargo run -- lint` sees a new case); release builds use only what they
-/// embedded.
-fn shipped_files() -> Vec<(String, std::borrow::Cow<'static, [u8]>)> {
+/// The embedded files, as (relative path, contents).
+fn embedded_files() -> Vec<(&'static str, &'static [u8])> {
     fn walk(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
         for f in dir.files() {
             if let Some(p) = f.path().to_str() {
@@ -106,20 +103,28 @@ fn shipped_files() -> Vec<(String, std::borrow::Cow<'static, [u8]>)> {
     }
     let mut embedded = Vec::new();
     walk(&SHIPPED, &mut embedded);
+    embedded
+}
+
+/// The shipped tree: the embedded files, read from memory. A debug build
+/// run beside its source tree reads that tree instead when a case file was
+/// added or removed since the build (so `cargo run -- lint` sees a new
+/// case); release builds use only what they embedded.
+fn shipped_tree<'a>(embedded: apiconform::shipped::Files<'a>) -> apiconform::suite::Tree<'a> {
     #[cfg(debug_assertions)]
     {
         let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
-        if tree.is_dir() && apiconform::shipped::listing_differs(&embedded, &tree) {
-            if let Ok(files) = apiconform::shipped::read_tree(&tree) {
+        if tree.is_dir() && apiconform::shipped::listing_differs(embedded, &tree) {
+            if let Ok(on_disk) = apiconform::shipped::on_disk(&tree) {
                 eprintln!(
                     "note: case files were added or removed since this binary was built: reading {}",
                     tree.display()
                 );
-                return files.into_iter().map(|(p, b)| (p, std::borrow::Cow::Owned(b))).collect();
+                return on_disk;
             }
         }
     }
-    embedded.into_iter().map(|(p, b)| (p.to_string(), std::borrow::Cow::Borrowed(b))).collect()
+    apiconform::shipped::embedded(embedded)
 }
 
 /// `--format table|json` of the reporting commands.
@@ -674,9 +679,8 @@ fn lint(cases: &CasesArgs, format: Format) -> ExitCode {
 }
 
 fn load_quiet(cases: &CasesArgs) -> Result<Suite, apiconform::diag::Diagnostics> {
-    let owned = shipped_files();
-    let files: Vec<(&str, &[u8])> = owned.iter().map(|(p, b)| (p.as_str(), b.as_ref())).collect();
-    apiconform::shipped::load(&files, source_of(cases))
+    let files = embedded_files();
+    apiconform::shipped::load(shipped_tree(&files), source_of(cases))
 }
 
 fn source_of(cases: &CasesArgs) -> apiconform::shipped::Source<'_> {

@@ -5,19 +5,15 @@
 //!
 //! The binary embeds the files (`include_dir!` in `main.rs`, so only the
 //! binary recompiles when a case changes) and hands them here as
-//! `(relative path, bytes)`. [`Suite::load`] reads a directory, so the
-//! layers are written into a fresh temporary directory, loaded, and every
-//! path the suite or a diagnostic shows is mapped back to the file the user
-//! wrote (`cases/...` for a shipped one). Nothing reads the tree after
-//! loading, and the directory is removed before `load` returns.
+//! `(relative path, bytes)`; they are read from memory, the user's files
+//! from disk, both through the same checks ([`Tree`]). Messages name a
+//! user's file by its path and a shipped one as `cases/...`.
 
-use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::suite::Suite;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::diag::Diagnostics;
+use crate::suite::{Suite, Tree};
+use std::path::Path;
 
-/// The embedded tree: relative path (with `/`) and contents.
-pub type Files<'a> = &'a [(&'a str, &'a [u8])];
+pub use crate::suite::tree::Files;
 
 /// How shipped files are named in messages: the repository's layout.
 pub const SHIPPED_ROOT: &str = "cases";
@@ -33,163 +29,45 @@ pub enum Source<'a> {
     Only(&'a Path),
 }
 
-/// Loads the suite from `source`; `shipped` is the embedded tree.
-pub fn load(shipped: Files, source: Source) -> Result<Suite, Diagnostics> {
-    let user = match source {
-        Source::Only(dir) => return Suite::load(dir),
-        Source::Shipped => None,
-        Source::Overlay(dir) => Some(dir),
+/// Loads the suite from `source`; `shipped` is the shipped tree
+/// ([`embedded`], or the source tree of a debug build).
+pub fn load(shipped: Tree, source: Source) -> Result<Suite, Diagnostics> {
+    let tree = match source {
+        Source::Shipped => shipped,
+        Source::Overlay(dir) => shipped.overlay(user(dir)?),
+        Source::Only(dir) => user(dir)?,
     };
-    let mut layers: BTreeMap<PathBuf, Origin> =
-        shipped.iter().filter_map(|(rel, bytes)| safe_rel(rel).map(|p| (p, Origin::Shipped(bytes)))).collect();
-    if let Some(dir) = user {
-        let mut own = Vec::new();
-        if let Err(e) = user_files(dir, Path::new(""), &mut own) {
-            return Err(Diagnostics(vec![Diagnostic::new(
-                dir,
-                Pos::default(),
-                format!("cannot read the cases directory: {e}"),
-            )
-            .hint("--cases (or APICONFORM_CASES) must name a directory")]));
-        }
-        for rel in own {
-            layers.insert(rel.clone(), Origin::User(dir.join(&rel)));
-        }
-    }
-    let tmp = scratch_dir();
-    let result = write_layers(&tmp, &layers)
-        .map_err(|e| Diagnostics(vec![Diagnostic::new(&tmp, Pos::default(), format!("cannot stage the cases: {e}"))]))
-        .and_then(|()| Suite::load(&tmp));
-    let shown_root = user.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(SHIPPED_ROOT));
-    let map = |p: &Path| -> PathBuf {
-        match p.strip_prefix(&tmp) {
-            Ok(rel) => match layers.get(rel) {
-                Some(Origin::User(path)) => path.clone(),
-                _ if rel.as_os_str().is_empty() => shown_root.clone(),
-                _ => Path::new(SHIPPED_ROOT).join(rel),
-            },
-            Err(_) => p.to_path_buf(),
-        }
-    };
-    let _ = std::fs::remove_dir_all(&tmp);
-    match result {
-        Ok(mut suite) => {
-            suite.root = shown_root.clone();
-            for api in &mut suite.apis {
-                api.dir = map(&api.dir);
-                for case in &mut api.cases {
-                    case.file = map(&case.file);
-                    for at in case.steps.iter_mut().filter_map(|s| s.expect.at.as_mut()) {
-                        at.file = map(&at.file);
-                    }
-                }
-            }
-            Ok(suite)
-        }
-        Err(mut d) => {
-            for diag in &mut d.0 {
-                diag.file = map(&diag.file);
-            }
-            Err(d)
-        }
-    }
+    Suite::load_tree(&tree)
 }
 
-/// Where one file of the merged tree comes from.
-enum Origin<'a> {
-    Shipped(&'a [u8]),
-    User(PathBuf),
+/// The embedded files as the shipped tree, named `cases/...`.
+pub fn embedded(files: Files) -> Tree {
+    Tree::memory(Path::new(SHIPPED_ROOT), files)
 }
 
-/// A relative path with no `..`, no root and no empty part.
-fn safe_rel(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(rel);
-    p.components().all(|c| matches!(c, std::path::Component::Normal(_))).then_some(p)
+/// The shipped tree read from a directory on disk (a debug build beside
+/// its source tree), named `cases/...` all the same.
+pub fn on_disk(dir: &Path) -> Result<Tree<'static>, Diagnostics> {
+    Tree::disk(dir, Path::new(SHIPPED_ROOT)).map_err(|d| Diagnostics(vec![d]))
 }
 
-/// Every file under `dir` (relative), skipping hidden entries such as the
-/// `.schema/` directory `apiconform init` writes.
-fn user_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(root.join(rel))? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let child = rel.join(&name);
-        if entry.file_type()?.is_dir() {
-            user_files(root, &child, out)?;
-        } else if rel.components().next().is_some() {
-            // Files at the top (README.md) are not cases.
-            out.push(child);
-        }
-    }
-    Ok(())
+fn user(dir: &Path) -> Result<Tree<'static>, Diagnostics> {
+    Tree::disk(dir, dir).map_err(|d| Diagnostics(vec![d]))
 }
 
-fn scratch_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    std::env::temp_dir().join(format!("apiconform-cases-{}-{nanos}", std::process::id()))
-}
-
-fn write_layers(tmp: &Path, layers: &BTreeMap<PathBuf, Origin>) -> std::io::Result<()> {
-    std::fs::create_dir_all(tmp)?;
-    for (rel, origin) in layers {
-        let dest = tmp.join(rel);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        match origin {
-            Origin::Shipped(bytes) => std::fs::write(&dest, bytes)?,
-            Origin::User(src) => {
-                std::fs::copy(src, &dest)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Every file under `dir`, as (relative path with `/`, contents).
-pub fn read_tree(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    fn walk(root: &Path, rel: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(root.join(rel))? {
-            let entry = entry?;
-            let child = rel.join(entry.file_name());
-            if entry.file_type()?.is_dir() {
-                walk(root, &child, out)?;
-            } else {
-                let name = child.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.push((name, std::fs::read(root.join(&child))?));
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, Path::new(""), &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-/// Whether `dir` holds other file names than `embedded`: a file added or
+/// Whether `dir` lists other case files than `embedded`: a file added or
 /// removed since the binary was built (`include_dir!` sees edits to the
-/// files it embedded, not new ones, on stable Rust).
+/// files it embedded, not new ones, on stable Rust). Names only; nothing
+/// is read.
 pub fn listing_differs(embedded: Files, dir: &Path) -> bool {
-    let on_disk: std::collections::BTreeSet<String> =
-        read_tree(dir).map(|t| t.into_iter().map(|(p, _)| p).collect()).unwrap_or_default();
-    let built: std::collections::BTreeSet<String> = embedded.iter().map(|(p, _)| p.to_string()).collect();
-    on_disk != built
+    let Ok(on_disk) = Tree::disk(dir, dir) else { return false };
+    let built = Tree::memory(Path::new(SHIPPED_ROOT), embedded);
+    on_disk.files().ne(built.files())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsafe_relative_paths_are_refused() {
-        assert!(safe_rel("aliyun/ecs/x.yaml").is_some());
-        assert!(safe_rel("../x.yaml").is_none());
-        assert!(safe_rel("/etc/passwd").is_none());
-    }
 
     #[test]
     fn a_new_file_makes_the_listing_differ() {
@@ -204,7 +82,7 @@ mod tests {
 
     #[test]
     fn a_missing_user_directory_is_a_diagnostic() {
-        let e = load(&[], Source::Overlay(Path::new("/nonexistent/apiconform"))).unwrap_err();
+        let e = load(embedded(&[]), Source::Overlay(Path::new("/nonexistent/apiconform"))).unwrap_err();
         assert!(e.0[0].message.contains("cannot read the cases directory"), "{e}");
     }
 }

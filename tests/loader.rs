@@ -91,7 +91,7 @@ fn only_regular_files_are_read() {
     if made {
         assert!(of("fifo.yaml").message.contains("not a regular file (a FIFO)"), "{d:#?}");
     }
-    assert!(of("zero.yaml").message.contains("not a regular file (a device)"), "{d:#?}");
+    assert!(of("zero.yaml").message.contains("a symlink to a file outside the case directory"), "{d:#?}");
     assert!(of("loop-a.yaml").message.starts_with("cannot read file:"), "{d:#?}");
     assert!(of("loop-b.yaml").message.starts_with("cannot read file:"), "{d:#?}");
 }
@@ -222,4 +222,122 @@ fn saving_a_field_the_response_never_has_is_refused() {
     assert!(d.message.contains("ReplaceSystemDisk has no response field `DiskID`"), "{d}");
     assert_eq!(d.hint.as_deref(), Some("did you mean `DiskId`?"));
     assert_eq!(d.pos.line, 6);
+}
+
+/// `apiconform ARGS` in `cwd` with the user's cases in `cases` laid over
+/// the shipped ones, a secret in its environment, and `TMPDIR` under a
+/// plain file, where no directory can be made: loading needs none. Killed if it has not
+/// ended after two minutes (a FIFO once hung it).
+fn cli(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
+    use std::process::{Command, Stdio};
+    std::fs::write(cwd.join("not-a-dir"), "").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apiconform"))
+        .current_dir(cwd)
+        .env("APICONFORM_CASES", "mine")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("TMPDIR", cwd.join("not-a-dir/tmp"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("`apiconform {}` did not end", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+const SECRET: &str = "canary-secret-7f3a";
+
+/// A user directory `mine/` beside nothing else, with one API directory.
+fn user_dir(tag: &str) -> (PathBuf, PathBuf) {
+    let cwd = std::env::temp_dir().join(format!("apiconform-loader-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cwd);
+    let api = cwd.join("mine/aliyun/ecs/ResetDisk");
+    std::fs::create_dir_all(&api).unwrap();
+    (cwd, api)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_case_directory_is_never_read() {
+    let (cwd, api) = user_dir("symlink");
+    let outside = cwd.join("outside.yaml");
+    std::fs::write(&outside, format!("name: x\ncondition: {SECRET}\nnot-a-field: {SECRET}\n")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", api.join("environ.yaml")).unwrap();
+    std::os::unix::fs::symlink(&outside, api.join("outside.yaml")).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/aliyun");
+    std::fs::copy(shipped.join("common-errors.yaml"), cwd.join("mine/aliyun/common-errors.yaml")).unwrap();
+    for f in ["api.yaml", "world.yaml"] {
+        std::fs::copy(shipped.join("ecs/ResetDisk").join(f), api.join(f)).unwrap();
+    }
+    for args in [&["lint"][..], &["run", "ResetDisk::"], &["--no-shipped", "lint"]] {
+        let (code, out) = cli(&cwd, args);
+        assert_eq!(code, Some(2), "{args:?}: {out}");
+        assert!(!out.contains(SECRET), "{args:?} printed what a symlink points at: {out}");
+        assert!(
+            out.contains("mine/aliyun/ecs/ResetDisk/environ.yaml") && out.contains("outside the case directory"),
+            "{out}"
+        );
+    }
+    // Loaded directly, the same; a link to a file inside the root is read,
+    // named by the link.
+    let (root, api) = tree();
+    std::fs::write(api.join("good.txt"), GOOD).unwrap();
+    std::os::unix::fs::symlink(api.join("good.txt"), api.join("linked.yaml")).unwrap();
+    let suite = Suite::load(&root).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(suite.apis[0].cases[0].file, api.join("linked.yaml"));
+    std::os::unix::fs::symlink("/proc/self/environ", api.join("environ.yaml")).unwrap();
+    let d = diags(&root);
+    assert_eq!((d.len(), d[0].source_line.as_deref()), (1, None), "{d:#?}");
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_huge_sparse_files_are_refused_before_reading_without_a_copy() {
+    let (cwd, api) = user_dir("fifo");
+    let made = std::process::Command::new("mkfifo").arg(api.join("fifo.yaml")).status().is_ok_and(|s| s.success());
+    assert!(made, "mkfifo");
+    let sparse = std::fs::File::create(api.join("sparse.yaml")).unwrap();
+    sparse.set_len(3 << 30).unwrap();
+    let (code, out) = cli(&cwd, &["lint"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("fifo.yaml") && out.contains("not a regular file (a FIFO)"), "{out}");
+    assert!(out.contains("sparse.yaml") && out.contains("the file is 3221225472 bytes; the limit is"), "{out}");
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+#[test]
+fn the_overlay_needs_no_temporary_directory() {
+    let (cwd, api) = user_dir("notmp");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let case = std::fs::read_to_string(manifest.join("cases/aliyun/ecs/ResetDisk/success.yaml")).unwrap();
+    std::fs::write(api.join("mine.yaml"), case.replace("name: success", "name: mine")).unwrap();
+    let (code, out) = cli(&cwd, &["run", "ResetDisk::mine"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 passed"), "{out}");
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+#[test]
+fn a_diagnostic_quotes_only_text_and_only_its_line() {
+    // Not UTF-8: the position, no quote.
+    let (root, api) = tree();
+    std::fs::write(api.join("latin1.yaml"), b"name: a\ncondition: caf\xe9 secret\n").unwrap();
+    let d = diags(&root);
+    assert_eq!((d[0].pos.line, d[0].source_line.as_deref()), (2, None), "{d:#?}");
+    // A control character (a terminal escape): refused, no quote.
+    let d = one_error("name: a\ncondition: \"\x1b]0;pwned\x07\"\n");
+    assert_eq!((d.pos.line, d.pos.column, d.source_line.as_deref()), (2, 13, None), "{d}");
+    // Lines that end in a lone CR: the line at fault, not the file.
+    let d = one_error("name: a\rcondition: c\rnot-a-field: 1\rrequest: {}\rexpect: { status: 200 }\r");
+    assert_eq!((d.pos.line, d.source_line.as_deref()), (3, Some("not-a-field: 1")), "{d}");
 }

@@ -21,7 +21,9 @@ pub(super) type CaseTexts = Vec<(PathBuf, String)>;
 pub(super) struct RawApi {
     pub api: Api,
     pub files: CaseTexts,
-    /// The text of `api.yaml`, for diagnostics about the contract.
+    /// `api.yaml` as messages name it, and its text, for diagnostics about
+    /// the contract.
+    pub api_path: PathBuf,
     pub api_text: String,
 }
 
@@ -33,7 +35,7 @@ pub(super) fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) ->
     let contracts: Vec<(String, String, Contract)> =
         raw_apis.iter().map(|r| (r.api.vendor.clone(), r.api.service.clone(), r.api.contract.clone())).collect();
     let mut apis = Vec::new();
-    for RawApi { mut api, files, .. } in raw_apis {
+    for RawApi { mut api, files, api_path, api_text } in raw_apis {
         let mut siblings: Vec<(bool, &Contract)> =
             contracts.iter().filter(|(v, _, _)| *v == api.vendor).map(|(_, s, c)| (*s != api.service, c)).collect();
         siblings.sort_by_key(|(other_service, _)| *other_service);
@@ -74,7 +76,7 @@ pub(super) fn check_cases(raw_apis: Vec<RawApi>, diags: &mut Vec<Diagnostic>) ->
             diags.extend(ck.diags.finish());
         }
         api.cases = cases;
-        check_prose(&api, diags);
+        check_prose(&api, (&api_path, &api_text), diags);
         apis.push(api);
     }
     apis
@@ -87,7 +89,7 @@ pub(super) fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
     for a in apis.iter().map(|r| &r.api) {
         *counts.entry((&a.vendor, &a.service, &a.contract.version)).or_default() += 1;
     }
-    for RawApi { api: a, api_text: text, .. } in apis {
+    for RawApi { api: a, api_path: path, api_text: text, .. } in apis {
         let usual = counts
             .iter()
             .filter(|((v, s, _), _)| *v == a.vendor && *s == a.service)
@@ -96,10 +98,9 @@ pub(super) fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
         let Some((usual, n)) = usual else { continue };
         let mine = counts.get(&(a.vendor.as_str(), a.service.as_str(), a.contract.version.as_str())).copied();
         if a.contract.version != usual && mine.is_some_and(|m| m < n) {
-            let path = a.dir.join("api.yaml");
             diags.push(
                 Diagnostic::new(
-                    &path,
+                    path,
                     find_pos(text, "version:"),
                     format!(
                         "version `{}` disagrees with {}/{}: its other APIs use `{usual}`",
@@ -116,18 +117,13 @@ pub(super) fn check_versions(apis: &[RawApi], diags: &mut Vec<Diagnostic>) {
 /// Every prose condition of `api.yaml` has a case that exists and touches
 /// what the entry is about, a waiver, or a conflict; every relation of the
 /// parameters names known parameters, documented codes and known states.
-fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
+fn check_prose(api: &Api, (path, text): (&Path, &str), diags: &mut Vec<Diagnostic>) {
     let names: Vec<&str> = api.cases.iter().map(|c| c.name.as_str()).collect();
     let mut problems = api.contract.prose_problems(&names);
     problems.extend(prose_touches(api));
     let relations = api.contract.relation_problems(&api.common);
-    if problems.is_empty() && relations.is_empty() {
-        return;
-    }
-    let path = api.dir.join("api.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
     for (needle, msg) in problems {
-        let d = Diagnostic::new(&path, find_pos(&text, &needle), msg.clone()).with_source(&text);
+        let d = Diagnostic::new(path, find_pos(text, &needle), msg.clone()).with_source(text);
         diags.push(if msg.contains("does not exist") {
             d.suggest(&needle, names.iter().copied())
         } else if msg.contains("does not touch") {
@@ -137,7 +133,7 @@ fn check_prose(api: &Api, diags: &mut Vec<Diagnostic>) {
         });
     }
     for (needle, msg) in relations {
-        let d = Diagnostic::new(&path, find_pos(&text, &needle), msg).with_source(&text);
+        let d = Diagnostic::new(path, find_pos(text, &needle), msg).with_source(text);
         diags.push(d.suggest(&needle, api.contract.params.keys().map(String::as_str)));
     }
 }
@@ -201,18 +197,9 @@ fn given_sets(given: &WorldSpec, path: &str) -> bool {
 /// carry no spans; the text search finds the line the user wrote).
 pub(super) fn find_pos(text: &str, needle: &str) -> Pos {
     match text.find(needle) {
-        Some(at) => pos_at(text, at),
+        Some(at) => super::tree::position(text, at),
         None => Pos::default(),
     }
-}
-
-/// The position of byte offset `at` of `text` (a character boundary).
-pub(super) fn pos_at(text: &str, at: usize) -> Pos {
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-    let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Pos::new(clamp(line), clamp(col))
 }
 
 pub(super) fn check_world_refs(w: &WorldSpec, api: (&str, &str), file: &Path, text: &str, out: &mut FileDiagnostics) {

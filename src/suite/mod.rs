@@ -8,12 +8,14 @@
 //! unknown fields, duplicate case names, unknown parameters, missing
 //! fixtures and undocumented codes are all errors.
 //!
-//! Three parts: [`model`] (the checked types ten modules read), `loader`
-//! (the files on disk) and `lint` (every rule a case must pass).
+//! Four parts: [`model`] (the checked types ten modules read), [`tree`]
+//! (where the files are, and reading them safely), `loader` (the layout)
+//! and `lint` (every rule a case must pass).
 
 mod lint;
 mod loader;
 pub mod model;
+pub mod tree;
 
-pub use loader::MAX_FILE_BYTES;
 pub use model::{Api, Case, CaseStep, CheckedExpect, Location, Suite};
+pub use tree::{Tree, MAX_FILE_BYTES};
