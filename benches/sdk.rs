@@ -6,11 +6,10 @@
 //! `cargo bench --bench sdk` (builds the environments first if needed).
 
 use apiconform::runner::{Harness, Target};
-use apiconform::sdk::commands::{cases_for, run_all};
+use apiconform::sdk::bundle;
+use apiconform::sdk::commands::{cases_for, run_all, Job};
 use apiconform::sdk::driver::Pool;
 use apiconform::sdk::env::{self, Pin};
-use apiconform::sdk::trial::SdkHarness;
-use apiconform::sdk::{self, FLAVOURS};
 use apiconform::suite::Suite;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,17 +18,22 @@ use std::time::Instant;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite = Arc::new(Suite::load(&root.join("cases")).expect("cases load"));
-    let sdk_root = sdk::root_for(&root.join("cases"));
-    let pools: Vec<Pool> = FLAVOURS
+    let b = bundle::get().expect("the SDK files");
+    let drivers = b.drivers_dir(&env::cache_root()).expect("drivers");
+    let pools: Vec<Pool> = b
+        .flavours()
         .iter()
-        .map(|f| Pool::new(&sdk_root, f, env::build(&sdk_root, f, &Pin::Locked).expect("environment builds")))
+        .map(|f| {
+            let plan = env::plan(b, f, &Pin::Locked, &|_| {}).expect("the lock resolves");
+            Pool::new(&drivers, f, env::build(&plan, &|_| {}).expect("environment builds"))
+        })
         .collect();
     // Start one driver per flavour outside the timing: the first import of
     // an SDK is a one-off cost, not a per-call one.
     for p in &pools {
         p.packages().expect("driver starts");
     }
-    let h = SdkHarness::start(suite.clone()).expect("emulator starts");
+    let h = Harness::start(&suite).expect("emulator starts");
     let own = Harness::start(&suite).expect("emulator starts");
     println!(
         "{:<20} {:>6} {:>7} {:>10} {:>14} {:>14} {:>7}",
@@ -38,9 +42,10 @@ fn main() {
     let all = Instant::now();
     for p in &pools {
         let f = p.flavour();
-        let cases = cases_for(&h, f, &[]);
+        let cases = cases_for(&suite, f, &[]);
+        let jobs: Vec<Job> = cases.iter().map(|(a, c)| (p, &[][..], *a, *c)).collect();
         let t = Instant::now();
-        let outs = run_all(&h, p, &cases);
+        let outs = run_all(&h, &suite, &jobs, &|_, _| {});
         let wall = t.elapsed().as_secs_f64();
         let calls: usize = outs.iter().flat_map(|o| &o.steps).map(|s| s.wire.len().max(1)).sum();
         // Our own signer: the same cases on the emulator target, serially,

@@ -26,19 +26,22 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 60
 
-# flavour -> (vendor, driver file, driver args)
-FLAVOURS = {
-    "py-tea-ecs": ("aliyun", "py_tea_ecs.py", []),
-    "py-tea-ecs-v2": ("aliyun", "py_tea_ecs.py", ["--signature", "v2"]),
-    "py-aliyun-core": ("aliyun", "py_aliyun_core.py", []),
-    "py-volcengine": ("volcengine", "py_volcengine.py", []),
-    "py-kscore": ("ksyun", "py_kscore.py", []),
-    "py-kingsoftcloud": ("ksyun", "py_kingsoftcloud.py", []),
-    "node-tea-ecs": ("aliyun", "node_tea_ecs.js", []),
-    "node-pop-core": ("aliyun", "node_pop_core.js", []),
-    "node-pop-core-post": ("aliyun", "node_pop_core.js", ["--method", "POST"]),
-    "node-volcengine": ("volcengine", "node_volcengine.js", []),
-}
+
+def flavours():
+    """flavour -> (vendor, driver file, driver args), from the flavour table
+    (sdk/flavours/<flavour>/flavour.json, the one the binary carries)."""
+    table = {}
+    root = os.path.join(HERE, "flavours")
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name, "flavour.json")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                row = json.load(f)
+            table[name] = (row["vendor"], row["driver"], row.get("args", []))
+    return table
+
+
+FLAVOURS = flavours()
 
 # Per vendor: the test credentials of `apiconform serve`, the call
 # coordinates, the main action with its params (fixture names in ${}), the

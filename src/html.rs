@@ -326,32 +326,68 @@ fn sdks(diff: Option<&Value>) -> Markup {
     }
 }
 
+/// One flavour of the SDK diff: what has no result first, then the
+/// summary, then one row per distinct change with its cases collapsed, and
+/// the noise on one line.
 fn flavour(f: &Value) -> Markup {
     let s = &f["summary"];
+    let rows = f["changes"].as_array().cloned().unwrap_or_default();
+    let noise: Vec<String> = rows
+        .iter()
+        .filter(|c| c["class"] == "noise")
+        .map(|c| format!("{} ({} requests)", text(&c["what"]), text(&c["requests"])))
+        .collect();
     html! {
         div.flavour {
-            h3 { code { (str_of(&f["flavour"])) } " " (str_of(&f["from"])) " → " (str_of(&f["to"])) }
+            h3 {
+                code { (str_of(&f["flavour"])) } " " (str_of(&f["package"])) " "
+                (text(&f["from"]["label"])) " → " (text(&f["to"]["label"]))
+            }
+            @for p in f["problems"].as_array().into_iter().flatten() {
+                pre.c-breaking { "No result: " (text(p)) }
+            }
             p.summary {
                 span.c-breaking { (text(&s["breaking"])) " breaking" } " "
                 span.c-notable { (text(&s["notable"])) " notable" } " "
-                span.c-noise { (text(&s["noise"])) " noise" } " "
-                span { (text(&s["unchanged"])) " unchanged" } " of " (text(&s["cases"])) " cases"
+                span.c-noise { (text(&s["noise"])) " noise" } " distinct changes; "
+                (text(&s["changed_cases"])) " of " (text(&s["cases"])) " cases changed"
             }
             table {
                 thead { tr {
-                    th { "class" } th { "case" } th { "step" } th { "section" } th { "what" }
-                    th { "old" } th { "new" } th { "accepted" }
+                    th { "class" } th { "section" } th { "change" } th { "old" } th { "new" }
+                    th { "touches" } th { "accepted" }
                 } }
                 tbody {
-                    @for c in f["changes"].as_array().into_iter().flatten() {
-                        tr class={ "c-" (text(&c["class"])) } {
-                            td { (text(&c["class"])) }
-                            td.case { code { (case_cell(&text(&c["case"]))) } }
-                            @for k in ["step", "section", "what", "old", "new", "accepted"] { td { (text(&c[k])) } }
+                    @for c in rows.iter().filter(|c| c["class"] != "noise") { (change_row(c)) }
+                }
+            }
+            @if !noise.is_empty() { p.c-noise { "Noise: " (noise.join("; ")) "." } }
+        }
+    }
+}
+
+/// One distinct change: its class, values, and the requests and cases it
+/// touches (the cases collapsed, each with its own detail when it has one).
+fn change_row(c: &Value) -> Markup {
+    let cases: Vec<&Value> = c["cases"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    html! {
+        tr class={ "c-" (text(&c["class"])) } {
+            td { (text(&c["class"])) }
+            @for k in ["section", "what", "old", "new"] { td { (text(&c[k])) } }
+            td {
+                details {
+                    summary { (text(&c["requests"])) " requests, " (cases.len()) " cases" }
+                    ul {
+                        @for case in &cases {
+                            li {
+                                code.case { (case_cell(&text(case))) }
+                                @if let Some(d) = c["details"][str_of(case)].as_str() { ": " (d) }
+                            }
                         }
                     }
                 }
             }
+            td { (text(&c["accepted"])) }
         }
     }
 }
@@ -421,10 +457,13 @@ mod tests {
                 {"step": 1, "field": {"x": BAD}, "accepted": null}]},
                 {"case": BAD, "recorded_at": BAD, "differences": []}]),
         };
-        let counts = json!({"breaking": BAD, "notable": {"x": BAD}, "noise": [BAD], "unchanged": BAD, "cases": BAD});
-        let change = json!({"case": format!("{BAD}::{BAD}"), "step": BAD, "section": BAD, "class": BAD,
-            "what": BAD, "old": {"x": BAD}, "new": BAD, "accepted": BAD});
-        let sdk = json!([{"flavour": BAD, "from": BAD, "to": BAD, "summary": counts, "changes": [change]}]);
+        let counts = json!({"breaking": BAD, "notable": {"x": BAD}, "noise": [BAD], "changed_cases": BAD, "cases": BAD});
+        let case = format!("{BAD}::{BAD}");
+        let change = json!({"cases": [case, BAD], "details": {case.clone(): BAD}, "requests": BAD, "section": BAD,
+            "class": BAD, "what": BAD, "old": {"x": BAD}, "new": BAD, "accepted": BAD});
+        let noise = json!({"class": "noise", "what": BAD, "requests": [BAD]});
+        let sdk = json!([{"flavour": BAD, "package": BAD, "from": {"label": BAD}, "to": BAD, "problems": [BAD, {"x": BAD}],
+            "summary": counts, "changes": [change, noise]}]);
         (results, sdk)
     }
 

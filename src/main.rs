@@ -293,7 +293,7 @@ fn main() -> ExitCode {
             let opts = ControlOpts::new(control_token, control_hosts, max_connections);
             serve(&cli.cases, &addr, !no_flow_control, opts)
         }
-        Command::Sdk { command } => apiconform::sdk::cli::run(&repository_cases(&cli.cases), command),
+        Command::Sdk { command } => apiconform::sdk::cli::run(&|| load_quiet(&cli.cases), command),
         Command::Explore { target, filters } => explore_cmd(&cli.cases, &target, &filters),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apiconform", &mut std::io::stdout());
@@ -868,18 +868,4 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
         let _ = tokio::signal::ctrl_c().await;
         ExitCode::SUCCESS
     })
-}
-
-/// The repository's `cases/` for `apiconform sdk`, whose drivers, lock
-/// files and snapshots sit beside it: `--cases DIR` when given, else the
-/// source tree this binary was built from, else `./cases`.
-fn repository_cases(cases: &CasesArgs) -> PathBuf {
-    if let Some(d) = &cases.dir {
-        return d.clone();
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if built.join("sdk").is_dir() {
-        return built.join("cases");
-    }
-    PathBuf::from("cases")
 }

@@ -24,13 +24,13 @@ use std::sync::OnceLock;
 const HEADER_TOKENS: &[(&str, &str)] = &[("authorization", "[authorization]"), ("host", "[host]")];
 
 /// The token for a parameter some vendor carries volatile values in.
-fn param_token(name: &str) -> Option<&'static str> {
+pub(crate) fn param_token(name: &str) -> Option<&'static str> {
     let mut all = crate::vendor::ALL.iter().flat_map(|v| v.redaction.params);
     all.find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 /// The token for a header some vendor carries volatile values in.
-fn header_token(name: &str) -> Option<&'static str> {
+pub(crate) fn header_token(name: &str) -> Option<&'static str> {
     let mut all = HEADER_TOKENS.iter().chain(crate::vendor::ALL.iter().flat_map(|v| v.redaction.headers));
     all.find(|(n, _)| *n == name).map(|(_, t)| *t)
 }

@@ -59,25 +59,42 @@ pub fn run(
 ) -> Vec<TrialResult> {
     let cases = sel.cases(suite);
     let work: Vec<(usize, Target)> = (0..cases.len()).flat_map(|i| targets.iter().map(move |t| (i, *t))).collect();
-    let total = work.len();
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<(usize, TrialResult)>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    let job = |w: usize| {
+        let (i, target) = work[w];
+        let (api, case) = cases[i];
+        harness.execute(api, case, target, Skips::Honour)
+    };
+    parallel(work.len(), workers, &job, progress)
+}
+
+/// Runs jobs `0..n` on `workers` threads (trials wait on sockets and
+/// processes more than on a core); `progress` sees each result as it lands,
+/// with how many are done. Results come back in job order.
+pub fn parallel<T: Send>(
+    n: usize,
+    workers: usize,
+    job: &(dyn Fn(usize) -> T + Sync),
+    progress: &(dyn Fn(&T, usize, usize) + Sync),
+) -> Vec<T> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(n));
     std::thread::scope(|s| {
-        for _ in 0..workers {
+        for _ in 0..workers.clamp(1, n.max(1)) {
             s.spawn(|| loop {
                 let w = {
-                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let w = *n;
-                    *n += 1;
+                    let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let w = *next;
+                    *next += 1;
                     w
                 };
-                let Some(&(i, target)) = work.get(w) else { break };
-                let (api, case) = cases[i];
-                let r = harness.execute(api, case, target, Skips::Honour);
+                if w >= n {
+                    break;
+                }
+                let r = job(w);
                 let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
                 all.push((w, r));
-                progress(&all.last().expect("just pushed").1, all.len(), total);
+                progress(&all.last().expect("just pushed").1, all.len(), n);
             });
         }
     });

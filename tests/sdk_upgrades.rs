@@ -1,92 +1,123 @@
-//! The real SDK upgrades the diff must detect and class correctly, each
-//! with the real old and new versions installed (pinned as exact sets
-//! under `sdk/upgrades/`). Environments take minutes to build the first
-//! time, so this runs only with `APICONFORM_SDK_UPGRADES=1` (`.ci/run`
-//! sets it).
+//! `apiconform sdk diff`, the command a team gates an SDK upgrade on,
+//! driven as a user runs it (the built binary, in an empty directory): its
+//! exit code and its text, Markdown and JSON reports, on real upgrades with
+//! the real old and new versions installed:
+//!
+//! - the five of `sdk/upgrades/` (tea-ecs 2.1.0 → 2.1.1, volcengine
+//!   1.0.130 → 4.0.45 → 5.0.54, tea-openapi 0.3.16 → 0.4.6, aliyun core
+//!   2.13.36 → 2.16.1, pop-core 1.7.10 → 1.8.0, with and without a list
+//!   inside a repeated item);
+//! - aliyun core 2.12.0 → 2.13.36, which adds the Action and Version
+//!   headers beside the query (notable) and rewrites a wrong secret's code
+//!   (breaking);
+//! - ksc-sdk-python 1.3.57, which cannot be imported on Python 3 ≥ 3.10
+//!   (exit 2, the ImportError first);
+//! - aliyun core moved to 2.3.5 under aliyun-python-sdk-ecs 4.24.83, a
+//!   dependency conflict (exit 2, pip check's line first);
+//! - packages the SDK does not load: `@alicloud/openapi-client` (the Node
+//!   SDK sends through `@alicloud/openapi-core`), `alibabacloud-openapi-util`
+//!   (tea-openapi 0.4 no longer uses it), and `axios` 1.x (the Volcengine
+//!   SDK keeps its own nested 0.21 copy); exit 2, said at the top.
+//!
+//! Environments take minutes to build the first time (CI keeps the cache),
+//! so this runs only with `APICONFORM_SDK_UPGRADES=1` (`.ci/run` sets it).
 
-use apiconform::sdk::diff::{compare, Change, Class};
-use apiconform::sdk::driver::Pool;
-use apiconform::sdk::env::{self, Pin};
-use apiconform::sdk::trial::SdkHarness;
-use apiconform::sdk::{self, flavour};
-use apiconform::suite::Suite;
-use std::path::Path;
-use std::sync::Arc;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn enabled() -> bool {
     if std::env::var_os("APICONFORM_SDK_UPGRADES").is_some() {
         return true;
     }
-    eprintln!("note: SDK upgrade demonstrations skipped (set APICONFORM_SDK_UPGRADES=1)");
+    eprintln!("note: SDK upgrade diffs skipped (set APICONFORM_SDK_UPGRADES=1)");
     false
 }
 
-fn harness() -> SdkHarness {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let suite = Suite::load(&root.join("cases")).expect("cases load");
-    SdkHarness::start(Arc::new(suite)).expect("emulator starts")
+/// A fresh empty directory: the command runs there, as a user's would.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiconform-upgrade-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
-fn pin(package: &str, version: Option<&str>) -> Pin {
-    match version {
-        Some(v) => Pin::Version { package: package.into(), version: v.into() },
-        None => Pin::Locked,
-    }
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
 }
 
-/// Runs `case` through `from` and `to` of `flavour` and returns the changes.
-/// `before` runs before each of the two calls (a fault to inject, say).
-fn upgrade(
-    flavour_name: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    case: &str,
-    before: &dyn Fn(&SdkHarness),
-) -> Vec<Change> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sdk_root = sdk::root_for(&root.join("cases"));
-    let f = flavour(flavour_name).unwrap();
-    let h = harness();
-    let (api, c) = h
-        .suite()
-        .apis
-        .iter()
-        .flat_map(|a| a.cases.iter().map(move |c| (a, c)))
-        .find(|(a, c)| format!("{}::{}", a.path(), c.name) == case)
-        .unwrap_or_else(|| panic!("no case {case}"));
-    let run = |v: Option<&str>| {
-        let e = env::build(&sdk_root, f, &pin(f.package, v)).unwrap_or_else(|e| panic!("{flavour_name} {v:?}: {e}"));
-        before(&h);
-        h.run(&Pool::new(&sdk_root, f, e), api, c)
+/// `apiconform sdk diff ARGS` in an empty directory.
+fn sdk_diff(name: &str, args: &[&str]) -> Run {
+    let dir = scratch(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_apiconform"))
+        .arg("sdk")
+        .arg("diff")
+        .args(args)
+        .current_dir(&dir)
+        .env_remove("APICONFORM_CASES")
+        .output()
+        .expect("the binary runs");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    let (old, new) = (run(from), run(to));
-    let changes = compare(case, &old, &new);
-    eprintln!("{flavour_name} {from:?} -> {to:?} on {case}:");
-    for ch in &changes {
-        eprintln!("  [{}] {}: {} -> {}", ch.class.name(), ch.what, ch.old, ch.new);
-    }
-    changes
+    eprintln!("sdk diff {}: exit {}\n{}\n{}", args.join(" "), run.code, run.stdout, run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    run
 }
 
-fn has(changes: &[Change], class: Class, what: &str, old: &str, new: &str) -> bool {
-    changes.iter().any(|c| c.class == class && c.what.contains(what) && c.old.contains(old) && c.new.contains(new))
+/// The JSON report (one flavour) and the exit code.
+fn json(name: &str, args: &[&str]) -> (i32, Value) {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--format", "json"]);
+    let r = sdk_diff(name, &all);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stdout));
+    (r.code, v[0].clone())
+}
+
+/// The one row whose `what` is `what`, with its class.
+fn row<'a>(d: &'a Value, what: &str) -> &'a Value {
+    let rows = d["changes"].as_array().expect("changes");
+    let found: Vec<&Value> = rows.iter().filter(|r| r["what"] == what).collect();
+    assert_eq!(found.len(), 1, "one row for {what:?} in {rows:#?}");
+    found[0]
+}
+
+fn class_count(d: &Value, class: &str) -> u64 {
+    d["changes"].as_array().unwrap().iter().filter(|r| r["class"] == class).count() as u64
+}
+
+/// Counts in the summary are distinct changes: one per row.
+fn summary_counts_rows(d: &Value) {
+    for class in ["breaking", "notable", "noise"] {
+        assert_eq!(d["summary"][class], class_count(d, class), "{class} in {:#}", d["summary"]);
+    }
 }
 
 #[test]
-fn tea_ecs_2_1_0_to_2_1_1_moves_from_rpc_v1_form_to_acs3_query() {
+fn tea_ecs_2_1_0_to_2_1_1_moves_from_rpc_v1_form_to_acs3_query_one_row_per_change() {
     if !enabled() {
         return;
     }
-    let c = upgrade(
-        "py-tea-ecs",
-        Some("2.1.0"),
-        Some("2.1.1"),
-        "aliyun::ecs::ReplaceSystemDisk::instance-not-stopped",
-        &|_| {},
-    );
-    assert!(has(&c, Class::Breaking, "signature scheme", "rpc-v1", "acs3"), "{c:#?}");
-    assert!(has(&c, Class::Breaking, "parameter location", "form", "query"), "{c:#?}");
-    assert!(has(&c, Class::Breaking, "Action moved", "query", "header"), "{c:#?}");
+    let r = sdk_diff("tea-2.1.1", &["--flavour", "py-tea-ecs", "--from", "2.1.0", "--to", "2.1.1"]);
+    assert_eq!(r.code, 1, "an unaccepted breaking change fails the gate");
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(first.starts_with("flavour") && first.contains("breaking"), "the summary comes first: {first}");
+    let summary = r.stdout.lines().nth(1).unwrap_or("");
+    assert!(summary.starts_with("py-tea-ecs") && summary.contains("breaking"), "{summary}");
+    for line in [
+        "wire: signature scheme: rpc-v1 -> acs3",
+        "wire: parameter location: form -> query",
+        "wire: Action no longer sent where it was: query+header -> header",
+    ] {
+        // Once, whatever the number of cases it touches.
+        assert_eq!(r.stdout.matches(line).count(), 1, "{line} once in\n{}", r.stdout);
+    }
+    let scheme = r.stdout.lines().skip_while(|l| !l.contains("signature scheme")).nth(1).unwrap_or("");
+    assert!(scheme.contains("requests,") && scheme.contains("cases:") && scheme.contains("more"), "{scheme}");
 }
 
 #[test]
@@ -94,31 +125,45 @@ fn volcengine_1_0_130_to_4_0_45_sends_lowercase_booleans() {
     if !enabled() {
         return;
     }
-    let c = upgrade(
-        "py-volcengine",
-        Some("1.0.130"),
-        Some("4.0.45"),
-        "volcengine::ecs::ReplaceSystemVolume::keep-credential-success",
-        &|_| {},
+    let (code, d) = json("volc-4", &["--flavour", "py-volcengine", "--from", "1.0.130", "--to", "4.0.45"]);
+    assert_eq!(code, 1);
+    let r = row(&d, "encoded value of KeepImageCredential");
+    assert_eq!(
+        (r["class"].as_str(), r["old"].as_str(), r["new"].as_str()),
+        (Some("breaking"), Some("True"), Some("true"))
     );
-    assert!(has(&c, Class::Breaking, "encoded value of KeepImageCredential", "True", "true"), "{c:#?}");
+    assert!(r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "volcengine::ecs::ReplaceSystemVolume::keep-credential-success"));
+    assert!(r["requests"].as_u64() >= Some(r["cases"].as_array().unwrap().len() as u64));
+    // 1.0.130 never sent the session token: the trial ran only on the new side.
+    let token = row(&d, "the case now passes");
+    assert_eq!(token["class"], "notable");
+    summary_counts_rows(&d);
+    assert_eq!((d["from"]["version"].as_str(), d["to"]["version"].as_str()), (Some("1.0.130"), Some("4.0.45")));
 }
 
+/// Only additions: two new headers, signed, and a new User-Agent.
 #[test]
-fn volcengine_4_0_45_to_5_0_54_signs_new_sdk_headers() {
+fn volcengine_4_0_45_to_5_0_54_only_adds_headers_notable_exit_0() {
     if !enabled() {
         return;
     }
-    let c = upgrade(
-        "py-volcengine",
-        Some("4.0.45"),
-        None,
-        "volcengine::ecs::ReplaceSystemVolume::keep-credential-success",
-        &|_| {},
+    let r = sdk_diff(
+        "volc-5",
+        &["--flavour", "py-volcengine", "--from", "4.0.45", "--to", "5.0.54", "--format", "markdown"],
     );
-    assert!(has(&c, Class::Notable, "signed headers grew", "", "x-sdk-invocation-id"), "{c:#?}");
-    assert!(has(&c, Class::Notable, "signed headers grew", "", "x-sdk-request"), "{c:#?}");
-    assert!(!c.iter().any(|x| x.class == Class::Breaking), "{c:#?}");
+    assert_eq!(r.code, 0, "additions never fail the gate");
+    assert!(r.stdout.starts_with("# SDK upgrade diff\n"), "{}", r.stdout);
+    let table = r.stdout.lines().find(|l| l.starts_with("| `py-volcengine`")).expect("the summary row");
+    assert!(table.contains("| notable | 0 |"), "{table}");
+    for what in ["header newly signed: x-sdk-invocation-id", "new header: x-sdk-request", "User-Agent"] {
+        let line = r.stdout.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}"));
+        assert!(line.starts_with("| notable |") && line.contains("<details><summary>"), "{line}");
+    }
+    assert!(!r.stdout.lines().any(|l| l.starts_with("| breaking |")), "{}", r.stdout);
 }
 
 #[test]
@@ -126,58 +171,29 @@ fn tea_openapi_0_3_16_to_0_4_6_raises_throttling_exception_with_retry_after() {
     if !enabled() {
         return;
     }
-    let throttle =
-        |h: &SdkHarness| h.emulator().inject_fault("aliyun", "ReplaceSystemDisk", "Throttling.User", 1).unwrap();
-    let c = upgrade(
-        "py-tea-ecs",
-        Some("7.3.0+tea-openapi-0.3.16"),
-        Some("7.3.0+tea-openapi-0.4.6"),
-        "aliyun::ecs::ReplaceSystemDisk::instance-not-stopped",
-        &throttle,
+    let (code, d) = json(
+        "tea-openapi",
+        &[
+            "--flavour",
+            "py-tea-ecs",
+            "--from",
+            "7.3.0+tea-openapi-0.3.16",
+            "--to",
+            "7.3.0+tea-openapi-0.4.6",
+            "flow-control",
+        ],
     );
-    // ThrottlingException subclasses the old TeaException: notable, not breaking.
-    assert!(has(&c, Class::Notable, "new exception subclass", "TeaException", "ThrottlingException"), "{c:#?}");
-    assert!(has(&c, Class::Notable, "new exception attribute: retry_after", "", "retry_after"), "{c:#?}");
-    assert!(has(&c, Class::Notable, "retry_after", "-", "200"), "{c:#?}");
-}
-
-/// pop-core 1.8.0 flattens a list inside a repeated item differently, but
-/// no parameter of the four APIs is such a list (`Arn.N.*` holds scalars):
-/// on the real cases the upgrade changes only the SDK's own headers. The
-/// flattening class itself is shown by `diff::tests`.
-#[test]
-fn pop_core_1_7_10_to_1_8_0_changes_only_its_client_header_on_these_apis() {
-    if !enabled() {
-        return;
-    }
-    let c = upgrade("node-pop-core", Some("1.7.10"), None, "aliyun::ecs::ReplaceSystemDisk::arn-not-open", &|_| {});
-    assert!(has(&c, Class::Notable, "header value: x-sdk-client", "1.7.10", "1.8.0"), "{c:#?}");
-    assert!(has(&c, Class::Noise, "User-Agent", "1.7.10", "1.8.0"), "{c:#?}");
-    assert!(!c.iter().any(|x| x.class == Class::Breaking), "{c:#?}");
-}
-
-/// The same upgrade with a list inside the repeated `Arn` item (a shape the
-/// ECS doc does not give `Arn`, added to the case here only): 1.7.10 joins
-/// it (`Arn.1.Tag=x,y`), 1.8.0 numbers it (`Arn.1.Tag.1`, `Arn.1.Tag.2`).
-#[test]
-fn pop_core_1_7_10_to_1_8_0_flattens_a_list_inside_a_repeated_item_differently() {
-    if !enabled() {
-        return;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sdk_root = sdk::root_for(&root.join("cases"));
-    let f = flavour("node-pop-core").unwrap();
-    let h = harness();
-    let api = h.suite().apis.iter().find(|a| a.path() == "aliyun::ecs::ReplaceSystemDisk").unwrap();
-    let mut case = api.cases.iter().find(|c| c.name == "arn-not-open").unwrap().clone();
-    case.steps[0].params.push(("Arn.1.Tag.1".into(), "x".into()));
-    case.steps[0].params.push(("Arn.1.Tag.2".into(), "y".into()));
-    let run = |v: Option<&str>| {
-        let e = env::build(&sdk_root, f, &pin(f.package, v)).unwrap();
-        h.run(&Pool::new(&sdk_root, f, e), api, &case)
-    };
-    let c = compare("arn-with-a-nested-list", &run(Some("1.7.10")), &run(None));
-    assert!(has(&c, Class::Breaking, "parameter name or flattening: Arn.1.Tag", "Arn.1.Tag", "Arn.1.Tag.1"), "{c:#?}");
+    let sub = row(&d, "new exception subclass");
+    assert_eq!(sub["class"], "notable", "{sub:#}");
+    assert!(
+        sub["old"].as_str().unwrap().ends_with("TeaException")
+            && sub["new"].as_str().unwrap().ends_with("ThrottlingException")
+    );
+    assert_eq!(row(&d, "new exception attribute: retry_after")["class"], "notable");
+    let hint = row(&d, "retry hint (retry_after)");
+    assert_eq!((hint["class"].as_str(), hint["old"].as_str()), (Some("notable"), Some("-")));
+    summary_counts_rows(&d);
+    assert_eq!(code, if d["summary"]["breaking"] == d["summary"]["accepted"] { 0 } else { 1 });
 }
 
 #[test]
@@ -185,13 +201,197 @@ fn aliyun_core_2_13_36_to_2_16_1_changes_nonce_format_and_accept_encoding() {
     if !enabled() {
         return;
     }
-    let c = upgrade(
-        "py-aliyun-core",
-        Some("2.13.36"),
-        None,
-        "aliyun::ecs::ReplaceSystemDisk::instance-not-stopped",
-        &|_| {},
+    let (code, d) = json("core-2.16", &["--flavour", "py-aliyun-core", "--from", "2.13.36", "--to", "2.16.1"]);
+    let nonce = row(&d, "format of SignatureNonce");
+    assert_eq!(
+        (nonce["class"].as_str(), nonce["old"].as_str(), nonce["new"].as_str()),
+        (Some("notable"), Some("[nonce:uuid]"), Some("[nonce:hex32]"))
     );
-    assert!(has(&c, Class::Notable, "format of SignatureNonce", "", ""), "{c:#?}");
-    assert!(c.iter().any(|x| x.class == Class::Notable && x.what.contains("accept-encoding")), "{c:#?}");
+    assert_eq!(row(&d, "header value: accept-encoding")["class"], "notable");
+    assert_eq!(d["summary"]["breaking"], 0);
+    assert_eq!(code, 0);
+}
+
+/// "Action/Version moved" was wrong: the SDK starts sending them as
+/// headers too, alongside the query, which every server accepts (notable).
+/// The same upgrade does break something real: on a wrong secret 2.13
+/// raises InvalidAccessKeySecret with its own message, where 2.12 passed
+/// the server's SignatureDoesNotMatch through; that, and only that, fails
+/// the gate.
+#[test]
+fn aliyun_core_2_12_0_to_2_13_36_adds_action_and_version_headers_as_notable() {
+    if !enabled() {
+        return;
+    }
+    let (code, d) = json(
+        "core-headers",
+        &["--flavour", "py-aliyun-core", "--from", "2.12.0", "--to", "2.13.36", "ReplaceSystemDisk"],
+    );
+    for what in [
+        "Action also sent in header",
+        "Version also sent in header",
+        "new header: x-acs-action",
+        "new header: x-acs-version",
+    ] {
+        assert_eq!(row(&d, what)["class"], "notable", "{what}");
+    }
+    let code_row = row(&d, "code");
+    assert_eq!(
+        (code_row["old"].as_str(), code_row["new"].as_str()),
+        (Some("SignatureDoesNotMatch"), Some("InvalidAccessKeySecret"))
+    );
+    for r in d["changes"].as_array().unwrap().iter().filter(|r| r["class"] == "breaking") {
+        let cases = r["cases"].as_array().unwrap();
+        assert!(
+            cases.iter().all(|c| c.as_str().unwrap().contains("signature")),
+            "only the wrong-secret cases break: {r:#}"
+        );
+    }
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn pop_core_1_7_10_to_1_8_0_changes_only_its_client_header_on_these_apis() {
+    if !enabled() {
+        return;
+    }
+    let (code, d) = json("pop-core", &["--flavour", "node-pop-core", "--from", "1.7.10", "--to", "1.8.0"]);
+    let client = row(&d, "header value: x-sdk-client");
+    assert!(client["old"].as_str().unwrap().contains("1.7.10") && client["new"].as_str().unwrap().contains("1.8.0"));
+    assert_eq!(client["class"], "notable");
+    assert_eq!(row(&d, "User-Agent")["class"], "notable");
+    assert_eq!((d["summary"]["breaking"].as_u64(), code), (Some(0), 0));
+}
+
+/// The same upgrade with a list inside the repeated `Arn` item, a shape
+/// the ECS doc does not give `Arn`: added in a case directory of one's own
+/// (`--cases`), with the parameter in its contract.
+#[test]
+fn pop_core_1_7_10_to_1_8_0_flattens_a_list_inside_a_repeated_item_differently() {
+    if !enabled() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = scratch("arn-cases");
+    let api_dir = own.join("aliyun/ecs/ReplaceSystemDisk");
+    std::fs::create_dir_all(&api_dir).unwrap();
+    let api = std::fs::read_to_string(root.join("cases/aliyun/ecs/ReplaceSystemDisk/api.yaml")).unwrap();
+    let api = api.replacen(
+        "  Arn.N.AssumeRoleFor: { type: integer, not_open: true }\n",
+        "  Arn.N.AssumeRoleFor: { type: integer, not_open: true }\n  Arn.N.Tag.N: { type: string, not_open: true }\n",
+        1,
+    );
+    assert!(api.contains("Arn.N.Tag.N"), "the contract gains the parameter");
+    std::fs::write(api_dir.join("api.yaml"), api).unwrap();
+    let case = std::fs::read_to_string(root.join("cases/aliyun/ecs/ReplaceSystemDisk/arn-not-open.yaml")).unwrap();
+    let case = case
+        .replace("name: arn-not-open", "name: arn-with-a-nested-list")
+        .replace("  Arn.1.AssumeRoleFor: 1\n", "  Arn.1.AssumeRoleFor: 1\n  Arn.1.Tag.1: x\n  Arn.1.Tag.2: y\n");
+    std::fs::write(api_dir.join("arn-with-a-nested-list.yaml"), case).unwrap();
+    let cases = own.to_string_lossy().into_owned();
+    let (_, d) = json(
+        "arn",
+        &[
+            "--cases",
+            &cases,
+            "--flavour",
+            "node-pop-core",
+            "--from",
+            "1.7.10",
+            "--to",
+            "1.8.0",
+            "arn-with-a-nested-list",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&own);
+    // 1.7.10 joins the inner list (`Arn.1.Tag=x,y`): the case's parameters
+    // never went out, so the case could not run there; 1.8.0 numbers it.
+    let now = row(&d, "the case now passes");
+    assert_eq!(now["class"], "notable");
+    assert!(now["details"]["aliyun::ecs::ReplaceSystemDisk::arn-with-a-nested-list"]
+        .as_str()
+        .unwrap()
+        .contains("Arn.1.Tag"));
+    let gone = row(&d, "parameter no longer sent: Arn.1.Tag");
+    assert_eq!((gone["class"].as_str(), gone["old"].as_str()), (Some("breaking"), Some("x%2Cy")));
+    assert_eq!(row(&d, "new parameter: Arn.1.Tag.1")["class"], "notable");
+}
+
+#[test]
+fn a_driver_that_cannot_import_its_sdk_is_an_environment_error_exit_2_with_the_cause() {
+    if !enabled() {
+        return;
+    }
+    let r = sdk_diff("kscore-import", &["--flavour", "py-kscore", "--from", "1.3.57", "--to", "1.3.65"]);
+    assert_eq!(r.code, 2, "never \"unchanged\"");
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(first.starts_with("NO RESULT for py-kscore"), "the cause comes first: {first}");
+    assert!(r.stdout.contains("the py-kscore driver did not start"), "{}", r.stdout);
+    assert!(r.stdout.contains("ImportError: cannot import name 'Mapping' from 'collections'"), "{}", r.stdout);
+    assert!(r.stdout.contains("no result"), "{}", r.stdout);
+}
+
+#[test]
+fn a_dependency_conflict_is_an_environment_error_exit_2_with_the_conflict() {
+    if !enabled() {
+        return;
+    }
+    let (code, d) =
+        json("conflict", &["--flavour", "py-aliyun-core", "--package", "aliyun-python-sdk-core", "--to", "2.3.5"]);
+    assert_eq!(code, 2);
+    let problem = d["problems"][0].as_str().unwrap_or_default();
+    assert!(problem.contains("dependency conflict"), "{problem}");
+    assert!(
+        problem.contains("aliyun-python-sdk-ecs 4.24.83 has requirement aliyun-python-sdk-core>=2.11.5, but you have aliyun-python-sdk-core 2.3.5"),
+        "{problem}"
+    );
+    assert_eq!(d["changes"].as_array().map(Vec::len), Some(0), "no result is claimed");
+}
+
+#[test]
+fn a_package_the_sdk_does_not_load_is_said_first_and_claims_nothing() {
+    if !enabled() {
+        return;
+    }
+    // The Node SDK sends through @alicloud/openapi-core.
+    let r = sdk_diff(
+        "openapi-client",
+        &[
+            "--flavour",
+            "node-tea-ecs",
+            "--package",
+            "@alicloud/openapi-client",
+            "--to",
+            "0.4.14",
+            "--format",
+            "markdown",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    let top: Vec<&str> = r.stdout.lines().take(6).collect();
+    assert!(top.join("\n").contains("No result for `node-tea-ecs`"), "{top:#?}");
+    assert!(r.stdout.contains("the SDK does not load @alicloud/openapi-client"), "{}", r.stdout);
+    // tea-openapi 0.4 dropped alibabacloud-openapi-util.
+    let (code, d) = json(
+        "openapi-util",
+        &["--flavour", "py-tea-ecs", "--package", "alibabacloud-openapi-util", "--to", "0.2.4", "instance-not-stopped"],
+    );
+    assert_eq!(code, 2);
+    assert!(d["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str().unwrap().contains("does not load alibabacloud-openapi-util")));
+    // @volcengine/openapi keeps its own nested axios 0.21.
+    let (code, d) = json(
+        "axios",
+        &["--flavour", "node-volcengine", "--package", "axios", "--to", "1.7.9", "ReplaceSystemVolume::success"],
+    );
+    assert_eq!(code, 2);
+    let problem = d["problems"][0].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("loads another copy of axios (0.21.4")
+            && problem.contains("@volcengine/openapi/node_modules/axios"),
+        "{problem}"
+    );
 }

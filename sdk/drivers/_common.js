@@ -30,6 +30,40 @@ function packageVersions(names) {
   return out;
 }
 
+// What this process loaded of the package `name`: the copy the environment
+// installed (NODE_PATH/<name>), and every copy whose files are in
+// require.cache (an SDK may load its own nested copy, or another package).
+function probe(name) {
+  const fs = require('fs');
+  const version = (dir) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version || null;
+    } catch (e) {
+      return null;
+    }
+  };
+  let installed = null;
+  for (const root of (process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean)) {
+    const dir = path.join(root, name);
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      installed = { version: version(dir), path: fs.realpathSync(dir) };
+      break;
+    }
+  }
+  const marker = `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`;
+  const loaded = new Map();
+  for (const file of Object.keys(require.cache)) {
+    if (file.endsWith('.json')) continue; // metadata read (packageVersions), not code loaded
+    const real = fs.realpathSync(file);
+    const i = real.lastIndexOf(marker);
+    if (i < 0) continue;
+    const dir = real.slice(0, i + marker.length - 1);
+    if (!loaded.has(dir)) loaded.set(dir, version(dir));
+  }
+  const copies = [...loaded.entries()].sort().map(([p, v]) => ({ version: v, path: p }));
+  return { package: name, installed, loaded: copies };
+}
+
 // A case value (a string) as the contract's type; a value that does not
 // convert stays the raw string, so the SDK decides what to do with it.
 function convert(value, kind) {
@@ -279,6 +313,7 @@ async function one(line, handle) {
   let id = null;
   try {
     req = JSON.parse(line);
+    if (req && typeof req === 'object' && typeof req.probe === 'string') return { probe: probe(req.probe) };
     id = req && typeof req === 'object' && 'id' in req ? req.id : null;
     check(req);
   } catch (e) {
@@ -293,5 +328,5 @@ async function one(line, handle) {
 }
 
 module.exports = {
-  convert, nest, flatten, dropped, describeError, outcome, unsupported, unexpected, jsonBody, lcfirst, serve,
+  convert, nest, flatten, probe, dropped, describeError, outcome, unsupported, unexpected, jsonBody, lcfirst, serve,
 };

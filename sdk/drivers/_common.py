@@ -9,6 +9,7 @@ driver runs inside the flavour's own virtualenv, next to nothing but the SDK.
 
 import importlib.metadata
 import json
+import os
 import re
 import sys
 import traceback
@@ -26,6 +27,72 @@ def package_versions(names):
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def _dist_files(dist):
+    """The real paths of a distribution's installed files."""
+    return {os.path.realpath(dist.locate_file(f)) for f in (dist.files or [])}
+
+
+def _top_levels(dist):
+    """The top-level import names a distribution installs (from its file list)."""
+    tops = set()
+    for f in dist.files or []:
+        first = f.parts[0] if f.parts else ""
+        if not first or first.endswith((".dist-info", ".egg-info", ".data")) or first in ("..", "__pycache__"):
+            continue
+        tops.add(first[:-3] if first.endswith(".py") else first.split(".")[0])
+    return tops
+
+
+def _owner(path, dists):
+    """The version of the distribution that installed `path`, if one did."""
+    for d in dists:
+        if path in _dist_files(d):
+            return d.version
+    return None
+
+
+def _requirements(dist):
+    """The names of the distributions `dist` requires (extras left out)."""
+    names = []
+    for req in dist.requires or []:
+        if ";" in req and "extra" in req.split(";", 1)[1]:
+            continue
+        names.append(re.split(r"[\s;<>=!~\[(]", req.strip(), maxsplit=1)[0])
+    return names
+
+
+def probe(name, seen=None):
+    """What this process loaded of the distribution `name`: the copy the
+    environment installed, and every copy of its modules in sys.modules. A
+    distribution without modules of its own (a meta-package that pins the
+    real ones) counts as loaded when one it requires is."""
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return {"package": name, "installed": None, "loaded": []}
+    own, tops = _dist_files(dist), _top_levels(dist)
+    installed = {"version": dist.version, "path": str(dist.locate_file(""))}
+    if not tops:
+        seen = (seen or set()) | {name}
+        deps = [d for d in _requirements(dist) if d not in seen]
+        via = [d for d in deps if probe(d, seen)["loaded"]]
+        return {"package": name, "installed": installed, "loaded": [installed] if via else [], "via": via}
+    loaded, others = {}, None
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if not f or getattr(mod, "__name__", "").split(".")[0] not in tops:
+            continue
+        real = os.path.realpath(f)
+        if real in own:
+            loaded[installed["path"]] = installed["version"]
+            continue
+        if others is None:
+            others = [d for d in importlib.metadata.distributions() if d.metadata["Name"] != dist.metadata["Name"]]
+        loaded[os.path.dirname(real)] = _owner(real, others)
+    copies = [{"version": v, "path": p} for p, v in sorted(loaded.items())]
+    return {"package": name, "installed": installed, "loaded": copies}
 
 
 def convert(value, kind):
@@ -283,6 +350,9 @@ def serve(flavour, packages, handle):
         req_id = None
         try:
             req = json.loads(line)
+            if isinstance(req, dict) and isinstance(req.get("probe"), str):
+                emit({"probe": probe(req["probe"])})
+                continue
             req_id = req.get("id") if isinstance(req, dict) else None
             _check(req)
             req.setdefault("params", [])

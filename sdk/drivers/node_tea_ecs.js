@@ -1,12 +1,15 @@
 'use strict';
-// Driver for @alicloud/ecs20140526 (Node, tea / darabonba) with the Config of
-// @alicloud/openapi-client.
+// Driver for @alicloud/ecs20140526 (Node, tea / darabonba).
 //
 // Flavour:
 //   node-tea-ecs  NODE_PATH=ENV/node_modules node sdk/drivers/node_tea_ecs.js   (ACS3)
 //
-// Used as the package README shows: new Ecs.default(new OpenApi.Config({...})),
-// a request model `new Ecs.<Action>Request({...})` and the lowerCamel method.
+// Used as the package README shows: new Ecs.default(new Config({...})), a
+// request model `new Ecs.<Action>Request({...})` and the lowerCamel method.
+// The Config is the one of the core package the SDK itself depends on,
+// resolved from the SDK's own directory (7.x runs on @alicloud/openapi-core,
+// whose $OpenApiUtil.Config it is; older releases on @alicloud/openapi-client),
+// so the driver loads no core the SDK does not send through.
 // The model's static names() (property -> wire name) and types() (nested
 // models, {type:'array', itemType}) turn the case's wire names into the
 // model's properties; a wire name absent from names() is dropped. Dropped
@@ -22,7 +25,16 @@ const PACKAGES = [
 const READ_TIMEOUT_MS = 10000;
 
 const Ecs = require('@alicloud/ecs20140526');
-const OpenApi = require('@alicloud/openapi-client');
+
+// The Config class of the core the SDK depends on, as the SDK resolves it.
+function sdkConfig() {
+  const sdkDir = path.dirname(require.resolve('@alicloud/ecs20140526/package.json'));
+  const deps = require(path.join(sdkDir, 'package.json')).dependencies || {};
+  const from = (name) => require(require.resolve(name, { paths: [sdkDir] }));
+  if (deps['@alicloud/openapi-core']) return from('@alicloud/openapi-core').$OpenApiUtil.Config;
+  return from('@alicloud/openapi-client').Config;
+}
+const Config = sdkConfig();
 
 const clients = new Map();
 
@@ -30,7 +42,7 @@ function client(req) {
   const cred = req.credentials || {};
   const key = JSON.stringify([req.endpoint, req.region, cred.access_key_id, cred.secret, cred.session_token]);
   if (!clients.has(key)) {
-    const config = new OpenApi.Config({
+    const config = new Config({
       accessKeyId: cred.access_key_id,
       accessKeySecret: cred.secret,
       endpoint: req.endpoint,

@@ -9,7 +9,10 @@ Used as the packages' README shows: AcsClient(ak, secret, region, port=...)
 its `set_*` setters, and `do_action_with_exception`. The setters are the only
 way the SDK takes parameters: `SystemDisk.Size` -> set_SystemDiskSize,
 `Arn.N.*` -> set_Arns([{...}]), `InstanceId.N` -> set_InstanceIds([...]).
-A parameter with no setter is dropped (the SDK has no way to send it).
+A parameter with no setter is dropped (the SDK has no way to send it),
+except `RegionId`: a request without it is signed with `RegionId` set to the
+client's region (`aliyunsdkcore/request.py`, `get_url`), so the driver builds
+the client with the case's region and the SDK sends it.
 """
 
 import importlib
@@ -30,12 +33,11 @@ class Driver:
         self.acs_client, self.sdk_errors = AcsClient, (ClientException, ServerException)
         self.clients = {}
 
-    def client(self, req):
+    def client(self, req, region):
         cred = req["credentials"]
         port = int(req["endpoint"].rsplit(":", 1)[1]) if ":" in req["endpoint"] else 80
-        key = (port, req.get("region"), cred.get("access_key_id"), cred.get("secret"), cred.get("session_token"))
+        key = (port, region, cred.get("access_key_id"), cred.get("secret"), cred.get("session_token"))
         if key not in self.clients:
-            region = req.get("region") or "cn-hangzhou"
             if cred.get("session_token"):
                 from aliyunsdkcore.auth.credentials import StsTokenCredential
 
@@ -96,14 +98,19 @@ class Driver:
         tree, canonical = c.nest(req["params"])
         request = cls()
         request.set_endpoint(req["endpoint"].rsplit(":", 1)[0])
+        region = req.get("region") or "cn-hangzhou"
+        if not callable(getattr(request, "set_RegionId", None)) and isinstance(tree.get("RegionId"), (str, int)):
+            region = str(tree.pop("RegionId"))  # sent from the client's region
         try:
             self.fill(request, tree)
         except Exception as e:  # a setter refused the shape (a scalar where a list is expected...)
             return c.unexpected(rid, e, sorted(canonical))
         sent = dict(request.get_query_params() or {})
         sent.update(request.get_body_params() or {})
+        sent.setdefault("RegionId", region)
         gone = c.dropped(canonical, sent)
-        raw, failed = c.call_sdk(rid, lambda: self.client(req).do_action_with_exception(request), self.sdk_errors,
+        client = self.client(req, region)
+        raw, failed = c.call_sdk(rid, lambda: client.do_action_with_exception(request), self.sdk_errors,
                                  lambda e: self.error(rid, e, gone), gone)
         if failed:
             return failed

@@ -11,6 +11,9 @@ The model reads only the keys its generated `_deserialize` names, with
 `if params.get(key)`: so `SystemDisk.DiskSize` (a flat key) and `KeyId` (a
 list) get in, any other name is dropped, and so is a falsy value
 (`KeepImageLogin=false`, `0`): the driver reports all of them as dropped.
+A case may also name a model attribute (`SystemDisk_DiskSize`, the name the
+SDK itself puts on the wire for `SystemDisk.DiskSize`): it is given under the
+key the model reads for that attribute.
 """
 
 import inspect
@@ -66,11 +69,14 @@ class Driver:
             return c.unsupported(rid, f"kingsoftcloud-sdk-python has no {action}Request model or KecClient.{action}")
         tree, canonical = c.nest(req["params"])
         keys = self.keys(model_cls)
+        attr_to_key = {attr: key for key, attr in keys.items()}
         doc = {}
         for name, canon in canonical.items():
             head = canon.split(".")[0]
             if canon in keys or name in keys:  # a flat key the model reads, e.g. SystemDisk.DiskSize
                 doc[canon if canon in keys else name] = _lookup(tree, canon)
+            elif canon in attr_to_key:  # the attribute's own name, e.g. SystemDisk_DiskSize
+                doc[attr_to_key[canon]] = _lookup(tree, canon)
             elif head in keys and isinstance(tree.get(head), list):  # a list the model reads, e.g. KeyId
                 doc[head] = tree[head]
         request = model_cls()
@@ -78,8 +84,8 @@ class Driver:
             request.from_json_string(json.dumps(doc))
         except Exception as e:
             return c.unexpected(rid, e, sorted(canonical))
-        attr_to_key = {attr: key for key, attr in keys.items()}
         kept = c.flatten({attr_to_key.get(a, a): v for a, v in vars(request).items()})
+        kept.update(c.flatten({a: v for a, v in vars(request).items()}))
         gone = c.dropped(canonical, kept)
         raw, failed = c.call_sdk(rid, lambda: getattr(self.client(req), action)(request), self.sdk_error,
                                  lambda e: self.error(rid, e, gone), gone)

@@ -22,6 +22,8 @@ pub mod verdict;
 
 pub use executor::{Skips, TrialResult, Verdict};
 pub use session::{Created, CREATED_PREFIX};
+pub(crate) use transport::{Binding, Request};
+pub(crate) use trial::{Carried, Prepared, TargetKind, Trial};
 pub use verdict::{check, save};
 
 use crate::emulator::Emulator;
@@ -211,6 +213,11 @@ impl Harness {
 
     pub fn emulator_addr(&self) -> SocketAddr {
         self.emulator_addr
+    }
+
+    /// The in-process emulator (to inject a fault, or watch what an SDK sent).
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
     }
 
     /// Runs one case on one target. Never panics on a failing case.

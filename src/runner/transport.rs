@@ -32,7 +32,7 @@ pub(crate) struct Binding {
 
 impl Binding {
     /// An offline target on loopback: nothing to stage.
-    pub(super) fn loopback(creds: Credentials, bindings: Bindings, host: String, vendor: &str) -> Binding {
+    pub(crate) fn loopback(creds: Credentials, bindings: Bindings, host: String, vendor: &str) -> Binding {
         let region = crate::vendor::region(vendor).to_string();
         let (staging, system_disks) = (Vec::new(), Vec::new());
         Binding { creds, bindings, scheme: "http".into(), host, region, mock: None, staging, system_disks }

@@ -2,9 +2,11 @@
 //!
 //! Why: the step loop is the same for every target. What differs (how
 //! fixtures are bound, what happens before the first step, what a step
-//! needs before it is sent, what is done with its answer, and what is left
-//! to do at the end) is stated once per target in a [`TargetKind`] impl, so
-//! the loop has no branch on the target.
+//! needs before it is sent, how it is carried, what is done with its
+//! answer, and what is left to do at the end) is stated once per target in
+//! a [`TargetKind`] impl, so the loop has no branch on the target. A step is
+//! carried by our own signer over HTTP, except on the SDK target
+//! (`sdk::trial`), where an official SDK's driver carries it.
 
 use super::transport::{Binding, Channel, Request};
 use super::verdict::{check, dry_run_expectation, save};
@@ -42,7 +44,7 @@ pub(crate) struct Trial<'a> {
 }
 
 impl Trial<'_> {
-    fn channel(&mut self) -> Channel<'_> {
+    pub(crate) fn channel(&mut self) -> Channel<'_> {
         Channel { p: self.p, b: &self.b, redactor: &mut self.redactor, out: &mut self.out }
     }
 }
@@ -55,10 +57,18 @@ pub(crate) struct Prepared<'a> {
     pub limit: Option<&'a RateLimit>,
 }
 
-/// What differs between targets. The emulator, the mock and the live
-/// cloud each implement it; [`Harness::run_on`] runs any of them.
+/// How a step was carried: an answer to check, or why this target cannot
+/// express the step (the trial stops, unsupported: never a pass).
+pub(crate) enum Carried {
+    Answer(HttpResponse, Normalized),
+    Unsupported(String),
+}
+
+/// What differs between targets. The emulator, the mock, the live cloud
+/// and the SDK target each implement it; [`Harness::run_on`] runs any of them.
 pub(crate) trait TargetKind {
-    const TARGET: Target;
+    /// The transcript's second line (`target: emulator`).
+    fn heading(&self) -> String;
     /// Live requests are scheduled under the documented rate and retried.
     const LIVE: bool = false;
 
@@ -71,6 +81,12 @@ pub(crate) trait TargetKind {
 
     /// What a step needs on this target before it is sent.
     async fn before_send(&self, _h: &Harness, _t: &mut Trial<'_>, _i: usize, _step: &CaseStep, _s: &mut Prepared<'_>) {}
+
+    /// Carries step `i` (each of a `repeat:`): by default our own signer,
+    /// over HTTP, writing the exchange into the transcript.
+    async fn carry(&self, h: &Harness, t: &mut Trial<'_>, _i: usize, r: &Request<'_>) -> Result<Carried, String> {
+        h.exchange(&mut t.channel(), r).await.map(|(resp, n)| Carried::Answer(resp, n))
+    }
 
     /// After a step's answer was checked (`failed`: the check failed).
     fn after_check(
@@ -101,7 +117,9 @@ pub(crate) struct OnMock;
 pub(crate) struct OnLive;
 
 impl TargetKind for OnEmulator {
-    const TARGET: Target = Target::Emulator;
+    fn heading(&self) -> String {
+        format!("target: {}", Target::Emulator.name())
+    }
 
     async fn bind(&self, h: &Harness, api: &Api, case: &Case, _seq: u64) -> Result<Binding, String> {
         let (creds, bindings) = h.emulator.create_tenant(&api.vendor, &case.world);
@@ -116,7 +134,9 @@ impl TargetKind for OnEmulator {
 }
 
 impl TargetKind for OnMock {
-    const TARGET: Target = Target::Mock;
+    fn heading(&self) -> String {
+        format!("target: {}", Target::Mock.name())
+    }
 
     async fn bind(&self, _h: &Harness, api: &Api, case: &Case, seq: u64) -> Result<Binding, String> {
         let (state, fixtures) = State::build(
@@ -193,7 +213,9 @@ impl TargetKind for OnMock {
 }
 
 impl TargetKind for OnLive {
-    const TARGET: Target = Target::Live;
+    fn heading(&self) -> String {
+        format!("target: {}", Target::Live.name())
+    }
     const LIVE: bool = true;
 
     async fn bind(&self, h: &Harness, api: &Api, case: &Case, _seq: u64) -> Result<Binding, String> {
@@ -258,7 +280,7 @@ impl TargetKind for OnLive {
 
 impl Harness {
     /// Runs one case on the target `k`. Never panics on a failing case.
-    pub(super) fn run_on<K: TargetKind>(&self, k: &K, api: &Api, case: &Case, dry_run: Option<bool>) -> TrialOutcome {
+    pub(crate) fn run_on<K: TargetKind>(&self, k: &K, api: &Api, case: &Case, dry_run: Option<bool>) -> TrialOutcome {
         let turn = k.turn(self, &api.vendor);
         let _turn = turn.as_ref().map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
         self.rt.block_on(self.run_trial(k, api, case, dry_run))
@@ -280,7 +302,7 @@ impl Harness {
         redactor.add_credentials(&b.creds);
         let out = TrialOutcome::default();
         let mut t = Trial { api, case, p, seq, dry_run: false, replay: None, b, redactor, out, created: Vec::new() };
-        let _ = writeln!(t.out.transcript, "case: {}::{}\ntarget: {}", api.path(), case.name, K::TARGET.name());
+        let _ = writeln!(t.out.transcript, "case: {}::{}\n{}", api.path(), case.name, k.heading());
         if k.prepare(self, &mut t, dry_run).await {
             for (i, step) in case.steps.iter().enumerate() {
                 if !self.run_step(k, &mut t, i, step).await {
@@ -305,14 +327,18 @@ impl Harness {
         let mut s = prepare_step(t, step);
         k.before_send(self, t, i, step, &mut s).await;
         let r = Request { step, creds: &s.creds, params: &s.params, limit: s.limit, live: K::LIVE };
-        if !self.repeats(t, &r, &s.expect).await {
+        if !self.repeats(k, t, i, &r, &s.expect).await {
             return false;
         }
         if step.repeat > 1 {
             let _ = writeln!(t.out.transcript, "\n({} sent {} times; the last is shown)", step.name, step.repeat);
         }
-        let (resp, n) = match self.exchange(&mut t.channel(), &r).await {
-            Ok(x) => x,
+        let (resp, n) = match k.carry(self, t, i, &r).await {
+            Ok(Carried::Answer(resp, n)) => (resp, n),
+            Ok(Carried::Unsupported(reason)) => {
+                t.out.skipped = Some(reason);
+                return false;
+            }
             Err(e) => {
                 t.out.failures.push(format!("{}: request failed: {e}", step.name));
                 return false;
@@ -328,13 +354,24 @@ impl Harness {
     /// A `repeat: N` step is sent N times, each answer checked; only the
     /// last exchange (sent by the caller) stays in the transcript. False
     /// when one of the first N-1 failed.
-    async fn repeats(&self, t: &mut Trial<'_>, r: &Request<'_>, expect: &CheckedExpect) -> bool {
+    async fn repeats<K: TargetKind>(
+        &self,
+        kind: &K,
+        t: &mut Trial<'_>,
+        i: usize,
+        r: &Request<'_>,
+        expect: &CheckedExpect,
+    ) -> bool {
         let before = t.out.failures.len();
         for k in 1..r.step.repeat {
             let mark = (t.out.transcript.len(), t.out.recorded.len(), t.out.observed.len());
             let name = format!("{} (#{k})", r.step.name);
-            match self.exchange(&mut t.channel(), r).await {
-                Ok((_, n)) => check(&name, expect, &n, &t.b.bindings, &mut t.out.failures),
+            match kind.carry(self, t, i, r).await {
+                Ok(Carried::Answer(_, n)) => check(&name, expect, &n, &t.b.bindings, &mut t.out.failures),
+                Ok(Carried::Unsupported(reason)) => {
+                    t.out.skipped = Some(reason);
+                    return false;
+                }
                 Err(e) => t.out.failures.push(format!("{name}: request failed: {e}")),
             }
             t.out.transcript.truncate(mark.0);

@@ -1,15 +1,28 @@
 //! `apiconform sdk ...`: the command line of the SDK-upgrade workflow.
+//!
+//! Exit codes: 0 done (for `diff`: no unaccepted breaking change); 1 a
+//! case failed (`record`) or an unaccepted breaking change (`diff`); 2 a
+//! usage error, a case-file error, or no result (an environment that cannot
+//! be built or run, a dependency conflict, a moved package the SDK does not
+//! load, a report that cannot be written).
 
-use super::commands;
-use super::trial::SdkHarness;
-use super::Flavour;
+use super::bundle::{self, Bundle};
+use super::commands::{self, Context};
+use super::{names, Flavour};
+use crate::diag::Diagnostics;
 use crate::suite::Suite;
 use clap::Subcommand;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum SdkCommand {
+    /// The flavours: vendor, language, package, driver and wire (from sdk/flavours/*/flavour.json).
+    List {
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Build the pinned environments (Python virtualenvs, node_modules) in the SDK cache.
     Setup {
         /// Only these flavours (default: all).
@@ -32,6 +45,12 @@ pub enum SdkCommand {
         #[arg(long)]
         package: Option<String>,
     },
+    /// Remove every cached environment but the flavours' locked ones.
+    Gc {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 // The arguments of `apiconform sdk diff` (its help is the variant's).
@@ -45,7 +64,7 @@ pub struct DiffArgs {
     /// The old version (default: the locked set).
     #[arg(long)]
     from: Option<String>,
-    /// The new version, or `latest`.
+    /// The new version, or `latest` (the newest published, looked up now).
     #[arg(long)]
     to: String,
     /// `text`, `markdown` or `json`.
@@ -54,81 +73,133 @@ pub struct DiffArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Only cases whose name (`vendor::service::Action::case`) contains one of these.
     filters: Vec<String>,
 }
 
-/// Runs one `apiconform sdk` command. `cases` is the repository's cases
-/// directory: the drivers, lock files and snapshots sit beside it.
-pub fn run(cases: &Path, command: SdkCommand) -> ExitCode {
-    let root = super::root_for(cases);
-    let snapshots = super::snapshots_for(cases);
+fn usage(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+/// Runs one `apiconform sdk` command; `load` loads the cases (`--cases`
+/// honoured).
+pub fn run(load: &dyn Fn() -> Result<Suite, Diagnostics>, command: SdkCommand) -> ExitCode {
+    let b = match bundle::get() {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
     let names = match &command {
         SdkCommand::Setup { flavours } | SdkCommand::Record { flavours, .. } => flavours.clone(),
         SdkCommand::Diff(d) => d.flavours.clone(),
         SdkCommand::Accept { flavour, .. } => vec![flavour.clone()],
+        SdkCommand::List { .. } | SdkCommand::Gc { .. } => Vec::new(),
     };
-    let flavours = match commands::select(&names) {
+    let flavours = match b.select(&names) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
-    if let SdkCommand::Setup { .. } = command {
-        return match commands::setup(&root, &flavours) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+    match command {
+        SdkCommand::List { format } => {
+            print!("{}", commands::list(b, format == "json"));
+            return ExitCode::SUCCESS;
+        }
+        SdkCommand::Setup { .. } => {
+            return match commands::setup(b, &flavours) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => usage(e),
             }
-        };
+        }
+        SdkCommand::Gc { dry_run } => {
+            return match commands::gc(b, dry_run) {
+                Ok(lines) => {
+                    lines.iter().for_each(|l| println!("{l}"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage(e),
+            }
+        }
+        _ => {}
     }
-    let suite = match Suite::load(cases) {
-        Ok(s) => std::sync::Arc::new(s),
+    if let SdkCommand::Diff(args) = &command {
+        if let Err(e) = check_diff(args, &flavours) {
+            return usage(e);
+        }
+    }
+    if let SdkCommand::Accept { version, package, .. } = &command {
+        let f = flavours[0];
+        let package = package.as_deref().unwrap_or(&f.package);
+        if let Err(e) = names::package(f.language, package).and_then(|()| names::version(f.language, version)) {
+            return usage(e);
+        }
+    }
+    let suite = match load() {
+        Ok(s) => s,
         Err(d) => {
             eprintln!("{d}\n\n{} problem(s) in the case files", d.0.len());
             return ExitCode::from(2);
         }
     };
-    let h = match SdkHarness::start(suite) {
+    let harness = match crate::runner::Harness::start(&suite) {
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot start the emulator: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(format!("cannot start the emulator: {e}")),
     };
-    let result = match command {
-        SdkCommand::Setup { .. } => unreachable!("handled above"),
-        SdkCommand::Record { filters, .. } => sdk_record(&h, &root, &snapshots, &flavours, &filters),
-        SdkCommand::Diff(args) => sdk_diff(&h, &root, &flavours, args),
+    let cx = Context { bundle: b, harness: &harness, suite: &suite };
+    let snapshots = super::snapshots_for(&suite.root);
+    match command {
+        SdkCommand::Record { filters, .. } => exit(sdk_record(&cx, &snapshots, &flavours, &filters)),
+        SdkCommand::Diff(args) => sdk_diff(&cx, &flavours, args),
         SdkCommand::Accept { flavour, version, package } => {
-            commands::accept(&root, flavours[0], package.as_deref(), &version).and_then(|()| {
-                println!("{flavour}: the lock now holds {version}; re-recording its snapshots");
-                sdk_record(&h, &root, &snapshots, &flavours, &[])
-            })
+            let f = flavours[0];
+            let package = package.unwrap_or_else(|| f.package.clone());
+            exit(commands::accept(b, f, &package, &version).and_then(|()| {
+                println!("{flavour}: the lock now holds {package} {version}; re-recording its snapshots");
+                sdk_record(&cx, &snapshots, &flavours, &[])
+            }))
         }
-    };
-    match result {
+        _ => unreachable!("handled above"),
+    }
+}
+
+fn exit(r: Result<bool, String>) -> ExitCode {
+    match r {
         Ok(false) => ExitCode::SUCCESS,
         Ok(true) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+        Err(e) => usage(e),
+    }
+}
+
+/// The package and versions against each flavour's registry grammar, and
+/// the report path, before anything is built.
+fn check_diff(args: &DiffArgs, flavours: &[&Flavour]) -> Result<(), String> {
+    for f in flavours {
+        let package = args.package.as_deref().unwrap_or(&f.package);
+        names::package(f.language, package).map_err(|e| format!("--package: {e}"))?;
+        names::version(f.language, &args.to).map_err(|e| format!("--to: {e}"))?;
+        if let Some(v) = &args.from {
+            names::version(f.language, v).map_err(|e| format!("--from: {e}"))?;
         }
     }
+    if let Some(out) = &args.output {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .map_err(|e| format!("--output {}: cannot write there: {e}", out.display()))?;
+    }
+    Ok(())
 }
 
 /// Records every flavour; true when a case failed.
 fn sdk_record(
-    h: &SdkHarness,
-    root: &Path,
-    snapshots: &Path,
-    flavours: &[&'static Flavour],
+    cx: &Context,
+    snapshots: &std::path::Path,
+    flavours: &[&Flavour],
     filters: &[String],
 ) -> Result<bool, String> {
     let mut failed = false;
     for f in flavours {
-        let r = commands::record(h, root, snapshots, f, filters)?;
+        let r = commands::record(cx, snapshots, f, filters)?;
         println!(
             "{:<20} {} passed, {} failed, {} unsupported, {} listed divergences",
             f.name,
@@ -140,36 +211,53 @@ fn sdk_record(
         for line in &r.failed {
             println!("  FAILED {line}");
         }
+        if let Some(e) = r.env_errors.first() {
+            return Err(format!("{}: {} trial(s) could not run; the first: {e}", f.name, r.env_errors.len()));
+        }
         failed |= !r.failed.is_empty();
     }
     Ok(failed)
 }
 
-/// Diffs every flavour; true when an unaccepted breaking change was found.
-fn sdk_diff(h: &SdkHarness, root: &Path, flavours: &[&'static Flavour], args: DiffArgs) -> Result<bool, String> {
+/// Diffs every flavour: exit 2 when one has no result, 1 on an unaccepted
+/// breaking change, else 0.
+fn sdk_diff(cx: &Context, flavours: &[&Flavour], args: DiffArgs) -> ExitCode {
     let DiffArgs { package, from, to, format, output, filters, .. } = args;
-    let mut diffs = Vec::new();
-    for f in flavours {
-        let req = commands::DiffRequest {
-            flavour: f,
-            package: package.as_deref(),
-            from: from.as_deref(),
-            to: &to,
-            filters: &filters,
-        };
-        diffs.push(commands::diff(h, root, &req).map_err(|e| format!("{}: {e}", f.name))?);
-    }
+    let diffs: Vec<_> = flavours
+        .iter()
+        .map(|f| {
+            let req = commands::DiffRequest {
+                flavour: f,
+                package: package.as_deref().unwrap_or(&f.package),
+                from: from.as_deref(),
+                to: &to,
+                filters: &filters,
+            };
+            commands::diff(cx, &req)
+        })
+        .collect();
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&diffs).unwrap_or_default(),
-        "markdown" => super::diff::markdown(&diffs),
-        _ => super::diff::text(&diffs),
+        "markdown" => super::render::markdown(&diffs),
+        _ => super::render::text(&diffs),
     };
-    match output {
-        Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display())),
+    let written = match &output {
+        Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display())),
         None => {
             println!("{text}");
             Ok(())
         }
+    };
+    if let Err(e) = written {
+        return usage(e);
     }
-    .map(|()| diffs.iter().any(|d| d.unaccepted_breaking() > 0))
+    for d in diffs.iter().filter(|d| !d.problems.is_empty()) {
+        eprintln!("error: {}: no result: {}", d.flavour, d.problems[0].lines().next().unwrap_or(""));
+    }
+    ExitCode::from(diffs.iter().map(|d| d.exit_code()).max().unwrap_or(0))
+}
+
+/// The bundle's flavour list, for tests and benches.
+pub fn flavours() -> Result<&'static [Flavour], String> {
+    bundle::get().map(Bundle::flavours)
 }

@@ -1,35 +1,43 @@
-//! What an SDK upgrade changes, case by case, and how much it matters.
+//! What an SDK upgrade changes, and how much it matters to a server and to
+//! a caller.
 //!
-//! Both environments run every case ([`super::trial`]); this module compares
-//! the two records step by step and classes each difference:
+//! Both environments run every case ([`super::trial`]); [`compare`] reads
+//! the two records of a case step by step and classes each difference by
+//! **what a server that accepted the old request would see**, and what a
+//! caller's code would stop getting. The rules, one per row of the README's
+//! table ("Classification"):
 //!
-//! - **breaking** (fails the run): the signature scheme, method, parameter
-//!   location or path changed; a parameter's name or flattening changed; the
-//!   encoded value of a business parameter changed (`False` against `false`);
-//!   a case parameter was dropped; Action or Version moved; the emulator now
-//!   refuses the signature; the exception class is no longer a subclass of
-//!   the old one; the outcome, code, status, message or request ID is decoded
-//!   differently; a decoded field disappeared; the number of attempts changed.
-//! - **notable** (listed, does not fail): new headers or a larger
-//!   signed-header set; new exception subclasses or attributes; a new nonce
-//!   or date format, percent-encoding style or Accept-Encoding; new decoded
-//!   fields; a new SDK-added parameter.
-//! - **noise**: header order, query order, User-Agent. Nonce, date and
-//!   signature values, Content-Length, the port and request IDs are redacted
-//!   before the comparison, so they never show up at all.
+//! - **breaking**: the trial ran on one side and failed or became
+//!   unsupported on the other; the signature scheme, method, media type,
+//!   path or parameter location changed; Action or Version is no longer
+//!   sent where it was; a case parameter is renamed, removed, dropped or
+//!   re-encoded (its decoded value differs); a protocol parameter is gone
+//!   or its value differs; a header the old request signed (or `accept`,
+//!   `content-type`) is gone or has another value; a header is no longer
+//!   signed; the decoded outcome, status, code, message, request ID or a
+//!   body field differs or is no longer exposed; the exception class is no
+//!   longer the old one or a subclass of it; an exception attribute is gone.
+//! - **notable** (listed, does not fail): anything added (a header, a
+//!   signed header, a parameter, Action/Version in one more place, a
+//!   decoded field, a newly exposed status, an exception subclass or
+//!   attribute, a retry hint); a new User-Agent or other client header
+//!   value; a volatile value's new format (nonce, date); another
+//!   percent-encoding of the same value; a media-type parameter; the number
+//!   of attempts (retries); a case that now passes or runs.
+//! - **noise**: header and parameter order. (Volatile values themselves,
+//!   nonce, date, signature, length, host, port and request IDs, are
+//!   redacted to their shape before the comparison.)
 //!
-//! A difference that a reviewer accepted lives in
-//! `sdk/flavours/<flavour>/accepted.yaml` with its reason; it is reported
-//! with that reason and does not fail the run.
+//! [`FlavourDiff::new`] groups identical changes across cases: one row per
+//! distinct change, with how many requests and cases it touches.
 
-use super::trial::{SdkOutcome, StepRecord};
+use super::trial::{SdkOutcome, StepRecord, Verdict};
 use super::wire::WireView;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
     Breaking,
@@ -47,7 +55,8 @@ impl Class {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One difference in one step of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub case: String,
     pub step: usize,
@@ -56,7 +65,8 @@ pub struct Change {
     pub what: String,
     pub old: String,
     pub new: String,
-    pub accepted: Option<String>,
+    /// What differs per case under the same change (a failure's lines).
+    pub detail: Option<String>,
 }
 
 /// One accepted difference (`sdk/flavours/<flavour>/accepted.yaml`).
@@ -74,77 +84,188 @@ pub struct Accepted {
     pub reason: String,
 }
 
-/// The accepted differences of a flavour; none when the file is absent.
-pub fn accepted(sdk: &Path, flavour: &str) -> Result<Vec<Accepted>, String> {
-    let path = sdk.join("flavours").join(flavour).join("accepted.yaml");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => crate::yaml::parse::<Vec<Accepted>>(&path, &text).map_err(|d| d.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+/// The accepted differences of a flavour; none when it lists none.
+pub fn accepted(b: &super::bundle::Bundle, flavour: &str) -> Result<Vec<Accepted>, String> {
+    let rel = format!("flavours/{flavour}/accepted.yaml");
+    match b.text(&rel) {
+        Some(text) => crate::yaml::parse::<Vec<Accepted>>(std::path::Path::new(&format!("sdk/{rel}")), &text)
+            .map_err(|d| d.to_string()),
+        None => Ok(Vec::new()),
     }
 }
 
-/// The diff of one flavour between two versions.
+/// One distinct change, with every case and request it touches. Values
+/// that differ per case (a status, a message) are one change: `old` and
+/// `new` are the first seen, `variants` counts the distinct pairs, and
+/// `details` gives each case's own.
 #[derive(Debug, Clone, Serialize)]
-pub struct FlavourDiff {
-    pub flavour: String,
-    pub from: String,
-    pub to: String,
-    pub summary: Summary,
-    pub changes: Vec<Change>,
+pub struct Row {
+    pub class: Class,
+    pub section: &'static str,
+    pub what: String,
+    pub old: String,
+    pub new: String,
+    pub variants: usize,
+    /// Requests (steps) that show it.
+    pub requests: usize,
+    /// The cases that show it, in suite order.
+    pub cases: Vec<String>,
+    /// Per case, what differs under this change (a failure's first line).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+    pub accepted: Option<String>,
 }
 
+/// One side of a diff.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Side {
+    /// What was asked for (`2.1.0`, `latest`, `locked`).
+    pub label: String,
+    /// The moved package's version in the resolved set.
+    pub version: Option<String>,
+    /// The version the SDK's own imports loaded (none: not loaded).
+    pub loaded: Option<String>,
+    /// Whether what the SDK loaded was asked (the side ran).
+    pub probed: bool,
+    /// The environment's cache key.
+    pub env: String,
+}
+
+/// The diff of one flavour between two versions of one package.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlavourDiff {
+    pub flavour: String,
+    pub package: String,
+    pub from: Side,
+    pub to: Side,
+    /// Why this diff has no result, or is not about the package: the
+    /// environment errors (driver's own lines) and what the SDK did not
+    /// load. Shown first; any makes `sdk diff` exit 2.
+    pub problems: Vec<String>,
+    pub summary: Summary,
+    pub changes: Vec<Row>,
+}
+
+/// Counts of distinct changes (rows), and of cases.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub breaking: usize,
     pub notable: usize,
     pub noise: usize,
-    pub unchanged: usize,
+    /// Breaking changes a reviewer accepted (counted in `breaking` too).
+    pub accepted: usize,
     pub cases: usize,
+    pub changed_cases: usize,
+    pub unchanged_cases: usize,
 }
 
 impl FlavourDiff {
-    pub fn new(flavour: &str, from: &str, to: &str, per_case: Vec<Vec<Change>>, accepted: &[Accepted]) -> FlavourDiff {
-        let mut summary = Summary { cases: per_case.len(), ..Default::default() };
-        let mut changes = Vec::new();
-        for mut case in per_case {
-            if case.is_empty() {
-                summary.unchanged += 1;
+    /// Groups the changes of every case (`per_case` in suite order).
+    pub fn grouped(mut self, per_case: Vec<Vec<Change>>, accepted: &[Accepted]) -> FlavourDiff {
+        let mut s = Summary { cases: per_case.len(), ..Default::default() };
+        let mut rows: Vec<Row> = Vec::new();
+        let mut index: BTreeMap<(Class, &'static str, String), usize> = BTreeMap::new();
+        let mut pairs: Vec<BTreeSet<(String, String)>> = Vec::new();
+        for case in per_case {
+            if case.iter().all(|c| c.class == Class::Noise) {
+                s.unchanged_cases += 1;
+            } else {
+                s.changed_cases += 1;
             }
-            for c in case.iter_mut() {
-                c.accepted = accepted
-                    .iter()
-                    .find(|a| {
-                        c.what.contains(&a.what)
-                            && a.case.as_ref().is_none_or(|p| c.case.starts_with(p.as_str()))
-                            && a.to.as_ref().is_none_or(|t| t == to)
-                    })
-                    .map(|a| a.reason.clone());
-                match c.class {
-                    Class::Breaking => summary.breaking += 1,
-                    Class::Notable => summary.notable += 1,
-                    Class::Noise => summary.noise += 1,
+            for c in case {
+                let key = (c.class, c.section, c.what.clone());
+                let i = *index.entry(key).or_insert_with(|| {
+                    pairs.push(BTreeSet::new());
+                    rows.push(Row {
+                        class: c.class,
+                        section: c.section,
+                        what: c.what.clone(),
+                        old: c.old.clone(),
+                        new: c.new.clone(),
+                        variants: 0,
+                        requests: 0,
+                        cases: Vec::new(),
+                        details: BTreeMap::new(),
+                        accepted: None,
+                    });
+                    rows.len() - 1
+                });
+                let row = &mut rows[i];
+                row.requests += 1;
+                if row.cases.last() != Some(&c.case) {
+                    row.cases.push(c.case.clone());
                 }
+                pairs[i].insert((c.old.clone(), c.new.clone()));
+                let detail = c.detail.unwrap_or_else(|| format!("{} -> {}", c.old, c.new));
+                row.details.entry(c.case).or_insert(detail);
             }
-            changes.extend(case);
         }
-        FlavourDiff { flavour: flavour.into(), from: from.into(), to: to.into(), summary, changes }
+        for (row, p) in rows.iter_mut().zip(&pairs) {
+            row.variants = p.len();
+            // One value pair for all: the cases need no detail of their own.
+            if row.variants == 1 && row.details.values().all(|d| *d == format!("{} -> {}", row.old, row.new)) {
+                row.details.clear();
+            }
+        }
+        let to = self.to.label.clone();
+        for row in &mut rows {
+            row.accepted = accepted
+                .iter()
+                .find(|a| {
+                    row.what.contains(&a.what)
+                        && a.case.as_ref().is_none_or(|p| row.cases.iter().all(|c| c.starts_with(p.as_str())))
+                        && a.to.as_ref().is_none_or(|t| *t == to)
+                })
+                .map(|a| a.reason.clone());
+            match row.class {
+                Class::Breaking => s.breaking += 1,
+                Class::Notable => s.notable += 1,
+                Class::Noise => s.noise += 1,
+            }
+            if row.class == Class::Breaking && row.accepted.is_some() {
+                s.accepted += 1;
+            }
+        }
+        rows.sort_by_key(|r| (r.class, std::cmp::Reverse(r.requests)));
+        self.summary = s;
+        self.changes = rows;
+        self
     }
 
     /// Breaking changes nobody accepted: these fail the run.
     pub fn unaccepted_breaking(&self) -> usize {
         self.changes.iter().filter(|c| c.class == Class::Breaking && c.accepted.is_none()).count()
     }
+
+    /// `sdk diff`'s exit code for this flavour: 2 without a result, 1 on an
+    /// unaccepted breaking change, else 0.
+    pub fn exit_code(&self) -> u8 {
+        match (self.problems.is_empty(), self.unaccepted_breaking()) {
+            (false, _) => 2,
+            (true, 0) => 0,
+            _ => 1,
+        }
+    }
+
+    /// One word for the summary line.
+    pub fn verdict(&self) -> &'static str {
+        match (self.problems.is_empty(), self.unaccepted_breaking(), self.summary.breaking, self.summary.notable) {
+            (false, ..) => "no result",
+            (true, n, ..) if n > 0 => "breaking",
+            (true, 0, b, _) if b > 0 => "accepted",
+            (true, 0, 0, n) if n > 0 => "notable",
+            _ => "unchanged",
+        }
+    }
 }
 
 /// Every difference between two runs of one case.
 pub fn compare(case: &str, old: &SdkOutcome, new: &SdkOutcome) -> Vec<Change> {
     let mut d = Differ { case, step: 0, out: Vec::new() };
-    if old.unsupported != new.unsupported {
-        d.push("decoded", Class::Breaking, "unsupported", opt(&old.unsupported), opt(&new.unsupported));
-    }
+    d.verdicts(&old.verdict(), &new.verdict());
     if old.steps.len() != new.steps.len() {
-        d.push("decoded", Class::Breaking, "steps run", old.steps.len(), new.steps.len());
+        let class = if new.steps.len() < old.steps.len() { Class::Breaking } else { Class::Notable };
+        d.push("decoded", class, "steps run", old.steps.len(), new.steps.len());
     }
     for (i, (a, b)) in old.steps.iter().zip(&new.steps).enumerate() {
         d.step = i + 1;
@@ -154,14 +275,15 @@ pub fn compare(case: &str, old: &SdkOutcome, new: &SdkOutcome) -> Vec<Change> {
     d.out
 }
 
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
-}
-
 struct Differ<'a> {
     case: &'a str,
     step: usize,
     out: Vec<Change>,
+}
+
+/// The first line of a verdict's detail, without the trial's step name.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
 }
 
 impl Differ<'_> {
@@ -174,37 +296,93 @@ impl Differ<'_> {
             what: what.to_string(),
             old: old.to_string(),
             new: new.to_string(),
-            accepted: None,
+            detail: None,
         });
     }
 
-    fn same<T: PartialEq + std::fmt::Display>(&mut self, class: Class, what: &str, a: &T, b: &T) {
-        if a != b {
-            self.push("wire", class, what, a, b);
+    /// A trial that passed on one side and not on the other, with the reason.
+    fn verdicts(&mut self, a: &Verdict, b: &Verdict) {
+        let class = match (a, b) {
+            _ if a.name() == b.name() => return,
+            (Verdict::Pass | Verdict::Divergence(_), Verdict::Fail(_) | Verdict::Unsupported(_)) => Class::Breaking,
+            (_, Verdict::Fail(_)) => Class::Breaking,
+            _ => Class::Notable,
+        };
+        let what = match b {
+            Verdict::Fail(_) => "the case now fails",
+            Verdict::Unsupported(_) => "the SDK can no longer express the case",
+            Verdict::Pass => "the case now passes",
+            _ => "the case's verdict",
+        };
+        self.push("verdict", class, what, a.name(), b.name());
+        let detail = if b.detail().is_empty() { first_line(a.detail()) } else { first_line(b.detail()) };
+        if let Some(last) = self.out.last_mut() {
+            last.detail = Some(detail);
         }
     }
 
     fn wire(&mut self, a: &StepRecord, b: &StepRecord) {
         if a.wire.len() != b.wire.len() {
-            self.push("wire", Class::Breaking, "number of attempts", a.wire.len(), b.wire.len());
+            self.push("wire", Class::Notable, "number of attempts (retries)", a.wire.len(), b.wire.len());
         }
         let (Some(x), Some(y)) = (a.wire.last(), b.wire.last()) else { return };
-        self.same(Class::Breaking, "signature scheme", &x.scheme, &y.scheme);
-        self.same(Class::Breaking, "method", &x.method, &y.method);
-        self.same(Class::Breaking, "parameter location", &x.params_in, &y.params_in);
-        self.same(Class::Breaking, "path", &x.path, &y.path);
-        self.same(Class::Breaking, "Action moved", &x.action_in, &y.action_in);
-        self.same(Class::Breaking, "Version moved", &x.version_in, &y.version_in);
-        self.same(Class::Notable, "content type", &x.content_type, &y.content_type);
+        for (what, p, q) in [
+            ("signature scheme", &x.scheme, &y.scheme),
+            ("method", &x.method, &y.method),
+            ("parameter location", &x.params_in, &y.params_in),
+            ("path", &x.path, &y.path),
+        ] {
+            if p != q {
+                self.push("wire", Class::Breaking, what, p, q);
+            }
+        }
+        self.media_type(&x.content_type, &y.content_type);
+        self.places("Action", &x.action_in, &y.action_in);
+        self.places("Version", &x.version_in, &y.version_in);
         self.params(x, y);
+        // Under another scheme, what is signed is that scheme's (its row says so).
+        if x.scheme == y.scheme {
+            self.signed(x, y);
+        }
         self.headers(x, y);
         if x.param_order != y.param_order && x.params.len() == y.params.len() {
-            self.push("wire", Class::Noise, "query order", x.param_order.join("&"), y.param_order.join("&"));
+            self.push("wire", Class::Noise, "parameter order", x.param_order.join("&"), y.param_order.join("&"));
         }
-        if x.header_order != y.header_order {
+        let (ha, hb): (BTreeSet<&String>, BTreeSet<&String>) =
+            (x.header_order.iter().collect(), y.header_order.iter().collect());
+        if x.header_order != y.header_order && ha == hb {
             self.push("wire", Class::Noise, "header order", x.header_order.join(","), y.header_order.join(","));
         }
-        self.same(Class::Noise, "User-Agent", &x.user_agent, &y.user_agent);
+        if x.user_agent != y.user_agent {
+            self.push("wire", Class::Notable, "User-Agent", &x.user_agent, &y.user_agent);
+        }
+    }
+
+    /// The media type is what a server parses the body as; its parameters
+    /// (`charset=utf-8`) are a detail.
+    fn media_type(&mut self, a: &str, b: &str) {
+        let essence = |t: &str| t.split(';').next().unwrap_or("").trim().to_string();
+        if essence(a) != essence(b) {
+            self.push("wire", Class::Breaking, "content type", a, b);
+        } else if a != b {
+            self.push("wire", Class::Notable, "content type parameters", a, b);
+        }
+    }
+
+    /// Where Action or Version travels: gone from a place is breaking, one
+    /// more place is notable.
+    fn places(&mut self, name: &str, a: &str, b: &str) {
+        let set = |s: &str| -> BTreeSet<String> { s.split('+').filter(|p| *p != "-").map(str::to_string).collect() };
+        let (pa, pb) = (set(a), set(b));
+        if pa == pb {
+            return;
+        }
+        if pa.is_subset(&pb) {
+            let added: Vec<String> = pb.difference(&pa).cloned().collect();
+            self.push("wire", Class::Notable, &format!("{name} also sent in {}", added.join("+")), a, b);
+        } else {
+            self.push("wire", Class::Breaking, &format!("{name} no longer sent where it was"), a, b);
+        }
     }
 
     fn params(&mut self, x: &WireView, y: &WireView) {
@@ -212,120 +390,94 @@ impl Differ<'_> {
             w.params.iter().map(|p| (p.name.clone(), (p.encoded.clone(), p.value.clone(), p.protocol))).collect()
         };
         let (a, b) = (by(x), by(y));
-        let gone: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k) && !a[*k].2).collect();
-        let added: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k) && !b[*k].2).collect();
-        for k in &gone {
-            let what = if added.is_empty() { "parameter no longer sent" } else { "parameter name or flattening" };
-            self.push(
-                "wire",
-                Class::Breaking,
-                &format!("{what}: {k}"),
-                k,
-                added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
-            );
-        }
-        if gone.is_empty() {
-            for k in &added {
-                self.push("wire", Class::Notable, &format!("new parameter: {k}"), "-", &b[*k].0);
-            }
-        }
+        let added: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).collect();
         for (k, (enc_a, val_a, protocol)) in &a {
+            let kind = if *protocol { "protocol parameter" } else { "parameter" };
             let Some((enc_b, val_b, _)) = b.get(k) else {
-                if *protocol {
-                    self.push("wire", Class::Notable, &format!("protocol parameter gone: {k}"), enc_a, "-");
-                }
+                self.push("wire", Class::Breaking, &format!("{kind} no longer sent: {k}"), enc_a, "-");
                 continue;
             };
-            if val_a != val_b {
-                let volatile = val_a.starts_with('[') && val_b.starts_with('[');
-                let class = if volatile || *protocol { Class::Notable } else { Class::Breaking };
-                let what = if volatile { format!("format of {k}") } else { format!("encoded value of {k}") };
-                self.push("wire", class, &what, enc_a, enc_b);
+            let volatile = val_a.starts_with('[') && val_b.starts_with('[');
+            if val_a != val_b && volatile {
+                self.push("wire", Class::Notable, &format!("format of {k}"), enc_a, enc_b);
+            } else if val_a != val_b {
+                self.push("wire", Class::Breaking, &format!("encoded value of {k}"), enc_a, enc_b);
             } else if enc_a != enc_b {
                 self.push("wire", Class::Notable, &format!("percent-encoding of {k}"), enc_a, enc_b);
             }
         }
-        for k in b.keys().filter(|k| !a.contains_key(*k) && b[*k].2) {
-            self.push("wire", Class::Notable, &format!("new protocol parameter: {k}"), "-", &b[k].0);
+        for k in added {
+            let kind = if b[k].2 { "protocol parameter" } else { "parameter" };
+            self.push("wire", Class::Notable, &format!("new {kind}: {k}"), "-", &b[k].0);
+        }
+    }
+
+    fn signed(&mut self, x: &WireView, y: &WireView) {
+        let sa: BTreeSet<&String> = x.signed_headers.iter().collect();
+        let sb: BTreeSet<&String> = y.signed_headers.iter().collect();
+        for h in sa.difference(&sb) {
+            self.push("wire", Class::Breaking, &format!("header no longer signed: {h}"), h, "-");
+        }
+        for h in sb.difference(&sa) {
+            self.push("wire", Class::Notable, &format!("header newly signed: {h}"), "-", h);
         }
     }
 
     fn headers(&mut self, x: &WireView, y: &WireView) {
-        let sa: BTreeSet<&String> = x.signed_headers.iter().collect();
-        let sb: BTreeSet<&String> = y.signed_headers.iter().collect();
-        if sa != sb {
-            let class = if sa.is_subset(&sb) { Class::Notable } else { Class::Breaking };
-            let what = if sa.is_subset(&sb) { "signed headers grew" } else { "signed headers changed" };
-            self.push("wire", class, what, x.signed_headers.join(";"), y.signed_headers.join(";"));
-        }
+        // Headers a server reads: the ones the old request signed, and how
+        // the body is typed and the answer asked for.
+        let read = |k: &str| k == "accept" || k == "content-type" || x.signed_headers.iter().any(|s| s == k);
         let a: BTreeMap<&str, &str> = x.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let b: BTreeMap<&str, &str> = y.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for (k, v) in &b {
             match a.get(k) {
                 None => self.push("wire", Class::Notable, &format!("new header: {k}"), "-", v),
-                Some(old) if old != v && *k != "authorization" => {
-                    self.push("wire", Class::Notable, &format!("header value: {k}"), old, v)
+                // Facts read elsewhere: the scheme, signed headers, media type.
+                Some(_) if ["authorization", "content-type", "user-agent"].contains(k) => {}
+                Some(old) if old != v => {
+                    let volatile = old.starts_with('[') && v.starts_with('[');
+                    let class = if read(k) && !volatile { Class::Breaking } else { Class::Notable };
+                    let what = if volatile { "format of header" } else { "header value" };
+                    self.push("wire", class, &format!("{what}: {k}"), old, v);
                 }
                 _ => {}
             }
         }
         for (k, v) in &a {
             if !b.contains_key(k) {
-                self.push("wire", Class::Notable, &format!("header gone: {k}"), v, "-");
+                let class = if read(k) { Class::Breaking } else { Class::Notable };
+                self.push("wire", class, &format!("header gone: {k}"), v, "-");
             }
+        }
+    }
+
+    /// A decoded field: differing or no longer exposed is breaking, newly
+    /// exposed is notable.
+    fn exposed(&mut self, what: &str, a: Option<String>, b: Option<String>) {
+        match (a, b) {
+            (None, None) => {}
+            (Some(p), Some(q)) if p == q => {}
+            (None, Some(q)) => {
+                self.push("decoded", Class::Notable, &format!("{what} newly exposed"), "(not exposed)", q)
+            }
+            (Some(p), None) => {
+                self.push("decoded", Class::Breaking, &format!("{what} no longer exposed"), p, "(not exposed)")
+            }
+            (Some(p), Some(q)) => self.push("decoded", Class::Breaking, what, p, q),
         }
     }
 
     fn decoded(&mut self, a: &StepRecord, b: &StepRecord) {
         let (x, y) = (&a.reply, &b.reply);
-        let same = |d: &mut Self, what: &str, p: String, q: String| {
-            if p != q {
-                d.push("decoded", Class::Breaking, what, p, q);
-            }
-        };
-        let code = |c: &Option<String>| c.clone().unwrap_or_else(|| "-".into());
-        same(self, "outcome", x.outcome.clone(), y.outcome.clone());
-        let status = |s: Option<u16>| s.map(|s| s.to_string()).unwrap_or_else(|| "(not exposed)".into());
-        same(self, "status", status(x.status), status(y.status));
-        same(self, "code", code(&x.code), code(&y.code));
-        same(self, "message", code(&x.message), code(&y.message));
-        same(self, "request ID", code(&x.request_id), code(&y.request_id));
-        let refused = |c: &Option<String>| c.as_deref().is_some_and(|c| c.contains("Signature"));
-        if refused(&y.code) && !refused(&x.code) {
-            self.push(
-                "decoded",
-                Class::Breaking,
-                "the emulator now refuses the signature",
-                code(&x.code),
-                code(&y.code),
-            );
+        if x.outcome != y.outcome {
+            self.push("decoded", Class::Breaking, "outcome", &x.outcome, &y.outcome);
         }
-        match (&x.exception, &y.exception) {
-            (Some(e), Some(f)) if e.class != f.class => {
-                let sub = f.bases.contains(&e.class);
-                let (class, what) = match sub {
-                    true => (Class::Notable, "new exception subclass"),
-                    false => (Class::Breaking, "exception class is no longer a subclass of the old one"),
-                };
-                self.push("decoded", class, what, &e.class, &f.class);
-            }
-            _ => {}
-        }
-        if let (Some(e), Some(f)) = (&x.exception, &y.exception) {
-            let ea: BTreeSet<&String> = e.attributes.iter().collect();
-            let fa: BTreeSet<&String> = f.attributes.iter().collect();
-            for n in fa.difference(&ea) {
-                self.push("decoded", Class::Notable, &format!("new exception attribute: {n}"), "-", n);
-            }
-            for n in ea.difference(&fa) {
-                self.push("decoded", Class::Breaking, &format!("exception attribute disappeared: {n}"), n, "-");
-            }
-            let ra = e.retry_after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-            let rb = f.retry_after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-            if ra != rb {
-                self.push("decoded", Class::Notable, "retry_after", ra, rb);
-            }
-        }
+        self.exposed("status", x.status.map(|s| s.to_string()), y.status.map(|s| s.to_string()));
+        let some = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        self.exposed("code", some(&x.code), some(&y.code));
+        self.exposed("message", some(&x.message), some(&y.message));
+        self.exposed("request ID", some(&x.request_id), some(&y.request_id));
+        self.exception(a, b);
         self.body(&x.body, &y.body);
         let da: BTreeSet<&String> = x.dropped.iter().collect();
         for n in y.dropped.iter().filter(|n| !da.contains(n)) {
@@ -333,11 +485,39 @@ impl Differ<'_> {
         }
     }
 
+    fn exception(&mut self, a: &StepRecord, b: &StepRecord) {
+        let (Some(e), Some(f)) = (&a.reply.exception, &b.reply.exception) else { return };
+        if e.class != f.class {
+            let (class, what) = match f.bases.contains(&e.class) {
+                true => (Class::Notable, "new exception subclass"),
+                false => (Class::Breaking, "exception class is no longer the old one or a subclass of it"),
+            };
+            self.push("decoded", class, what, &e.class, &f.class);
+        }
+        let ea: BTreeSet<&String> = e.attributes.iter().collect();
+        let fa: BTreeSet<&String> = f.attributes.iter().collect();
+        for n in fa.difference(&ea) {
+            self.push("decoded", Class::Notable, &format!("new exception attribute: {n}"), "-", n);
+        }
+        for n in ea.difference(&fa) {
+            self.push("decoded", Class::Breaking, &format!("exception attribute gone: {n}"), n, "-");
+        }
+        let hint = |v: &Option<Value>| match v {
+            None | Some(Value::Null) => "-".to_string(),
+            Some(v) if v.is_number() => "[milliseconds]".to_string(),
+            Some(v) => v.to_string(),
+        };
+        let (ra, rb) = (hint(&e.retry_after), hint(&f.retry_after));
+        if ra != rb {
+            self.push("decoded", Class::Notable, "retry hint (retry_after)", ra, rb);
+        }
+    }
+
     fn body(&mut self, a: &Value, b: &Value) {
         let (fa, fb) = (flatten(a), flatten(b));
         for (k, v) in &fa {
             match fb.get(k) {
-                None => self.push("decoded", Class::Breaking, &format!("decoded field disappeared: {k}"), v, "-"),
+                None => self.push("decoded", Class::Breaking, &format!("decoded field gone: {k}"), v, "-"),
                 Some(w) if w != v => self.push("decoded", Class::Breaking, &format!("decoded value of {k}"), v, w),
                 _ => {}
             }
@@ -366,85 +546,6 @@ fn flatten(v: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// The diff as text for people: changes per case, then a summary table.
-pub fn text(diffs: &[FlavourDiff]) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    for d in diffs {
-        let _ = writeln!(s, "== {} {} -> {}", d.flavour, d.from, d.to);
-        let mut last = "";
-        for c in d.changes.iter().filter(|c| c.class != Class::Noise) {
-            if c.case != last {
-                let _ = writeln!(s, "{}", c.case);
-                last = &c.case;
-            }
-            let acc = c.accepted.as_ref().map(|r| format!(" (accepted: {r})")).unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "  [{}] step {} {}: {}: {} -> {}{acc}",
-                c.class.name(),
-                c.step,
-                c.section,
-                c.what,
-                c.old,
-                c.new
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\n{:<22} {:<28} {:>8} {:>8} {:>6} {:>10} {:>6}",
-        "flavour", "from -> to", "breaking", "notable", "noise", "unchanged", "cases"
-    );
-    for d in diffs {
-        let m = &d.summary;
-        let v = format!("{} -> {}", d.from, d.to);
-        let _ = writeln!(
-            s,
-            "{:<22} {:<28} {:>8} {:>8} {:>6} {:>10} {:>6}",
-            d.flavour, v, m.breaking, m.notable, m.noise, m.unchanged, m.cases
-        );
-    }
-    s
-}
-
-/// The diff as Markdown (a CI job summary or an artifact).
-pub fn markdown(diffs: &[FlavourDiff]) -> String {
-    use std::fmt::Write;
-    let mut s = String::from("# SDK upgrade diff\n\n| flavour | from → to | breaking | notable | noise | unchanged | cases |\n|---|---|---:|---:|---:|---:|---:|\n");
-    for d in diffs {
-        let m = &d.summary;
-        let _ = writeln!(
-            s,
-            "| `{}` | {} → {} | {} | {} | {} | {} | {} |",
-            d.flavour, d.from, d.to, m.breaking, m.notable, m.noise, m.unchanged, m.cases
-        );
-    }
-    for d in diffs {
-        let _ = writeln!(s, "\n## `{}` {} → {}\n", d.flavour, d.from, d.to);
-        let _ = writeln!(
-            s,
-            "| class | case | step | section | what | old | new | accepted |\n|---|---|---:|---|---|---|---|---|"
-        );
-        for c in d.changes.iter().filter(|c| c.class != Class::Noise) {
-            let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
-            let _ = writeln!(
-                s,
-                "| {} | `{}` | {} | {} | {} | `{}` | `{}` | {} |",
-                c.class.name(),
-                c.case,
-                c.step,
-                c.section,
-                cell(&c.what),
-                cell(&c.old),
-                cell(&c.new),
-                c.accepted.as_deref().map(cell).unwrap_or_default()
-            );
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,13 +571,9 @@ mod tests {
             content_type: "-".into(),
             action_in: "query".into(),
             version_in: "query".into(),
-            signed_headers: vec![],
             param_order: params.iter().map(|p| p.name.clone()).collect(),
             params,
-            headers: vec![],
-            header_order: vec![],
-            user_agent: String::new(),
-            status: 200,
+            ..WireView::default()
         };
         StepRecord { name: "s".into(), action: "A".into(), wire: vec![wire], reply: Reply::default() }
     }
@@ -486,35 +583,30 @@ mod tests {
     }
 
     #[test]
-    fn a_renamed_flattening_is_breaking_and_a_boolean_spelling_too() {
-        let old = outcome(step(&[("Tag.1.Value.1", "a"), ("DryRun", "False")]));
-        let new = outcome(step(&[("Tag.1.Value", "a"), ("DryRun", "false")]));
-        let c = compare("c", &old, &new);
-        assert!(c.iter().any(|x| x.class == Class::Breaking && x.what.contains("flattening: Tag.1.Value.1")), "{c:?}");
-        assert!(c.iter().any(|x| x.class == Class::Breaking && x.what == "encoded value of DryRun"), "{c:?}");
-    }
-
-    #[test]
-    fn percent_encoding_style_is_notable_and_order_is_noise() {
-        let mut a = step(&[("Name", "a b"), ("X", "1")]);
-        a.wire[0].params[0].encoded = "a+b".into();
-        let mut b = step(&[("X", "1"), ("Name", "a b")]);
-        b.wire[0].params[1].encoded = "a%20b".into();
-        b.wire[0].params.sort_by(|x, y| x.name.cmp(&y.name));
-        let c = compare("c", &outcome(a), &outcome(b));
-        assert!(c.iter().any(|x| x.class == Class::Notable && x.what == "percent-encoding of Name"), "{c:?}");
-        assert!(c.iter().any(|x| x.class == Class::Noise && x.what == "query order"), "{c:?}");
-        assert!(!c.iter().any(|x| x.class == Class::Breaking), "{c:?}");
-    }
-
-    #[test]
     fn accepted_breaking_changes_do_not_fail() {
         let old = outcome(step(&[("A", "1")]));
         let new = outcome(step(&[("A", "2")]));
         let acc = vec![Accepted { what: "encoded value of A".into(), case: None, to: None, reason: "reviewed".into() }];
-        let d = FlavourDiff::new("f", "1", "2", vec![compare("c", &old, &new)], &acc);
-        assert_eq!((d.summary.breaking, d.unaccepted_breaking()), (1, 0));
-        let d = FlavourDiff::new("f", "1", "2", vec![compare("c", &old, &new)], &[]);
-        assert_eq!(d.unaccepted_breaking(), 1);
+        let d = FlavourDiff::default().grouped(vec![compare("c", &old, &new)], &acc);
+        assert_eq!((d.summary.breaking, d.unaccepted_breaking(), d.exit_code()), (1, 0, 0));
+        let d = FlavourDiff::default().grouped(vec![compare("c", &old, &new)], &[]);
+        assert_eq!((d.unaccepted_breaking(), d.exit_code()), (1, 1));
+    }
+
+    #[test]
+    fn one_row_per_distinct_change_with_its_cases_and_requests() {
+        let old = outcome(step(&[("DryRun", "False")]));
+        let new = outcome(step(&[("DryRun", "false")]));
+        let per_case = (0..3).map(|i| compare(&format!("v::s::A::c{i}"), &old, &new)).collect();
+        let d = FlavourDiff::default().grouped(per_case, &[]);
+        assert_eq!(d.changes.len(), 1, "{:#?}", d.changes);
+        assert_eq!((d.changes[0].requests, d.changes[0].cases.len(), d.summary.breaking), (3, 3, 1));
+        assert_eq!((d.summary.changed_cases, d.summary.unchanged_cases), (3, 0));
+    }
+
+    #[test]
+    fn a_problem_means_no_result_whatever_the_changes() {
+        let d = FlavourDiff { problems: vec!["the driver did not start".into()], ..Default::default() };
+        assert_eq!((d.exit_code(), d.verdict()), (2, "no result"));
     }
 }

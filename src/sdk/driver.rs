@@ -2,19 +2,26 @@
 //! that speaks JSON lines (never one process per call: an SDK's import
 //! alone costs hundreds of milliseconds).
 //!
+//! A driver that does not start (the SDK does not import, the interpreter
+//! exits), crashes or stops answering is never a result about the SDK's
+//! behaviour: it is an environment error, with the driver's own last lines
+//! as the cause. Every read has a deadline, so a hung driver costs a bounded
+//! time (`APICONFORM_SDK_CALL_TIMEOUT`, seconds, default 60).
+//!
 //! [`Pool`] hands a driver to one trial at a time; trials running in
-//! parallel get a process each, and a driver that stops answering is
-//! dropped and replaced by the next trial.
+//! parallel get a process each, and a driver that failed is dropped.
 
 use super::env::Env;
 use super::{Flavour, Language};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// What the driver reported for one call.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -55,19 +62,44 @@ pub struct Request<'a> {
     pub params: Vec<Value>,
 }
 
+/// Where one copy of a package is, and its version.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Copy {
+    pub version: Option<String>,
+    pub path: String,
+}
+
+/// What a driver process loaded of one package (`{"probe": NAME}`): the
+/// copy the environment installed, and every copy the SDK's imports loaded.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(default)]
+pub struct Probe {
+    pub package: String,
+    pub installed: Option<Copy>,
+    pub loaded: Vec<Copy>,
+}
+
+fn seconds(var: &str, default: u64) -> Duration {
+    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(default))
+}
+
 pub struct Driver {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    log: PathBuf,
+    lines: Receiver<String>,
+    /// The last lines the driver wrote to stderr (tracebacks, SDK logs).
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    timeout: Duration,
     /// The installed versions of the SDK's key packages (the hello line).
     pub packages: BTreeMap<String, String>,
 }
 
+const STDERR_LINES: usize = 40;
+
 impl Driver {
     /// Starts the driver of `f` in `env` and reads its hello line.
-    pub fn start(sdk: &Path, f: &Flavour, env: &Env) -> Result<Driver, String> {
-        let script = sdk.join("drivers").join(f.driver);
+    pub fn start(drivers: &Path, f: &Flavour, env: &Env) -> Result<Driver, String> {
+        let script = drivers.join(&f.driver);
         let mut cmd = match env.language {
             Language::Python => Command::new(env.dir.join("bin").join("python")),
             Language::Node => {
@@ -76,27 +108,44 @@ impl Driver {
                 c
             }
         };
-        let log = env.dir.join(format!("driver-{}.log", f.name));
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = cmd
             .arg(&script)
-            .args(f.args)
+            .args(&f.args)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(err))
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start the {} driver {}: {e}", f.name, script.display()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err("the driver has no pipes".into());
         };
-        let mut d = Driver { child, stdin, stdout: BufReader::new(stdout), log, packages: BTreeMap::new() };
-        let hello = d.read_line()?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let keep = tail.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut t = keep.lock().unwrap_or_else(|e| e.into_inner());
+                if t.len() == STDERR_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        });
+        let timeout = seconds("APICONFORM_SDK_CALL_TIMEOUT", 60);
+        let mut d = Driver { child, stdin, lines, stderr: tail, timeout, packages: BTreeMap::new() };
+        let hello = d.read_line("start").map_err(|e| format!("the {} driver did not start: {e}", f.name))?;
         #[derive(Deserialize)]
         struct Hello {
             hello: HelloBody,
@@ -112,31 +161,58 @@ impl Driver {
         Ok(d)
     }
 
-    fn read_line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => Err(format!("the driver exited; its log ({}) ends:\n{}", self.log.display(), self.log_tail())),
-            Ok(_) => Ok(line),
-            Err(e) => Err(format!("reading from the driver: {e}")),
+    fn read_line(&mut self, what: &str) -> Result<String, String> {
+        match self.lines.recv_timeout(self.timeout) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                Err(format!("no answer to {what} within {} s (killed){}", self.timeout.as_secs(), self.stderr_tail()))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                // Let the stderr reader drain what the process wrote last.
+                let status = self.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                std::thread::sleep(Duration::from_millis(50));
+                Err(format!("the driver exited ({status}){}", self.stderr_tail()))
+            }
         }
     }
 
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(12)..].join("\n")
+    /// `; its stderr ends:` and the driver's last lines, when it wrote any.
+    fn stderr_tail(&self) -> String {
+        let t = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        if t.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<&str> = t.iter().map(String::as_str).collect();
+        format!("; its stderr ends:\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
+    }
+
+    fn send(&mut self, line: String, what: &str) -> Result<String, String> {
+        let mut line = line;
+        line.push('\n');
+        if let Err(e) = self.stdin.write_all(line.as_bytes()).and_then(|_| self.stdin.flush()) {
+            return Err(format!("writing to the driver: {e}{}", self.stderr_tail()));
+        }
+        self.read_line(what)
     }
 
     /// Sends one call and waits for its reply.
     pub fn call(&mut self, req: &Request) -> Result<Reply, String> {
-        let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
-        line.push('\n');
-        self.stdin
-            .write_all(line.as_bytes())
-            .and_then(|_| self.stdin.flush())
-            .map_err(|e| format!("writing to the driver: {e}; its log ends:\n{}", self.log_tail()))?;
-        let answer = self.read_line()?;
+        let line = serde_json::to_string(req).map_err(|e| e.to_string())?;
+        let answer = self.send(line, &format!("a {} call", req.action))?;
         serde_json::from_str(&answer).map_err(|e| format!("the driver's reply is not JSON ({e}): {answer}"))
+    }
+
+    /// What this process loaded of `package`.
+    pub fn probe(&mut self, package: &str) -> Result<Probe, String> {
+        let answer = self.send(serde_json::json!({ "probe": package }).to_string(), "a probe")?;
+        #[derive(Deserialize)]
+        struct Answer {
+            probe: Probe,
+        }
+        serde_json::from_str::<Answer>(&answer)
+            .map(|a| a.probe)
+            .map_err(|e| format!("the driver's probe answer is not one ({e}): {answer}"))
     }
 }
 
@@ -149,19 +225,20 @@ impl Drop for Driver {
 
 /// Idle drivers of one flavour in one environment.
 pub struct Pool {
-    sdk: PathBuf,
-    flavour: &'static Flavour,
+    drivers: PathBuf,
+    flavour: Flavour,
     pub env: Env,
     idle: Mutex<Vec<Driver>>,
 }
 
 impl Pool {
-    pub fn new(sdk: &Path, flavour: &'static Flavour, env: Env) -> Pool {
-        Pool { sdk: sdk.to_path_buf(), flavour, env, idle: Mutex::new(Vec::new()) }
+    /// `drivers` is where the driver files are ([`super::bundle::Bundle::drivers_dir`]).
+    pub fn new(drivers: &Path, flavour: &Flavour, env: Env) -> Pool {
+        Pool { drivers: drivers.to_path_buf(), flavour: flavour.clone(), env, idle: Mutex::new(Vec::new()) }
     }
 
-    pub fn flavour(&self) -> &'static Flavour {
-        self.flavour
+    pub fn flavour(&self) -> &Flavour {
+        &self.flavour
     }
 
     /// An idle driver, or a new one.
@@ -169,7 +246,7 @@ impl Pool {
         if let Some(d) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(d);
         }
-        Driver::start(&self.sdk, self.flavour, &self.env)
+        Driver::start(&self.drivers, &self.flavour, &self.env)
     }
 
     /// Gives a driver back for the next trial.
@@ -177,11 +254,30 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(d);
     }
 
-    /// The package versions the driver reports (starts one if needed).
+    /// The package versions the driver reports (starts one if needed): also
+    /// the proof that the SDK imports in this environment.
     pub fn packages(&self) -> Result<BTreeMap<String, String>, String> {
         let d = self.take()?;
         let p = d.packages.clone();
         self.give(d);
         Ok(p)
+    }
+
+    /// What the idle drivers (the processes that ran the trials) loaded of
+    /// `package`: every copy any of them loaded.
+    pub fn probe(&self, package: &str) -> Result<Probe, String> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.is_empty() {
+            idle.push(Driver::start(&self.drivers, &self.flavour, &self.env)?);
+        }
+        let mut all = Probe { package: package.to_string(), ..Default::default() };
+        for d in idle.iter_mut() {
+            let p = d.probe(package)?;
+            all.installed = all.installed.or(p.installed);
+            all.loaded.extend(p.loaded);
+        }
+        all.loaded.sort();
+        all.loaded.dedup();
+        Ok(all)
     }
 }

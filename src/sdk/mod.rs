@@ -2,238 +2,167 @@
 //!
 //! Teams reach the clouds through the official SDKs, not raw HTTP. A
 //! **flavour** is one official SDK in one language, used the way its README
-//! shows ([`FLAVOURS`]). Each has a **driver** under `sdk/drivers/`: a small
-//! Python or JavaScript program that runs as one long-lived process and
-//! speaks JSON lines (protocol in `sdk/README.md`). It builds the SDK's own
-//! request objects from a case's parameters, calls the SDK against the
-//! in-process emulator, and reports what the SDK handed back.
+//! shows; the table of flavours is data (`sdk/flavours/<flavour>/flavour.json`,
+//! carried by the binary: [`bundle`]). Each has a **driver** under
+//! `sdk/drivers/`: a small Python or JavaScript program that runs as one
+//! long-lived process and speaks JSON lines (protocol in `sdk/README.md`).
 //!
-//! The pipeline of one SDK trial ([`trial`]): a fresh emulator tenant whose
-//! keys the emulator's wiretap watches; per step, the driver calls the SDK;
-//! the wiretap gives exactly what the SDK put on the wire ([`wire`]); the
-//! case's expectations are checked against what the SDK decoded; both are
-//! rendered into the snapshot `snapshots/sdk/<flavour>/<vendor>/<service>/<Action>/<case>.snap`.
+//! The SDK target ([`trial`]) is one more `TargetKind` of the runner: the
+//! same step loop and checks as the emulator target, except that each step
+//! is carried by the flavour's driver, so the SDK itself encodes, signs,
+//! sends and decodes; the emulator's wiretap shows what it sent ([`wire`]).
 //!
-//! Environments ([`env`]) are built from the flavour's whole pinned
-//! dependency set (`sdk/flavours/<flavour>/requirements.txt`, or
-//! `package.json` + `package-lock.json`) in a cache directory, keyed by the
-//! hash of that set, so a transitive upgrade is a new environment too.
-//! [`diff`] runs every case through two environments and classes each
-//! difference as breaking, notable or noise.
+//! Environments ([`env`]) are built from a whole resolved dependency set in
+//! a cache, keyed by that set's content. [`diff`] runs every case through
+//! two environments and classes each difference by what a server would
+//! see; [`render`] writes the grouped report.
 //!
 //! Known limits: the SDK trials run against the emulator only (never live);
 //! an SDK's retry back-off is real time, so cases that make an SDK retry
-//! are slow; a driver that hangs longer than the SDK's own timeout is
-//! waited for.
+//! are slow.
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod driver;
 pub mod env;
+pub mod names;
+pub mod render;
 pub mod trial;
 pub mod wire;
 
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The language a driver runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     Python,
     Node,
 }
 
-/// One official SDK, used one way.
-#[derive(Debug)]
-pub struct Flavour {
-    pub name: &'static str,
-    pub vendor: &'static str,
-    pub language: Language,
-    /// The driver file under `sdk/drivers/` and its arguments.
-    pub driver: &'static str,
-    pub args: &'static [&'static str],
-    /// The package an upgrade moves by default (`sdk diff --to V`).
-    pub package: &'static str,
-    /// How it signs (`acs3`, `rpc-v1`, `volc-v4`, `aws-v4`), the method and
-    /// where the parameters go: a case that pins another wire shape is one
-    /// this flavour cannot express.
-    pub signature: &'static str,
-    pub method: &'static str,
-    pub params_in: &'static str,
-}
-
-/// Every flavour. Adding one: a driver, its lock files under
-/// `sdk/flavours/<name>/`, and a row here.
-pub static FLAVOURS: &[Flavour] = &[
-    Flavour {
-        name: "py-tea-ecs",
-        vendor: "aliyun",
-        language: Language::Python,
-        driver: "py_tea_ecs.py",
-        args: &[],
-        package: "alibabacloud-ecs20140526",
-        signature: "acs3",
-        method: "POST",
-        params_in: "query",
-    },
-    Flavour {
-        name: "py-tea-ecs-v2",
-        vendor: "aliyun",
-        language: Language::Python,
-        driver: "py_tea_ecs.py",
-        args: &["--signature", "v2"],
-        package: "alibabacloud-ecs20140526",
-        signature: "rpc-v1",
-        method: "POST",
-        params_in: "query",
-    },
-    Flavour {
-        name: "py-aliyun-core",
-        vendor: "aliyun",
-        language: Language::Python,
-        driver: "py_aliyun_core.py",
-        args: &[],
-        package: "aliyun-python-sdk-core",
-        signature: "rpc-v1",
-        method: "POST",
-        params_in: "query",
-    },
-    Flavour {
-        name: "py-volcengine",
-        vendor: "volcengine",
-        language: Language::Python,
-        driver: "py_volcengine.py",
-        args: &[],
-        package: "volcengine-python-sdk",
-        signature: "volc-v4",
-        method: "GET",
-        params_in: "query",
-    },
-    Flavour {
-        name: "py-kscore",
-        vendor: "ksyun",
-        language: Language::Python,
-        driver: "py_kscore.py",
-        args: &[],
-        package: "ksc-sdk-python",
-        signature: "aws-v4",
-        method: "GET",
-        params_in: "query",
-    },
-    Flavour {
-        name: "py-kingsoftcloud",
-        vendor: "ksyun",
-        language: Language::Python,
-        driver: "py_kingsoftcloud.py",
-        args: &[],
-        package: "kingsoftcloud-sdk-python",
-        signature: "aws-v4",
-        method: "POST",
-        params_in: "form",
-    },
-    Flavour {
-        name: "node-tea-ecs",
-        vendor: "aliyun",
-        language: Language::Node,
-        driver: "node_tea_ecs.js",
-        args: &[],
-        package: "@alicloud/ecs20140526",
-        signature: "acs3",
-        method: "POST",
-        params_in: "query",
-    },
-    Flavour {
-        name: "node-pop-core",
-        vendor: "aliyun",
-        language: Language::Node,
-        driver: "node_pop_core.js",
-        args: &[],
-        package: "@alicloud/pop-core",
-        signature: "rpc-v1",
-        method: "GET",
-        params_in: "query",
-    },
-    Flavour {
-        name: "node-pop-core-post",
-        vendor: "aliyun",
-        language: Language::Node,
-        driver: "node_pop_core.js",
-        args: &["--method", "POST"],
-        package: "@alicloud/pop-core",
-        signature: "rpc-v1",
-        method: "POST",
-        params_in: "form",
-    },
-    Flavour {
-        name: "node-volcengine",
-        vendor: "volcengine",
-        language: Language::Node,
-        driver: "node_volcengine.js",
-        args: &[],
-        package: "@volcengine/openapi",
-        signature: "volc-v4",
-        method: "GET",
-        params_in: "query",
-    },
-];
-
-/// The flavour named `name`, or a message that lists them.
-pub fn flavour(name: &str) -> Result<&'static Flavour, String> {
-    FLAVOURS.iter().find(|f| f.name == name).ok_or_else(|| {
-        let names: Vec<&str> = FLAVOURS.iter().map(|f| f.name).collect();
-        let hint = names
-            .iter()
-            .max_by(|a, b| strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name)))
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
-        format!("unknown flavour `{name}`{hint}; one of: {}", names.join(", "))
-    })
-}
-
-/// A known, investigated mismatch between a case and what a flavour
-/// decodes (`sdk/flavours/<flavour>/divergences.yaml`). Such a trial is
-/// reported as a divergence with its reason, never as passed; when the
-/// mismatch stops happening, the trial fails until the entry is removed.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Divergence {
-    /// `vendor::service::Action::case`.
-    pub case: String,
-    /// Text the failure must contain (the code the SDK decodes instead).
-    pub got: String,
-    pub reason: String,
-}
-
-/// The divergences listed for `flavour`; none when the file is absent.
-pub fn divergences(sdk: &Path, flavour: &str) -> Result<Vec<Divergence>, String> {
-    let path = sdk.join("flavours").join(flavour).join("divergences.yaml");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => crate::yaml::parse::<Vec<Divergence>>(&path, &text).map_err(|d| d.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+impl Language {
+    /// The files that pin a whole dependency set.
+    pub fn lock_files(self) -> &'static [&'static str] {
+        match self {
+            Language::Python => &["requirements.txt"],
+            Language::Node => &["package.json", "package-lock.json"],
+        }
     }
-}
 
-/// The verdict on one SDK trial's failures, given the listed divergences:
-/// `Ok(None)` passed, `Ok(Some(reason))` a listed divergence, `Err` failed.
-pub fn verdict(case: &str, failures: &[String], listed: &[Divergence]) -> Result<Option<String>, String> {
-    let entry = listed.iter().find(|d| d.case == case);
-    let text = failures.join("\n");
-    match (entry, failures.is_empty()) {
-        (None, true) => Ok(None),
-        (None, false) => Err(text),
-        (Some(d), false) if text.contains(&d.got) => Ok(Some(d.reason.clone())),
-        (Some(d), false) => Err(format!("{text}\n(a divergence is listed for this case, but not this one: {})", d.got)),
-        (Some(d), true) => {
-            Err(format!("the listed divergence ({}) no longer happens: remove it from divergences.yaml", d.got))
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Node => "node",
         }
     }
 }
 
-/// `sdk/` beside the cases directory: drivers, lock files, accepted
-/// differences, pinned old environments.
-pub fn root_for(cases: &Path) -> PathBuf {
-    cases.parent().unwrap_or(Path::new(".")).join("sdk")
+/// One official SDK, used one way (`sdk/flavours/<name>/flavour.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flavour {
+    /// The directory name.
+    #[serde(default, skip_deserializing)]
+    pub name: String,
+    pub vendor: String,
+    /// What it is, for people (`sdk list`).
+    pub sdk: String,
+    pub language: Language,
+    /// The driver file under `sdk/drivers/`, and its arguments.
+    pub driver: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The package an upgrade moves by default (`sdk diff --to V`).
+    pub package: String,
+    pub wire: WireShape,
+}
+
+/// How a flavour signs (`acs3`, `rpc-v1`, `volc-v4`, `aws-v4`), its method
+/// and where it puts the parameters: a case that pins another wire shape is
+/// one this flavour cannot express.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireShape {
+    pub signature: String,
+    pub method: String,
+    pub params_in: String,
+}
+
+/// A known, investigated mismatch between a case and what a flavour does
+/// (`sdk/flavours/<flavour>/divergences.yaml`). It names one exact
+/// mismatch: the decoded `code`, `status` or `message` (expected and got),
+/// or case parameters the SDK `sent` under other names. Such a trial is
+/// reported as a divergence with its reason, never as passed; every other
+/// difference in it still fails it, and so does the listed one no longer
+/// happening.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Divergence {
+    /// `vendor::service::Action::case`.
+    pub case: String,
+    /// The step it happens in (its name); default: any step.
+    #[serde(default)]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub code: Option<Swap<Option<String>>>,
+    #[serde(default)]
+    pub status: Option<Swap<u16>>,
+    #[serde(default)]
+    pub message: Option<Swap<String>>,
+    /// Case parameter → the name the SDK sent it under, all of them.
+    #[serde(default)]
+    pub sent: Option<BTreeMap<String, String>>,
+    pub reason: String,
+}
+
+/// What the case expects, and what the SDK gave instead.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swap<T> {
+    pub expected: T,
+    pub got: T,
+}
+
+impl Divergence {
+    /// The mismatch in words.
+    pub fn what(&self) -> String {
+        let opt = |c: &Option<String>| c.clone().unwrap_or_else(|| "(none)".into());
+        match (&self.code, &self.status, &self.message, &self.sent) {
+            (Some(c), ..) => format!("code {} instead of {}", opt(&c.got), opt(&c.expected)),
+            (_, Some(s), ..) => format!("status {} instead of {}", s.got, s.expected),
+            (_, _, Some(m), _) => format!("message {:?} instead of {:?}", m.got, m.expected),
+            (.., Some(s)) => {
+                let pairs: Vec<String> = s.iter().map(|(k, v)| format!("{k} as {v}")).collect();
+                format!("sent {}", pairs.join(", "))
+            }
+            _ => "(nothing)".into(),
+        }
+    }
+}
+
+/// The divergences listed for `flavour`; none when it lists none.
+pub fn divergences(b: &bundle::Bundle, flavour: &str) -> Result<Vec<Divergence>, String> {
+    let rel = format!("flavours/{flavour}/divergences.yaml");
+    let Some(text) = b.text(&rel) else { return Ok(Vec::new()) };
+    let list =
+        crate::yaml::parse::<Vec<Divergence>>(Path::new(&format!("sdk/{rel}")), &text).map_err(|d| d.to_string())?;
+    for d in &list {
+        let n = [d.code.is_some(), d.status.is_some(), d.message.is_some(), d.sent.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        if n != 1 {
+            return Err(format!(
+                "sdk/{rel}: the entry for {} must name exactly one mismatch (code, status, message or sent), not {n}",
+                d.case
+            ));
+        }
+    }
+    Ok(list)
 }
 
 /// `snapshots/sdk` beside the cases directory.

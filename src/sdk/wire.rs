@@ -3,10 +3,13 @@
 //! A [`WireView`] is one recorded request ([`WireRecord`]) read the way the
 //! upgrade diff needs it: the signature scheme, the method, where the
 //! parameters and the Action travel, the signed headers, every parameter's
-//! name with its value as encoded, and the headers. Volatile values (nonce,
-//! date, signature, request-scoped tokens) are redacted, but their **shape**
-//! is kept: `[nonce:hex32]` differs from `[nonce:uuid]`, so a format change
-//! shows up instead of hiding. Fixture IDs and credentials go through the
+//! name with its value as encoded, and the headers. Volatile values are
+//! redacted where each vendor's own redaction (`Vendor::redaction`, through
+//! [`crate::normalize`]) says, but their **shape** is kept:
+//! `[nonce:hex32]` differs from `[nonce:uuid]`, so a format change shows up
+//! instead of hiding. What no vendor names is HTTP's own (host, length,
+//! user agent, body hashes) or shaped like a request-scoped identifier (a
+//! UUID, a long hex string). Fixture IDs and credentials go through the
 //! trial's [`Redactor`], like every other transcript.
 
 use crate::emulator::wiretap::WireRecord;
@@ -31,7 +34,7 @@ pub struct Param {
     pub protocol: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WireView {
     pub scheme: String,
     pub method: String,
@@ -85,8 +88,8 @@ impl WireView {
             path: redactor.text(&r.path),
             params_in: if params_in.is_empty() { "none".into() } else { params_in.join("+") },
             content_type: if ct.is_empty() { "-".into() } else { ct },
-            action_in: travels(r, &params, "Action", "x-acs-action"),
-            version_in: travels(r, &params, "Version", "x-acs-version"),
+            action_in: travels(r, &params, "Action"),
+            version_in: travels(r, &params, "Version"),
             signed_headers: signed_headers(auth, &params),
             params,
             headers,
@@ -159,40 +162,60 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
 }
 
-/// A value that changes on every request, as the token of its shape.
+/// A redaction token whose value is a secret: no shape is kept.
+fn secret(token: &str) -> bool {
+    ["signature", "access-key", "security-token", "session-token", "password", "secret"]
+        .iter()
+        .any(|s| token.contains(s))
+}
+
+/// The vendor's token for a volatile value, with the value's shape unless
+/// it is a secret (`[timestamp:iso8601]`, `[signature]`).
+fn shaped(token: &str, value: &str) -> String {
+    if secret(token) {
+        return token.to_string();
+    }
+    format!("[{}:{}]", token.trim_matches(['[', ']']), shape(value))
+}
+
+/// A value that changes on every request, as the token of its shape: a
+/// parameter the vendor redacts, or one the SDK added itself whose value is
+/// a request-scoped identifier (a `ClientToken` it generates). A value the
+/// case gave, under any name, is the case's.
 fn volatile_param(name: &str, value: &str, case_params: &[(String, String)]) -> Option<String> {
-    let kind = match name {
-        "Timestamp" => "date",
-        "SignatureNonce" => "nonce",
-        "Signature" => return Some("[signature]".into()),
-        "AccessKeyId" => return Some("[access-key]".into()),
-        "SecurityToken" => return Some("[session-token]".into()),
-        // An SDK that fills ClientToken itself (the legacy Alibaba SDK).
-        "ClientToken" if !case_params.iter().any(|(k, _)| k == "ClientToken") => "client-token",
-        n if n.starts_with("X-Amz-") || n.starts_with("X-") && n.ends_with("Date") => "date",
-        _ => return None,
-    };
-    Some(format!("[{kind}:{}]", shape(value)))
+    if let Some(token) = crate::normalize::param_token(name) {
+        return Some(shaped(token, value));
+    }
+    let ours = case_params.iter().any(|(k, v)| k == name || v == value);
+    (!ours && !is_protocol_param(name) && looks_random(value)).then(|| format!("[id:{}]", shape(value)))
 }
 
 fn header_value(name: &str, v: &str, redactor: &mut Redactor) -> String {
-    let kind = match name {
+    match name {
         "authorization" => return authorization(v),
-        "x-acs-signature-nonce" => "nonce",
-        "x-acs-date" | "x-date" | "x-amz-date" | "date" => "date",
         "host" => return "[host]".into(),
         "content-length" => return "[length]".into(),
         "user-agent" => return "[user-agent]".into(),
-        "x-acs-security-token" | "x-security-token" | "x-amz-security-token" => return "[session-token]".into(),
-        "x-acs-accesskey-id" => return "[access-key]".into(),
-        "x-acs-content-sha256" | "x-content-sha256" | "x-amz-content-sha256" => {
+        n if n.ends_with("content-sha256") => {
             const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
             return if v == EMPTY { v.to_string() } else { "[sha256]".into() };
         }
-        _ if looks_random(v) => "id",
-        _ => return redactor.text(v),
-    };
-    format!("[{kind}:{}]", shape(v))
+        _ => {}
+    }
+    if let Some(token) = crate::normalize::header_token(name) {
+        return shaped(token, v);
+    }
+    if looks_random(v) {
+        return format!("[id:{}]", shape(v));
+    }
+    redactor.text(v)
+}
+
+/// Whether a recorded request carries `value` anywhere (a session token).
+pub fn carries(r: &WireRecord, value: &str) -> bool {
+    let forms = [value.to_string(), crate::signing::pct(value)];
+    forms.iter().any(|f| r.raw_query.contains(f.as_str()) || r.body.contains(f.as_str()))
+        || r.headers.iter().any(|(_, v)| v.contains(value))
 }
 
 /// A request-scoped identifier (a UUID, a long hex string).
@@ -288,9 +311,18 @@ fn signed_headers(auth: &str, params: &[Param]) -> Vec<String> {
     Vec::new()
 }
 
-fn travels(r: &WireRecord, params: &[Param], name: &str, header_name: &str) -> String {
+/// Where `name` (Action, Version) travels: parameter locations, and
+/// `header` when a header named for it (`x-acs-action`, `x-action`) carries
+/// it (the same value as the parameter, when there is one: `x-sdk-core-version`
+/// is not the API's version).
+fn travels(r: &WireRecord, params: &[Param], name: &str) -> String {
     let mut at: Vec<&str> = params.iter().filter(|p| p.name == name).map(|p| p.location).collect();
-    if header(r, header_name).is_some() {
+    let value = params.iter().find(|p| p.name == name).map(|p| p.value.as_str());
+    let suffix = name.to_ascii_lowercase();
+    if r.headers.iter().any(|(k, v)| {
+        let k = k.to_ascii_lowercase();
+        (k == suffix || k.ends_with(&format!("-{suffix}"))) && value.is_none_or(|p| p == v)
+    }) {
         at.push("header");
     }
     if at.is_empty() {
@@ -345,7 +377,8 @@ mod tests {
         assert_eq!((w.scheme.as_str(), w.params_in.as_str(), w.action_in.as_str()), ("rpc-v1", "form", "form+header"));
         let by = |n: &str| w.params.iter().find(|p| p.name == n).unwrap().clone();
         assert_eq!(by("SignatureNonce").encoded, "[nonce:hex16]");
-        assert_eq!(by("Timestamp").encoded, "[date:iso8601]");
+        assert_eq!(by("Timestamp").encoded, "[timestamp:iso8601]");
+        assert_eq!(by("Signature").encoded, "[signature]");
         assert_eq!((by("Note").encoded.as_str(), by("Note").value.as_str()), ("a+b", "a b"));
     }
 }
