@@ -457,7 +457,8 @@ mod tests {
                 {"step": 1, "field": {"x": BAD}, "accepted": null}]},
                 {"case": BAD, "recorded_at": BAD, "differences": []}]),
         };
-        let counts = json!({"breaking": BAD, "notable": {"x": BAD}, "noise": [BAD], "changed_cases": BAD, "cases": BAD});
+        let counts =
+            json!({"breaking": BAD, "notable": {"x": BAD}, "noise": [BAD], "changed_cases": BAD, "cases": BAD});
         let case = format!("{BAD}::{BAD}");
         let change = json!({"cases": [case, BAD], "details": {case.clone(): BAD}, "requests": BAD, "section": BAD,
             "class": BAD, "what": BAD, "old": {"x": BAD}, "new": BAD, "accepted": BAD});

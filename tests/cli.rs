@@ -262,3 +262,121 @@ fn completions_come_from_clap_for_bash_zsh_and_fish() {
     }
     assert_eq!(code(&sb.run(&["completions", "tcsh"])), 2);
 }
+
+/// `apiconform sdk ...` from a copy of the binary: the flavour table,
+/// drivers and lock files travel inside it.
+#[test]
+fn sdk_list_comes_from_the_binary_in_an_empty_directory() {
+    let sb = Sandbox::new("sdk-list");
+    let o = sb.run(&["sdk", "list", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let mut dirs: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk/flavours"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(names, dirs, "one flavour per sdk/flavours/<flavour>/flavour.json");
+    for f in list.as_array().unwrap() {
+        for k in ["vendor", "language", "driver", "package"] {
+            assert!(f[k].as_str().is_some_and(|v| !v.is_empty()), "{k} of {f}");
+        }
+        assert!(f["wire"]["signature"].is_string() && f["wire"]["method"].is_string(), "{f}");
+    }
+}
+
+/// Nothing but a registry name and an exact version (or `latest`) reaches
+/// pip or npm: the rest is refused with exit 2 before any environment is
+/// resolved or built (the cache stays untouched).
+#[test]
+fn sdk_diff_refuses_urls_options_and_non_versions_before_any_installer_runs() {
+    let sb = Sandbox::new("sdk-refuse");
+    let cache = sb.root.join("cache");
+    let refused = [
+        vec!["--flavour", "py-tea-ecs", "--package", "x @ https://example.com/x.whl", "--to", "1.0"],
+        vec!["--flavour", "py-tea-ecs", "--package=-e.", "--to", "1.0"],
+        vec!["--flavour", "py-tea-ecs", "--to=-e."],
+        vec!["--flavour", "py-tea-ecs", "--to", "--index-url=http://example.com"],
+        vec!["--flavour", "py-tea-ecs", "--to", ">=1.0"],
+        vec!["--flavour", "py-tea-ecs", "--from", "git+https://example.com/x", "--to", "1.0"],
+        vec!["--flavour", "node-pop-core", "--to", "github:user/repo"],
+        vec!["--flavour", "node-pop-core", "--package", "../local", "--to", "1.0.0"],
+        vec!["--flavour", "node-pop-core", "--to", "^1.8.0"],
+        vec!["--flavour", "no-such-flavour", "--to", "1.0.0"],
+        vec!["--flavour", "py-tea-ecs", "--to", "1.0", "--output", "/nonexistent/dir/report.md"],
+    ];
+    for args in refused {
+        let o = output(sb.cmd().arg("sdk").arg("diff").args(&args).env("APICONFORM_SDK_CACHE", &cache));
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("error"), "{args:?}: {}", text(&o));
+    }
+    assert!(!cache.exists(), "nothing was resolved or built");
+}
+
+/// `--cases DIR` is the cases the SDK runs: an `init` directory (with its
+/// `.schema/`) loads, and a filter that selects nothing exits 4 before any
+/// environment is touched.
+#[test]
+fn sdk_diff_honours_cases_and_an_empty_selection_exits_4() {
+    let sb = Sandbox::new("sdk-cases");
+    assert_eq!(code(&sb.run(&["init", "mine"])), 0);
+    assert!(sb.work().join("mine/.schema").is_dir());
+    let cache = sb.root.join("cache");
+    let o = output(
+        sb.cmd()
+            .args(["--cases", "mine", "sdk", "diff", "--flavour", "py-tea-ecs", "--to", "1.0", "no-such-case"])
+            .env("APICONFORM_SDK_CACHE", &cache),
+    );
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("nothing to run"), "{}", text(&o));
+    assert!(!cache.exists());
+}
+
+/// `sdk gc` keeps the locked environments and removes the rest (here: an
+/// old environment, an unfinished build's scratch, a resolution memo).
+#[test]
+fn sdk_gc_removes_all_but_the_locked_environments() {
+    let sb = Sandbox::new("sdk-gc");
+    let cache = sb.root.join("cache");
+    for d in ["py-00000000000000aa", "tmp-resolve-1-0", "resolutions/x"] {
+        std::fs::create_dir_all(cache.join(d)).unwrap();
+        std::fs::write(cache.join(d).join("f"), "x").unwrap();
+    }
+    let o = output(sb.cmd().args(["sdk", "gc"]).env("APICONFORM_SDK_CACHE", &cache));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for d in ["py-00000000000000aa", "tmp-resolve-1-0", "resolutions"] {
+        assert!(!cache.join(d).exists(), "{d} removed: {}", text(&o));
+        assert!(text(&o).contains(&format!("removed {d}")), "{}", text(&o));
+    }
+    assert!(text(&o).contains("freed"), "{}", text(&o));
+}
+
+/// `sdk setup` from the copy, against the SDK cache the test run uses:
+/// with the environment built it reuses it and says so (CI builds them
+/// first); otherwise this is skipped with a note, offline.
+#[test]
+fn sdk_setup_runs_from_the_binary_in_an_empty_directory() {
+    let sb = Sandbox::new("sdk-setup");
+    let mut probe = sb.cmd();
+    probe.args(["sdk", "setup", "--flavour", "node-pop-core"]);
+    if std::env::var_os("APICONFORM_REQUIRE_SDKS").is_none() {
+        let cache = std::env::var_os("APICONFORM_SDK_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/apiconform/sdk")
+        });
+        let built = std::fs::read_dir(&cache).into_iter().flatten().flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("node-") && e.path().join(".apiconform-ready").is_file()
+        });
+        if !built {
+            eprintln!("note: skipped: no Node SDK environment in {} (`apiconform sdk setup`)", cache.display());
+            return;
+        }
+    }
+    let o = output(&mut probe);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("1 environment for 1 flavour"), "{out}");
+    assert!(out.contains("node-pop-core") && out.contains("@alicloud/pop-core"), "{out}");
+    assert!(out.contains("sdk setup: 1 environment ready"), "{out}");
+}

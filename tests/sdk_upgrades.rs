@@ -395,3 +395,19 @@ fn a_package_the_sdk_does_not_load_is_said_first_and_claims_nothing() {
         "{problem}"
     );
 }
+
+/// `--to latest` is looked up at each run (npm's own answer, asked here
+/// too) and the environment is keyed by what it resolved to: the newest
+/// release being the locked one, both sides are one environment.
+#[test]
+fn latest_is_the_newest_published_version_now_and_keys_by_content() {
+    if !enabled() {
+        return;
+    }
+    let npm = Command::new("npm").args(["view", "--silent", "--", "@alicloud/pop-core", "version"]).output().unwrap();
+    let newest = String::from_utf8_lossy(&npm.stdout).trim().to_string();
+    let (_, d) = json("latest", &["--flavour", "node-pop-core", "--to", "latest", "instance-not-stopped"]);
+    assert_eq!((d["to"]["label"].as_str(), d["to"]["version"].as_str()), (Some("latest"), Some(newest.as_str())));
+    let same = d["from"]["version"] == d["to"]["version"];
+    assert_eq!(d["from"]["env"] == d["to"]["env"], same, "identical sets share one environment: {d:#}");
+}

@@ -83,3 +83,30 @@ test('the loop: one line per input, bad input survived, secrets scrubbed', () =>
   assert.ok(err.includes('noise from an SDK'));
   assert.ok(!err.includes('sk-123456'));
 });
+
+test('probe: the installed copy, and a nested copy that wins', () => {
+  const fs = require('fs');
+  const os = require('os');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'apiconform-probe-'));
+  const pkg = (dir, version) => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'lib-x', version }));
+    fs.writeFileSync(path.join(dir, 'index.js'), `module.exports = '${version}';`);
+  };
+  const top = path.join(root, 'node_modules', 'lib-x');
+  const nested = path.join(root, 'node_modules', 'sdk-y', 'node_modules', 'lib-x');
+  pkg(top, '2.0.0');
+  pkg(nested, '1.0.0');
+  const saved = process.env.NODE_PATH;
+  process.env.NODE_PATH = path.join(root, 'node_modules');
+  try {
+    assert.deepStrictEqual(c.probe('lib-x').loaded, []);
+    require(nested); // the SDK's own copy
+    const p = c.probe('lib-x');
+    assert.strictEqual(p.installed.version, '2.0.0');
+    assert.deepStrictEqual(p.loaded.map((x) => x.version), ['1.0.0']);
+  } finally {
+    process.env.NODE_PATH = saved;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

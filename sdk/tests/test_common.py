@@ -148,3 +148,20 @@ class Loop(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Probe(unittest.TestCase):
+    def test_a_loaded_distribution_and_one_not_installed(self):
+        import importlib.metadata
+
+        try:
+            importlib.metadata.distribution("pip")
+        except importlib.metadata.PackageNotFoundError:
+            self.skipTest("pip is not installed as a distribution here")
+        import pip  # noqa: F401 -- loads the distribution's modules
+
+        p = c.probe("pip")
+        self.assertIsNotNone(p["installed"])
+        self.assertIn(p["installed"], p["loaded"])
+        gone = c.probe("no-such-distribution-apiconform")
+        self.assertEqual((gone["installed"], gone["loaded"]), (None, []))

@@ -44,15 +44,10 @@ fn load() -> Result<Bundle, String> {
     walk(&EMBEDDED, &mut embedded);
     let mut files = embedded;
     if cfg!(debug_assertions) && tree.is_dir() {
-        if let Ok(on_disk) = crate::shipped::read_tree(&tree) {
-            let on_disk: BTreeMap<String, Vec<u8>> = on_disk.into_iter().filter(|(p, _)| kept(p)).collect();
-            if !on_disk.keys().eq(files.keys()) {
-                eprintln!(
-                    "note: SDK files were added or removed since this binary was built: reading {}",
-                    tree.display()
-                );
-                files = on_disk;
-            }
+        let mut on_disk = BTreeMap::new();
+        if read_dir(&tree, "", &mut on_disk).is_ok() && !on_disk.keys().eq(files.keys()) {
+            eprintln!("note: SDK files were added or removed since this binary was built: reading {}", tree.display());
+            files = on_disk;
         }
     }
     let repository = tree.join("flavours").is_dir().then_some(tree);
@@ -62,6 +57,24 @@ fn load() -> Result<Bundle, String> {
 /// Files the bundle keeps: not hidden, not Python's byte-code caches.
 fn kept(path: &str) -> bool {
     !path.split('/').any(|part| part.starts_with('.') || part == "__pycache__")
+}
+
+/// The files under `root/rel` (kept ones only), by path relative to `root`.
+fn read_dir(root: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(rel))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        if !kept(&path) {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            read_dir(root, &path, out)?;
+        } else {
+            out.insert(path, std::fs::read(entry.path())?);
+        }
+    }
+    Ok(())
 }
 
 fn walk(dir: &'static include_dir::Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {

@@ -4,7 +4,8 @@
 //! case failed (`record`) or an unaccepted breaking change (`diff`); 2 a
 //! usage error, a case-file error, or no result (an environment that cannot
 //! be built or run, a dependency conflict, a moved package the SDK does not
-//! load, a report that cannot be written).
+//! load, a report that cannot be written); 4 the filters select no case
+//! (as `apiconform run`: nothing ran).
 
 use super::bundle::{self, Bundle};
 use super::commands::{self, Context};
@@ -77,6 +78,9 @@ pub struct DiffArgs {
     filters: Vec<String>,
 }
 
+/// Nothing selected, nothing ran (the runner's and nextest's convention).
+const EXIT_EMPTY: u8 = 4;
+
 fn usage(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
@@ -146,6 +150,15 @@ pub fn run(load: &dyn Fn() -> Result<Suite, Diagnostics>, command: SdkCommand) -
     };
     let cx = Context { bundle: b, harness: &harness, suite: &suite };
     let snapshots = super::snapshots_for(&suite.root);
+    let filters = match &command {
+        SdkCommand::Record { filters, .. } => filters.as_slice(),
+        SdkCommand::Diff(d) => d.filters.as_slice(),
+        _ => &[],
+    };
+    if flavours.iter().all(|f| commands::cases_for(&suite, f, filters).is_empty()) {
+        eprintln!("error: no case of these flavours' vendors matches {filters:?}: nothing to run");
+        return ExitCode::from(EXIT_EMPTY);
+    }
     match command {
         SdkCommand::Record { filters, .. } => exit(sdk_record(&cx, &snapshots, &flavours, &filters)),
         SdkCommand::Diff(args) => sdk_diff(&cx, &flavours, args),

@@ -8,7 +8,7 @@
 //! table ("Classification"):
 //!
 //! - **breaking**: the trial ran on one side and failed or became
-//!   unsupported on the other; the signature scheme, method, media type,
+//!   unsupported on the other; the signature scheme, method, content type,
 //!   path or parameter location changed; Action or Version is no longer
 //!   sent where it was; a case parameter is renamed, removed, dropped or
 //!   re-encoded (its decoded value differs); a protocol parameter is gone
@@ -21,12 +21,12 @@
 //!   signed header, a parameter, Action/Version in one more place, a
 //!   decoded field, a newly exposed status, an exception subclass or
 //!   attribute, a retry hint); a new User-Agent or other client header
-//!   value; a volatile value's new format (nonce, date); another
-//!   percent-encoding of the same value; a media-type parameter; the number
-//!   of attempts (retries); a case that now passes or runs.
+//!   value; a volatile value's new format (nonce, date); the number
+//!   of attempts (retries); more steps run; a case that now passes or runs.
 //! - **noise**: header and parameter order. (Volatile values themselves,
 //!   nonce, date, signature, length, host, port and request IDs, are
-//!   redacted to their shape before the comparison.)
+//!   redacted to their shape before the comparison, and a value is compared
+//!   percent-decoded, as a server reads it.)
 //!
 //! [`FlavourDiff::new`] groups identical changes across cases: one row per
 //! distinct change, with how many requests and cases it touches.
@@ -345,27 +345,21 @@ impl Differ<'_> {
             self.signed(x, y);
         }
         self.headers(x, y);
-        if x.param_order != y.param_order && x.params.len() == y.params.len() {
-            self.push("wire", Class::Noise, "parameter order", x.param_order.join("&"), y.param_order.join("&"));
+        if let Some((a, b)) = reordered(&x.param_order, &y.param_order) {
+            self.push("wire", Class::Noise, "parameter order", a, b);
         }
-        let (ha, hb): (BTreeSet<&String>, BTreeSet<&String>) =
-            (x.header_order.iter().collect(), y.header_order.iter().collect());
-        if x.header_order != y.header_order && ha == hb {
-            self.push("wire", Class::Noise, "header order", x.header_order.join(","), y.header_order.join(","));
+        if let Some((a, b)) = reordered(&x.header_order, &y.header_order) {
+            self.push("wire", Class::Noise, "header order", a, b);
         }
         if x.user_agent != y.user_agent {
             self.push("wire", Class::Notable, "User-Agent", &x.user_agent, &y.user_agent);
         }
     }
 
-    /// The media type is what a server parses the body as; its parameters
-    /// (`charset=utf-8`) are a detail.
+    /// The content type is how a server parses the body.
     fn media_type(&mut self, a: &str, b: &str) {
-        let essence = |t: &str| t.split(';').next().unwrap_or("").trim().to_string();
-        if essence(a) != essence(b) {
+        if a != b {
             self.push("wire", Class::Breaking, "content type", a, b);
-        } else if a != b {
-            self.push("wire", Class::Notable, "content type parameters", a, b);
         }
     }
 
@@ -401,9 +395,9 @@ impl Differ<'_> {
             if val_a != val_b && volatile {
                 self.push("wire", Class::Notable, &format!("format of {k}"), enc_a, enc_b);
             } else if val_a != val_b {
+                // The same value percent-encoded another way is the same to
+                // a server (and its signature is judged by the answer).
                 self.push("wire", Class::Breaking, &format!("encoded value of {k}"), enc_a, enc_b);
-            } else if enc_a != enc_b {
-                self.push("wire", Class::Notable, &format!("percent-encoding of {k}"), enc_a, enc_b);
             }
         }
         for k in added {
@@ -431,9 +425,9 @@ impl Differ<'_> {
         let b: BTreeMap<&str, &str> = y.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for (k, v) in &b {
             match a.get(k) {
+                // Facts read elsewhere: the scheme, signed headers, content type.
+                _ if ["authorization", "content-type", "user-agent"].contains(k) => {}
                 None => self.push("wire", Class::Notable, &format!("new header: {k}"), "-", v),
-                // Facts read elsewhere: the scheme, signed headers, media type.
-                Some(_) if ["authorization", "content-type", "user-agent"].contains(k) => {}
                 Some(old) if old != v => {
                     let volatile = old.starts_with('[') && v.starts_with('[');
                     let class = if read(k) && !volatile { Class::Breaking } else { Class::Notable };
@@ -444,7 +438,7 @@ impl Differ<'_> {
             }
         }
         for (k, v) in &a {
-            if !b.contains_key(k) {
+            if !b.contains_key(k) && !["authorization", "content-type", "user-agent"].contains(k) {
                 let class = if read(k) { Class::Breaking } else { Class::Notable };
                 self.push("wire", class, &format!("header gone: {k}"), v, "-");
             }
@@ -526,6 +520,13 @@ impl Differ<'_> {
             self.push("decoded", Class::Notable, &format!("new decoded field: {k}"), "-", v);
         }
     }
+}
+
+/// The names both sides sent, each side's order of them, when it differs.
+fn reordered(a: &[String], b: &[String]) -> Option<(String, String)> {
+    let common = |x: &[String], y: &[String]| -> Vec<String> { x.iter().filter(|n| y.contains(n)).cloned().collect() };
+    let (p, q) = (common(a, b), common(b, a));
+    (p != q).then(|| (p.join(","), q.join(",")))
 }
 
 /// `{"a": {"b": [1]}}` → `a.b.0 = 1`.

@@ -281,3 +281,81 @@ impl Pool {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::{Language, WireShape};
+
+    /// A Python "environment" (the interpreter running the tests) and a
+    /// driver script that misbehaves as told.
+    fn setup(name: &str, script: &str) -> (PathBuf, Flavour, Env) {
+        let root = std::env::temp_dir().join(format!("apiconform-driver-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("env/bin")).unwrap();
+        std::fs::create_dir_all(root.join("drivers")).unwrap();
+        let python = std::env::var("APICONFORM_PYTHON").unwrap_or_else(|_| "python3".into());
+        let found = std::process::Command::new("sh").args(["-c", &format!("command -v {python}")]).output().unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        std::os::unix::fs::symlink(path, root.join("env/bin/python")).unwrap();
+        std::fs::write(root.join("drivers/d.py"), script).unwrap();
+        let wire = WireShape { signature: "acs3".into(), method: "POST".into(), params_in: "query".into() };
+        let f = Flavour {
+            name: "test".into(),
+            vendor: "aliyun".into(),
+            sdk: "test".into(),
+            language: Language::Python,
+            driver: "d.py".into(),
+            args: vec![],
+            package: "six".into(),
+            wire,
+        };
+        let env = Env::at(&root.join("env"), Language::Python);
+        (root, f, env)
+    }
+
+    const HELLO: &str = "import sys, json, time\nprint(json.dumps({'hello': {'packages': {}}}), flush=True)\n";
+
+    fn call() -> Request<'static> {
+        let credentials = serde_json::json!({});
+        Request {
+            id: 1,
+            action: "A",
+            version: "v",
+            service: "s",
+            endpoint: "e",
+            region: "r",
+            credentials,
+            auth: "valid",
+            params: vec![],
+        }
+    }
+
+    #[test]
+    fn a_driver_that_cannot_import_its_sdk_fails_to_start_with_its_own_lines() {
+        let (root, f, env) =
+            setup("import", "import sys\nsys.stderr.write('ImportError: cannot import name X\\n')\nsys.exit(3)\n");
+        let e = Driver::start(&root.join("drivers"), &f, &env).err().expect("no driver");
+        assert!(e.contains("did not start") && e.contains("exit status: 3"), "{e}");
+        assert!(e.contains("ImportError: cannot import name X"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_driver_that_crashes_or_hangs_on_a_call_is_an_error_in_bounded_time() {
+        let crash = format!("{HELLO}sys.stdin.readline()\nsys.stderr.write('RuntimeError: died\\n')\nsys.exit(1)\n");
+        let (root, f, env) = setup("crash", &crash);
+        let mut d = Driver::start(&root.join("drivers"), &f, &env).expect("it starts");
+        let e = d.call(&call()).expect_err("no reply");
+        assert!(e.contains("exited") && e.contains("RuntimeError: died"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+
+        let (root, f, env) = setup("hang", &format!("{HELLO}sys.stdin.readline()\ntime.sleep(60)\n"));
+        let mut d = Driver::start(&root.join("drivers"), &f, &env).expect("it starts");
+        d.timeout = Duration::from_millis(300);
+        // The script sleeps a minute: only the deadline ends the wait.
+        let e = d.call(&call()).expect_err("no reply");
+        assert!(e.contains("no answer") && e.contains("killed"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

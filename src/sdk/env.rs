@@ -105,6 +105,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// An environment at `dir` that no cache manages (tests of the driver).
+    #[cfg(test)]
+    pub(crate) fn at(dir: &Path, language: Language) -> Env {
+        let lock = File::open(dir).expect("the directory opens");
+        Env { dir: dir.to_path_buf(), language, key: "test".into(), resolved: String::new(), _in_use: Arc::new(lock) }
+    }
+
     /// Installed package → version, as the set pins it.
     pub fn versions(&self) -> BTreeMap<String, String> {
         match self.language {
@@ -626,6 +633,37 @@ mod tests {
                                      {"metadata": {"name": "alibabacloud-openapi-util", "version": "0.2.4"}}]}"#;
         let m = merged("alibabacloud-tea-openapi==0.4.6\nsix==1.16.0\n", report).unwrap();
         assert_eq!(m, "alibabacloud-openapi-util==0.2.4\nalibabacloud-tea-openapi==0.3.16\nsix==1.16.0\n");
+    }
+
+    /// Three environments of 100 bytes used at times 1, 2, 3; the oldest is
+    /// held by a process.
+    fn cache_with_three(name: &str) -> (PathBuf, File) {
+        let root = std::env::temp_dir().join(format!("apiconform-evict-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for i in 1..=3 {
+            let dir = root.join(format!("py-000000000000000{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(READY), "six==1.16.0\n").unwrap();
+            std::fs::write(dir.join(SIZE), "100").unwrap();
+            std::fs::write(dir.join(USED), i.to_string()).unwrap();
+        }
+        let held = File::create(root.join("py-0000000000000001.lock")).unwrap();
+        held.lock_shared().unwrap();
+        (root, held)
+    }
+
+    #[test]
+    fn past_the_cap_the_least_recently_used_go_first_never_one_in_use() {
+        let (root, held) = cache_with_three("cap");
+        evict(&root, 250, &|_| {});
+        let left: Vec<String> = list(&root).into_iter().map(|c| c.key).collect();
+        assert_eq!(left, vec!["py-0000000000000001", "py-0000000000000003"], "2 was the oldest not in use");
+        evict(&root, 1000, &|_| {});
+        assert_eq!(list(&root).len(), 2, "under the cap nothing goes");
+        drop(held);
+        evict(&root, 150, &|_| {});
+        assert_eq!(list(&root).into_iter().map(|c| c.key).collect::<Vec<_>>(), vec!["py-0000000000000003"]);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -240,8 +240,12 @@ impl TargetKind for OnSdk<'_> {
         let token_sent = token.as_deref().is_none_or(|tok| records.iter().any(|w| super::wire::carries(w, tok)));
         for w in &records {
             // Volatile values (nonce, date, host) may come back inside a
-            // message (a server string to sign): learn them first.
+            // message (a server string to sign): learn them first. So may
+            // the User-Agent, shown once as such, not inside every message.
             t.redactor.learn_request(&w.as_request());
+            if let Some((_, ua)) = w.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+                t.redactor.add(ua, "[user-agent]");
+            }
         }
         let wire: Vec<WireView> = records.iter().map(|w| WireView::read(w, r.params, &mut t.redactor)).collect();
         let shown: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), t.redactor.text(v))).collect();
