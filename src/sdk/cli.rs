@@ -103,39 +103,11 @@ pub fn run(load: &dyn Fn() -> Result<Suite, Diagnostics>, command: SdkCommand) -
         Ok(f) => f,
         Err(e) => return usage(e),
     };
-    match command {
-        SdkCommand::List { format } => {
-            print!("{}", commands::list(b, format == "json"));
-            return ExitCode::SUCCESS;
-        }
-        SdkCommand::Setup { .. } => {
-            return match commands::setup(b, &flavours) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => usage(e),
-            }
-        }
-        SdkCommand::Gc { dry_run } => {
-            return match commands::gc(b, dry_run) {
-                Ok(lines) => {
-                    lines.iter().for_each(|l| println!("{l}"));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => usage(e),
-            }
-        }
-        _ => {}
+    if let Some(code) = without_cases(b, &flavours, &command) {
+        return code;
     }
-    if let SdkCommand::Diff(args) = &command {
-        if let Err(e) = check_diff(args, &flavours) {
-            return usage(e);
-        }
-    }
-    if let SdkCommand::Accept { version, package, .. } = &command {
-        let f = flavours[0];
-        let package = package.as_deref().unwrap_or(&f.package);
-        if let Err(e) = names::package(f.language, package).and_then(|()| names::version(f.language, version)) {
-            return usage(e);
-        }
+    if let Err(e) = check_args(&command, &flavours) {
+        return usage(e);
     }
     let suite = match load() {
         Ok(s) => s,
@@ -171,6 +143,35 @@ pub fn run(load: &dyn Fn() -> Result<Suite, Diagnostics>, command: SdkCommand) -
             }))
         }
         _ => unreachable!("handled above"),
+    }
+}
+
+/// The commands that need no cases nor emulator: `list`, `setup`, `gc`.
+fn without_cases(b: &'static Bundle, flavours: &[&Flavour], command: &SdkCommand) -> Option<ExitCode> {
+    let done = |r: Result<(), String>| Some(r.map_or_else(usage, |()| ExitCode::SUCCESS));
+    match command {
+        SdkCommand::List { format } => {
+            print!("{}", commands::list(b, format == "json"));
+            Some(ExitCode::SUCCESS)
+        }
+        SdkCommand::Setup { .. } => done(commands::setup(b, flavours)),
+        SdkCommand::Gc { dry_run } => {
+            done(commands::gc(b, *dry_run).map(|lines| lines.iter().for_each(|l| println!("{l}"))))
+        }
+        _ => None,
+    }
+}
+
+/// The values a command hands to an installer, before anything runs.
+fn check_args(command: &SdkCommand, flavours: &[&Flavour]) -> Result<(), String> {
+    match command {
+        SdkCommand::Diff(args) => check_diff(args, flavours),
+        SdkCommand::Accept { version, package, .. } => {
+            let f = flavours[0];
+            names::package(f.language, package.as_deref().unwrap_or(&f.package))?;
+            names::version(f.language, version)
+        }
+        _ => Ok(()),
     }
 }
 
