@@ -300,9 +300,10 @@ impl<'de> Deserialize<'de> for Params {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Params, A::Error> {
                 let mut out: Vec<ParamEntry> = Vec::new();
+                let mut seen = Seen::default();
                 while let Some(k) = m.next_key::<Spanned<String>>()? {
                     let v: Spanned<String> = m.next_value()?;
-                    if out.iter().any(|e| e.name == k.value) {
+                    if !seen.first_time(k.value.clone()) {
                         return Err(de::Error::custom(format!("duplicate parameter `{}`", k.value)));
                     }
                     out.push(ParamEntry {
@@ -319,8 +320,66 @@ impl<'de> Deserialize<'de> for Params {
     }
 }
 
+/// The names seen so far, each checked in constant time (a case may send
+/// 80,000 parameters; a scan per name made loading quadratic).
+struct Seen<K>(std::collections::HashSet<K>);
+
+impl<K> Default for Seen<K> {
+    fn default() -> Self {
+        Seen(std::collections::HashSet::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Seen<K> {
+    /// False when `k` was seen before.
+    fn first_time(&mut self, k: K) -> bool {
+        self.0.insert(k)
+    }
+}
+
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|e| e.name == name).map(|e| e.value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A key that counts the comparisons made with it.
+    struct Counted<'a>(u32, &'a Cell<usize>);
+    impl PartialEq for Counted<'_> {
+        fn eq(&self, other: &Self) -> bool {
+            self.1.set(self.1.get() + 1);
+            self.0 == other.0
+        }
+    }
+    impl Eq for Counted<'_> {}
+    impl std::hash::Hash for Counted<'_> {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            self.0.hash(h)
+        }
+    }
+
+    #[test]
+    fn checking_80k_parameter_names_for_repeats_is_linear_work() {
+        let compared = Cell::new(0);
+        let mut seen = Seen::default();
+        let n = 80_000;
+        assert!((0..n).all(|i| seen.first_time(Counted(i, &compared))));
+        assert!(!seen.first_time(Counted(n / 2, &compared)));
+        // A scan per name would compare n²/2 = 3.2e9 times.
+        assert!(compared.get() <= 2 * n as usize, "{} comparisons for {n} names", compared.get());
+    }
+
+    #[test]
+    fn a_repeated_parameter_among_80k_is_refused() {
+        let mut yaml: String = (0..80_000).map(|i| format!("P{i}: v\n")).collect();
+        assert_eq!(crate::yaml::parse::<Params>(std::path::Path::new("x"), &yaml).unwrap().0.len(), 80_000);
+        yaml.push_str("P40000: again\n");
+        let e = crate::yaml::parse::<Params>(std::path::Path::new("x"), &yaml).unwrap_err();
+        assert!(e.message.contains("P40000"), "{e}");
     }
 }

@@ -455,7 +455,9 @@ impl Checker<'_> {
         let common = self.api.common.clone();
         for e in &p.0 {
             let known = contract.param_for_wire_name(&e.name).is_some() || common.common_params.contains(&e.name);
-            if !known {
+            if !known && !self.diags.has_room() {
+                self.diags.skip();
+            } else if !known {
                 let mut names: Vec<&str> = contract.params.keys().map(String::as_str).collect();
                 names.extend(contract.params.values().flat_map(|p| p.aliases.iter().map(String::as_str)));
                 let hint = did_you_mean(&e.name, names.iter().copied())
