@@ -94,11 +94,17 @@ fn line_of(text: &str, line: u32) -> Option<String> {
     })
 }
 
+/// What a terminal shows: the file name, the message, the quoted line and
+/// the hint may hold what a user wrote, so each is cleaned of control
+/// characters ([`crate::term::clean`]; a quoted line keeps its tabs, for the
+/// caret).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
-        write!(f, "  --> {}", self.location())?;
+        use crate::term::clean;
+        writeln!(f, "error: {}", clean(&self.message))?;
+        write!(f, "  --> {}", clean(&self.location()))?;
         if let Some(src) = &self.source_line {
+            let src = src.split('\t').map(clean).collect::<Vec<_>>().join("\t");
             let n = self.pos.line.to_string();
             let pad = " ".repeat(n.len());
             let caret_at = usize::try_from(self.pos.column.max(1) - 1).unwrap_or(0);
@@ -106,7 +112,7 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n {pad} |\n {n} | {src}\n {pad} | {lead}^")?;
         }
         if let Some(h) = &self.hint {
-            write!(f, "\n   = hint: {h}")?;
+            write!(f, "\n   = hint: {}", clean(h))?;
         }
         Ok(())
     }

@@ -30,6 +30,7 @@
 use crate::contract::{Param, ParamType};
 use crate::runner::{Harness, Observed, Target};
 use crate::suite::{Api, Case, CaseStep, CheckedExpect, Suite};
+use crate::term::{clean, clean_lines};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -360,22 +361,22 @@ pub fn command(suite: &Suite, target: &str, filters: &[String]) -> Result<bool, 
     };
     let report = explore(suite, &harness, target, filters);
     for (api, n) in &report.generated {
-        println!("{api:<40} {n:>4} requests");
+        println!("{:<40} {n:>4} requests", clean(api));
     }
     for (what, why) in &report.skipped {
-        println!("skipped {what}: {why}");
+        println!("skipped {}: {}", clean(what), clean(why));
     }
     for f in &report.findings {
         match target {
-            Target::Live => println!("---\n{}", candidate_yaml(f)),
+            Target::Live => println!("---\n{}", clean_lines(&candidate_yaml(f))),
             _ => println!(
                 "FINDING {} {}: {}: {} (got HTTP {} {})",
-                f.probe.api,
-                f.probe.param,
-                f.probe.what,
-                f.why,
+                clean(&f.probe.api),
+                clean(&f.probe.param),
+                clean(&f.probe.what),
+                clean(&f.why),
                 f.answer.status,
-                f.answer.code.as_deref().unwrap_or("(success)")
+                clean(f.answer.code.as_deref().unwrap_or("(success)"))
             ),
         }
     }

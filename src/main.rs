@@ -13,7 +13,7 @@ use apiconform::live::LiveConfig;
 use apiconform::report::{self, Selection, TrialResult};
 use apiconform::runner::{Harness, Target};
 use apiconform::suite::Suite;
-use apiconform::term::{ColorChoice, Painter};
+use apiconform::term::{clean, clean_lines, shown, ColorChoice, Painter};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -320,7 +320,7 @@ fn explore_cmd(cases: &CasesArgs, target: &str, filters: &[String]) -> ExitCode 
         Ok(Ok(true)) => ExitCode::SUCCESS,
         Ok(Ok(false)) => ExitCode::FAILURE,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             ExitCode::from(2)
         }
         Err(c) => c,
@@ -364,12 +364,12 @@ fn sweep_cmd(cases: &CasesArgs, dry_run: bool, timeouts: Timeouts) -> ExitCode {
     let harness = match Harness::start(&suite) {
         Ok(h) => h.with_live(cfg),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             return ExitCode::from(2);
         }
     };
     for line in harness.sweep(dry_run) {
-        println!("{line}");
+        println!("{}", clean(&line));
     }
     ExitCode::SUCCESS
 }
@@ -392,7 +392,7 @@ fn run_cmd(cases: &CasesArgs, args: RunArgs, paint: Painter) -> ExitCode {
         timeouts,
     } = args;
     let Some(target) = Target::parse(&target) else {
-        eprintln!("error: unknown target `{target}`; use `emulator`, `mock` or `live`");
+        eprintln!("error: unknown target `{}`; use `emulator`, `mock` or `live`", clean(&target));
         return ExitCode::from(2);
     };
     let suite = match load(cases) {
@@ -409,7 +409,7 @@ fn run_cmd(cases: &CasesArgs, args: RunArgs, paint: Painter) -> ExitCode {
     let sdk_diff = match sdk_diff.as_deref().map(read_sdk_diff).transpose() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             return ExitCode::from(2);
         }
     };
@@ -436,7 +436,7 @@ struct Outputs {
 
 fn start(suite: &Suite) -> Result<Harness, ExitCode> {
     Harness::start(suite).map_err(|e| {
-        eprintln!("error: cannot start the emulator: {e}");
+        eprintln!("error: cannot start the emulator: {}", shown(e));
         ExitCode::from(2)
     })
 }
@@ -474,22 +474,22 @@ fn run(suite: &Suite, target: Target, sel: &Selection, verbose: bool, record: bo
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         let line = match r.verdict {
-            Verdict::Fail => Some(format!("{} {}", paint.fail("FAIL"), r.name())),
-            Verdict::Pass if verbose => Some(format!("{}   {}", paint.pass("ok"), r.name())),
-            _ if verbose => Some(format!("{} {}", paint.skip("SKIP"), r.name())),
+            Verdict::Fail => Some(format!("{} {}", paint.fail("FAIL"), clean(&r.name()))),
+            Verdict::Pass if verbose => Some(format!("{}   {}", paint.pass("ok"), clean(&r.name()))),
+            _ if verbose => Some(format!("{} {}", paint.skip("SKIP"), clean(&r.name()))),
             _ => None,
         };
         if let Some(l) = line {
             bar.println(&l);
         }
         if !tty && target == Target::Live {
-            eprintln!("[{done}/{total}] {} {:?} ({:.1}s)", r.name(), r.verdict, r.duration.as_secs_f64());
+            eprintln!("[{done}/{total}] {} {:?} ({:.1}s)", clean(&r.name()), r.verdict, r.duration.as_secs_f64());
         }
     };
     let results = report::run(suite, &harness, &[target], sel, &progress);
     bar.finish_and_clear();
     for line in harness.cleanup_all() {
-        eprintln!("cleanup: {line}");
+        eprintln!("cleanup: {}", clean(&line));
     }
     if outputs.json || outputs.html.is_some() || outputs.results.is_some() {
         let mut doc = apiconform::results::build(suite, &results, &[target.name()], &snapshots_root(suite));
@@ -527,14 +527,16 @@ fn snapshots_root(suite: &Suite) -> PathBuf {
 fn print_human(results: &[TrialResult], target: Target, passes: bool, verbose: bool, paint: Painter) {
     for r in results {
         match r.verdict {
-            Verdict::Pass if passes => println!("{}   {}", paint.pass("ok"), r.name()),
+            Verdict::Pass if passes => println!("{}   {}", paint.pass("ok"), clean(&r.name())),
             Verdict::Fail => {
-                println!("{} {}", paint.fail("FAIL"), r.name());
+                println!("{} {}", paint.fail("FAIL"), clean(&r.name()));
                 for line in &r.detail {
-                    println!("     {}", line.replace('\n', "\n     "));
+                    println!("     {}", clean_lines(line).replace('\n', "\n     "));
                 }
             }
-            Verdict::Skip if verbose => println!("{} {} ({})", paint.skip("SKIP"), r.name(), r.detail.join("; ")),
+            Verdict::Skip if verbose => {
+                println!("{} {} ({})", paint.skip("SKIP"), clean(&r.name()), clean(&r.detail.join("; ")))
+            }
             _ => {}
         }
     }
@@ -546,7 +548,7 @@ fn print_human(results: &[TrialResult], target: Target, passes: bool, verbose: b
             *reasons.entry(r.detail.join("; ")).or_default() += 1;
         }
         for (reason, n) in reasons {
-            println!("{} {n} trial(s): {reason}", paint.skip("SKIP"));
+            println!("{} {n} trial(s): {}", paint.skip("SKIP"), clean(&reason));
         }
     }
     println!("\ntarget: {}\n", target.name());
@@ -557,7 +559,7 @@ fn print_human(results: &[TrialResult], target: Target, passes: bool, verbose: b
 fn write_reports(results: &[TrialResult], target: Target, outputs: &Outputs) {
     if let Some(p) = &outputs.junit {
         if let Err(e) = std::fs::write(p, report::junit(results)) {
-            eprintln!("error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {}", shown(p.display()), shown(e));
         }
     }
     if let Some(p) = &outputs.markdown {
@@ -567,7 +569,7 @@ fn write_reports(results: &[TrialResult], target: Target, outputs: &Outputs) {
             f.write_all(md.as_bytes())
         });
         if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {}", shown(p.display()), shown(e));
         }
     }
 }
@@ -580,12 +582,12 @@ fn write_documents(doc: &apiconform::results::RunResults, outputs: &Outputs) {
     }
     if let Some(p) = &outputs.results {
         if let Err(e) = std::fs::write(p, &text) {
-            eprintln!("error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {}", shown(p.display()), shown(e));
         }
     }
     if let Some(p) = &outputs.html {
         if let Err(e) = std::fs::write(p, apiconform::html::render(doc, outputs.sdk_diff.as_ref())) {
-            eprintln!("error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {}", shown(p.display()), shown(e));
         }
     }
 }
@@ -609,13 +611,13 @@ fn report_cmd(results: &[PathBuf], html: Option<PathBuf>, sdk_diff: Option<PathB
     let (doc, sdk) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             return ExitCode::from(2);
         }
     };
     if let Some(p) = &html {
         if let Err(e) = std::fs::write(p, apiconform::html::render(&doc, sdk.as_ref())) {
-            eprintln!("error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {}", shown(p.display()), shown(e));
             return ExitCode::from(2);
         }
     }
@@ -626,8 +628,8 @@ fn report_cmd(results: &[PathBuf], html: Option<PathBuf>, sdk_diff: Option<PathB
             let n = |v: &str| doc.trials.iter().filter(|t| t.verdict == v).count();
             println!(
                 "{} ({}): {} passed, {failed} failed, {} skipped",
-                doc.targets.join(", "),
-                doc.finished_at,
+                clean(&doc.targets.join(", ")),
+                clean(&doc.finished_at),
                 n("pass"),
                 n("skip")
             );
@@ -695,13 +697,16 @@ fn init(dir: &Path) -> ExitCode {
     match apiconform::scaffold::init(dir) {
         Ok(files) => {
             for f in files {
-                println!("wrote {}", f.display());
+                println!("wrote {}", shown(f.display()));
             }
-            println!("\nnext: cd {} && apiconform --cases . lint && apiconform --cases . run my-", dir.display());
+            println!(
+                "\nnext: cd {} && apiconform --cases . lint && apiconform --cases . run my-",
+                shown(dir.display())
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             ExitCode::from(2)
         }
     }
@@ -715,15 +720,15 @@ fn new_case(cases: &CasesArgs, case: &str, into: Option<PathBuf>) -> ExitCode {
     let root = into.or_else(|| cases.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
     match apiconform::scaffold::new_case(&suite, &root, case) {
         Ok(file) => {
-            println!("wrote {}", file.display());
+            println!("wrote {}", shown(file.display()));
             println!(
                 "next: quote the doc's condition, adjust `expect:`, then `apiconform --cases {} lint`",
-                root.display()
+                shown(root.display())
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             ExitCode::from(2)
         }
     }
@@ -817,7 +822,7 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(e));
             return ExitCode::from(2);
         }
     };
@@ -828,7 +833,7 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
         }) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {addr}: {e}");
+                eprintln!("error: cannot listen on {addr}: {}", shown(e));
                 return ExitCode::from(2);
             }
         };
@@ -841,7 +846,7 @@ fn serve(cases: &CasesArgs, addr: &str, flow_control: bool, control: ControlOpts
                 emulator.set_control_access(access);
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", shown(e));
                 return ExitCode::from(2);
             }
         }

@@ -158,6 +158,7 @@ pub fn check(
 
 /// The report for people.
 pub fn render(results: &[CaseParity]) -> String {
+    use crate::term::clean;
     let mut s = String::new();
     for r in results {
         let state = match (r.differences.len(), r.unaccepted()) {
@@ -165,10 +166,11 @@ pub fn render(results: &[CaseParity]) -> String {
             (n, 0) => format!("{n} accepted difference(s)"),
             (_, u) => format!("{u} DIFFERENCE(S)"),
         };
-        s.push_str(&format!("{} (recorded {}): {state}\n", r.case, r.recorded_at));
+        s.push_str(&format!("{} (recorded {}): {state}\n", clean(&r.case), clean(&r.recorded_at)));
         for d in &r.differences {
-            let note = d.accepted.as_ref().map(|a| format!("  [accepted: {a}]")).unwrap_or_default();
-            s.push_str(&format!("    {} {}: emulator {} | live {}{note}\n", d.step, d.field, d.emulator, d.live));
+            let note = d.accepted.as_ref().map(|a| format!("  [accepted: {}]", clean(a))).unwrap_or_default();
+            let (step, field, emulator, live) = (clean(&d.step), clean(&d.field), clean(&d.emulator), clean(&d.live));
+            s.push_str(&format!("    {step} {field}: emulator {emulator} | live {live}{note}\n"));
         }
     }
     let differ = results.iter().filter(|r| r.unaccepted() > 0).count();

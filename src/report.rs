@@ -130,7 +130,8 @@ pub fn counts(results: &[TrialResult]) -> (BTreeMap<String, Counts>, Counts) {
 /// The table `apiconform run` prints.
 pub fn table(results: &[TrialResult]) -> String {
     let (per, total) = counts(results);
-    let width = per.keys().map(String::len).max().unwrap_or(3).max(5);
+    let per: Vec<(std::borrow::Cow<str>, &Counts)> = per.iter().map(|(api, c)| (crate::term::clean(api), c)).collect();
+    let width = per.iter().map(|(api, _)| api.len()).max().unwrap_or(3).max(5);
     let mut s = String::new();
     let _ = writeln!(s, "{:<width$}  {:>6}  {:>6}  {:>7}", "API", "passed", "failed", "skipped");
     for (api, c) in &per {

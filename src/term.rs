@@ -2,8 +2,45 @@
 //! said no (`--color`, then `NO_COLOR`, then whether the stream is a
 //! terminal), and nothing but plain text otherwise, so logs and pipes stay
 //! clean. Progress bars follow the same test (see `main.rs`).
+//!
+//! Names and paths come from files a pull request may have written (a case
+//! file named `x\x1b]0;title\x07.yaml`, an action whose name holds a line
+//! break and `error: ...`), so every one the CLI prints goes through
+//! [`clean`] first: a control character shows as its escape and cannot
+//! change the terminal's title or forge a line.
 
 use anstyle::{AnsiColor, Style};
+use std::borrow::Cow;
+
+/// `text` with every control character (C0, DEL, C1: terminal escapes,
+/// line breaks, tabs) and every bidirectional override written as a Rust
+/// escape (`\u{1b}`, `\n`), so it prints as one inert line.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(bad) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`clean`] for anything displayed (a path, an error).
+pub fn shown(value: impl std::fmt::Display) -> String {
+    clean(&value.to_string()).into_owned()
+}
+
+/// Text of several lines (a failure's detail): each line [`clean`]ed, the
+/// line breaks kept.
+pub fn clean_lines(text: &str) -> String {
+    text.split('\n').map(clean).collect::<Vec<_>>().join("\n")
+}
 
 /// `--color auto|always|never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -63,6 +100,15 @@ mod tests {
         assert!(enabled(ColorChoice::Auto, Some(OsStr::new("")), true));
         assert!(enabled(ColorChoice::Always, Some(OsStr::new("1")), false));
         assert!(!enabled(ColorChoice::Never, None, true));
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        assert_eq!(clean("aliyun::ecs::ResetDisk"), "aliyun::ecs::ResetDisk");
+        assert_eq!(clean("x\u{1b}]0;pwned\u{7}\nerror: forged"), "x\\u{1b}]0;pwned\\u{7}\\nerror: forged");
+        assert_eq!(clean("a\tb\r\u{9b}c\u{202e}d\u{7f}"), "a\\tb\\r\\u{9b}c\\u{202e}d\\u{7f}");
+        assert_eq!(clean("云服务器 é"), "云服务器 é");
+        assert_eq!(clean_lines("a\u{1b}\nb"), "a\\u{1b}\nb");
     }
 
     #[test]

@@ -380,3 +380,44 @@ fn sdk_setup_runs_from_the_binary_in_an_empty_directory() {
     assert!(out.contains("node-pop-core") && out.contains("@alicloud/pop-core"), "{out}");
     assert!(out.contains("sdk setup: 1 environment ready"), "{out}");
 }
+
+/// What a pull request could name things to take over a CI log or a
+/// terminal: an OSC sequence that sets the title, and a line break before a
+/// forged `error:` line.
+const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\nerror: forged";
+
+/// No control character but line breaks, and no forged line.
+fn assert_inert(out: &str) {
+    assert!(!out.contains(['\u{1b}', '\u{7}', '\r']), "a control character was printed: {out:?}");
+    assert!(!out.lines().any(|l| l.starts_with("error: forged")), "a line was forged: {out}");
+}
+
+#[cfg(unix)]
+#[test]
+fn names_and_paths_are_printed_with_their_control_characters_escaped() {
+    let sb = Sandbox::new("escape");
+    // A case file name and a case name holding escapes: lint quotes both.
+    let api = sb.work().join("mine/aliyun/ecs/ResetDisk");
+    std::fs::create_dir_all(&api).unwrap();
+    let case = "name: \"a\\e]0;pwned\\a\\nerror: forged\"\ncondition: c\nrequest: {}\nexpect: { status: 200 }\n";
+    std::fs::write(api.join(format!("x{HOSTILE}.yaml")), case).unwrap();
+    let out = sb.run(&["--cases", "mine", "lint"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert_inert(&text(&out));
+    assert!(text(&out).contains("x\\u{1b}]0;pwned\\u{7}\\nerror: forged.yaml"), "{}", text(&out));
+    // An API whose action (directory and contract) holds them: run prints
+    // its trial names and the table.
+    let dir = sb.work().join(format!("theirs/aliyun/ecs/X{HOSTILE}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let api_yaml = "vendor: aliyun\nservice: ecs\naction: \"X\\e]0;pwned\\a\\nerror: forged\"\nversion: \"2014-05-26\"\ndocs: [{ file: x.md, authority: current }]\nparams:\n  InstanceId: { type: string, required: true }\nerrors:\n  - { status: 403, code: IncorrectInstanceStatus, message: \"m\" }\n";
+    std::fs::write(dir.join("api.yaml"), api_yaml).unwrap();
+    std::fs::write(dir.join("world.yaml"), "instances:\n  instance: { status: Stopped }\n").unwrap();
+    let case = "name: a\ncondition: c\nrequest:\n  InstanceId: ${instance.id}\nexpect:\n  status: 403\n  code: IncorrectInstanceStatus\n";
+    std::fs::write(dir.join("a.yaml"), case).unwrap();
+    for args in [&["--cases", "theirs", "run", "pwned"][..], &["--cases", "theirs", "run", "pwned", "-v"]] {
+        let out = sb.run(args);
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        assert_inert(&text(&out));
+        assert!(text(&out).contains("FAIL aliyun::ecs::X\\u{1b}]0;pwned\\u{7}\\nerror: forged::a::emulator"));
+    }
+}

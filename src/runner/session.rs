@@ -280,7 +280,7 @@ impl Harness {
                 h.interrupted.store(true, Ordering::SeqCst);
                 eprintln!("\ninterrupted: deleting what this run created");
                 for line in h.cleanup_all() {
-                    eprintln!("  {line}");
+                    eprintln!("  {}", crate::term::clean(&line));
                 }
                 std::process::exit(130);
             }

@@ -82,7 +82,7 @@ pub struct DiffArgs {
 const EXIT_EMPTY: u8 = 4;
 
 fn usage(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", crate::term::shown(e));
     ExitCode::from(2)
 }
 
@@ -223,7 +223,7 @@ fn sdk_record(
             r.divergences
         );
         for line in &r.failed {
-            println!("  FAILED {line}");
+            println!("  FAILED {}", crate::term::clean(line));
         }
         if let Some(e) = r.env_errors.first() {
             return Err(format!("{}: {} trial(s) could not run; the first: {e}", f.name, r.env_errors.len()));
@@ -258,7 +258,7 @@ fn sdk_diff(cx: &Context, flavours: &[&Flavour], args: DiffArgs) -> ExitCode {
     let written = match &output {
         Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display())),
         None => {
-            println!("{text}");
+            println!("{}", crate::term::clean_lines(&text));
             Ok(())
         }
     };
@@ -266,7 +266,11 @@ fn sdk_diff(cx: &Context, flavours: &[&Flavour], args: DiffArgs) -> ExitCode {
         return usage(e);
     }
     for d in diffs.iter().filter(|d| !d.problems.is_empty()) {
-        eprintln!("error: {}: no result: {}", d.flavour, d.problems[0].lines().next().unwrap_or(""));
+        eprintln!(
+            "error: {}: no result: {}",
+            d.flavour,
+            crate::term::clean(d.problems[0].lines().next().unwrap_or(""))
+        );
     }
     ExitCode::from(diffs.iter().map(|d| d.exit_code()).max().unwrap_or(0))
 }
